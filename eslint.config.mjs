@@ -1,0 +1,48 @@
+// Flat config. Two rules carry most of the weight here: a forgotten `await` on an activity or a
+// Docker call is a real bug (no-floating-promises), and workflow code must stay deterministic, so
+// the whole src/workflows/ folder (not a file-name pattern) is barred from Node built-ins and I/O.
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = [
+  'fs', 'fs/promises', 'path', 'os', 'child_process', 'http', 'https', 'net', 'crypto', 'dns',
+  'stream', 'timers', 'worker_threads', 'process', 'util', 'events', 'url', 'zlib', 'tls', 'dgram',
+];
+const ioPackages = ['dockerode', 'pg', 'nodemailer', 'yaml', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '.stack/**', 'test/fixtures/nocobase-standin/**', 'eslint.config.mjs'] },
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['src/workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [
+          ...nodeBuiltins.flatMap((name) => [name, `node:${name}`]).map((name) => ({
+            name, message: 'Workflow code runs in a deterministic sandbox: no Node built-ins.',
+          })),
+          ...ioPackages.map((name) => ({
+            name, message: 'Workflow code must not do I/O: call an activity instead.', allowTypeImports: true,
+          })),
+        ],
+        patterns: [{
+          group: ['../activities', '../activities/*', '../../src/activities/*'],
+          message: 'Workflows import activity *types* only (import type).', allowTypeImports: true,
+        }],
+      }],
+      'no-restricted-globals': ['error',
+        { name: 'setInterval', message: 'Use workflow sleep() or condition() instead.' },
+        { name: 'process', message: 'No process state in workflows.' },
+      ],
+    },
+  },
+);

@@ -1,0 +1,25 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { FailureType } from '../common/failure-types';
+import type { ClusterConfig, NodeConfig } from '../config/schema';
+import type { ActivityDeps } from './deps';
+
+export function getCluster(deps: ActivityDeps, name: string): ClusterConfig {
+  const cluster = deps.config.clusters[name];
+  if (!cluster) {
+    const known = Object.keys(deps.config.clusters).join(', ');
+    throw ApplicationFailure.nonRetryable(`unknown cluster "${name}" (this worker knows: ${known})`, FailureType.UnknownCluster);
+  }
+  return cluster;
+}
+
+export function getNode(deps: ActivityDeps, clusterName: string, nodeName: string): NodeConfig {
+  const node = getCluster(deps, clusterName).nodes.find((candidate) => candidate.name === nodeName);
+  if (!node) {
+    throw ApplicationFailure.nonRetryable(`cluster "${clusterName}" has no node "${nodeName}"`, FailureType.Misconfigured);
+  }
+  return node;
+}
+
+export function lbServerName(node: NodeConfig): string {
+  return node.lbServer ?? node.name;
+}

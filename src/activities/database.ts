@@ -1,0 +1,35 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { FailureType } from '../common/failure-types';
+import { getCluster } from './cluster-lookup';
+import type { ActivityDeps } from './deps';
+import { readApplicationState, type ApplicationState } from './nocobase-tables';
+
+/** PostgreSQL error classes that a retry will not cure: bad password, unknown database, no permission. */
+const PERMANENT_SQLSTATE = /^(28|3D|42501)/;
+
+export interface DatabaseCheck extends ApplicationState {
+  serverVersion: string;
+}
+
+export function createDatabaseActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Connects to the cluster's database and reads what NocoBase recorded there. Read-only; safe
+     * to retry. Connection refusals are retried by policy; bad credentials fail at once.
+     */
+    async checkDatabase(input: { cluster: string }): Promise<DatabaseCheck> {
+      const db = getCluster(deps, input.cluster).database;
+      try {
+        const pool = deps.database(input.cluster);
+        const server = await pool.query<{ server_version: string }>('SHOW server_version');
+        return { serverVersion: server.rows[0]?.server_version ?? 'unknown', ...(await readApplicationState(pool)) };
+      } catch (error) {
+        if (error instanceof ApplicationFailure) throw error;
+        const code = (error as { code?: string }).code ?? '';
+        const message = `database ${db.database} at ${db.host}:${db.port} is not usable: ${(error as Error).message}`;
+        if (PERMANENT_SQLSTATE.test(code)) throw ApplicationFailure.nonRetryable(message, FailureType.DatabaseUnreachable);
+        throw ApplicationFailure.retryable(message, FailureType.DatabaseUnreachable);
+      }
+    },
+  };
+}

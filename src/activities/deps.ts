@@ -1,0 +1,22 @@
+import type Docker from 'dockerode';
+import type { Pool } from 'pg';
+import type { Transporter } from 'nodemailer';
+import type { MaintenanceConfig } from '../config/schema';
+import type { HaproxyRuntime } from './haproxy-runtime';
+
+/**
+ * Everything an activity may touch, passed in explicitly so tests can hand real or fake
+ * components to createActivities() and no activity reaches for a module-level client.
+ */
+export interface ActivityDeps {
+  readonly config: MaintenanceConfig;
+  /** A Docker client for a node's `dockerHost`; implementations cache one per host. */
+  docker(dockerHost: string): Docker;
+  /** A connection pool to a cluster's database, its password resolved inside the worker. */
+  database(cluster: string): Pool;
+  haproxy(runtimeApi: string): HaproxyRuntime;
+  /** Absent when the configuration has no `smtp` section: notifications are then skipped. */
+  readonly mailer?: Transporter;
+  /** How often waiting activities look again; tests shorten it. */
+  readonly pollIntervalMs?: number;
+}

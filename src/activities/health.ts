@@ -1,0 +1,98 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { FailureType } from '../common/failure-types';
+import type { NodeReadiness, PluginSummary } from '../common/procedure-types';
+import type { NodeConfig } from '../config/schema';
+import { getCluster, getNode } from './cluster-lookup';
+import type { ActivityDeps } from './deps';
+import { demuxDockerLogs } from './docker-logs';
+import { pluginsReady, readApplicationState } from './nocobase-tables';
+
+export interface WaitNodeReadyInput {
+  cluster: string;
+  node: string;
+  /** Also wait until the database shows every built-in plugin installed and enabled. */
+  requirePlugins: boolean;
+}
+
+interface Observation {
+  health: string;
+  version?: string | null;
+  plugins?: PluginSummary | null;
+}
+
+/** Heartbeat details; `startedAt` survives a retry so the timeout counts from the first attempt. */
+interface Progress extends Observation {
+  startedAt: number;
+}
+
+/** NocoBase's gateway answers 503 with `{ error: { code } }` while it installs or upgrades. */
+async function probeHealth(url: string): Promise<{ ok: boolean; code: string }> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    const body = await response.text();
+    if (response.status === 200) return { ok: true, code: 'ok' };
+    let code = `HTTP ${response.status}`;
+    try {
+      code = (JSON.parse(body) as { error?: { code?: string } }).error?.code ?? code;
+    } catch {
+      // not JSON: keep the status
+    }
+    return { ok: false, code };
+  } catch (error) {
+    return { ok: false, code: (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name };
+  }
+}
+
+export function createHealthActivities(deps: ActivityDeps) {
+  async function failIfExited(node: NodeConfig): Promise<void> {
+    const container = deps.docker(node.dockerHost).getContainer(node.container);
+    const info = await container.inspect();
+    if (info.State.Running) return;
+    const logs = await container.logs({ stdout: true, stderr: true, tail: 15 });
+    const tail = demuxDockerLogs(logs).trim();
+    throw ApplicationFailure.nonRetryable(
+      `node ${node.name}: container ${node.container} is ${info.State.Status} (exit code ${info.State.ExitCode}) instead of becoming ready\n${tail}`,
+      FailureType.NodeExited,
+      { node: node.name, exitCode: info.State.ExitCode, logTail: tail },
+    );
+  }
+
+  return {
+    /**
+     * Waits until a started node answers its health check with 200 and, when asked, the database
+     * shows its plugins installed and enabled. Fails at once when the container exits; fails
+     * after the cluster's `timeouts.nodeReady`. Read-only, heartbeats, safe to retry.
+     */
+    async waitNodeReady(input: WaitNodeReadyInput): Promise<NodeReadiness> {
+      const context = Context.current();
+      const cluster = getCluster(deps, input.cluster);
+      const node = getNode(deps, input.cluster, input.node);
+      const resumed = context.info.heartbeatDetails as Progress | undefined;
+      const startedAt = resumed?.startedAt ?? Date.now();
+      const deadline = startedAt + cluster.timeouts.nodeReady;
+      let last: Observation = { health: 'not probed yet' };
+
+      for (;;) {
+        await failIfExited(node);
+        const health = await probeHealth(node.healthUrl);
+        last = { health: health.code };
+        if (health.ok) {
+          const state = await readApplicationState(deps.database(input.cluster));
+          last = { health: health.code, version: state.version, plugins: state.plugins };
+          if (!input.requirePlugins || pluginsReady(state.plugins)) {
+            return { node: node.name, version: state.version, ...(state.plugins ? { plugins: state.plugins } : {}), waitedMs: Date.now() - startedAt };
+          }
+        }
+        context.heartbeat({ startedAt, ...last } satisfies Progress);
+        if (Date.now() >= deadline) {
+          throw ApplicationFailure.nonRetryable(
+            `node ${node.name} not ready after ${Math.round(cluster.timeouts.nodeReady / 1000)}s (last seen: ${JSON.stringify(last)})`,
+            FailureType.NodeNotReady,
+            last,
+          );
+        }
+        await context.sleep(deps.pollIntervalMs ?? 500);
+      }
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import type Docker from 'dockerode';
+import { FailureType } from '../common/failure-types';
+import { getCluster } from './cluster-lookup';
+import type { ActivityDeps } from './deps';
+import { isNotFound } from './docker-errors';
+
+export interface ImagePresence {
+  dockerHost: string;
+  image: string;
+  pulled: boolean;
+}
+
+/** Registry answers that will not change on a retry. */
+const PERMANENT_PULL_ERROR = /manifest unknown|not found|repository does not exist|invalid reference|unauthorized/i;
+
+export function createImageActivities(deps: ActivityDeps) {
+  async function pull(docker: Docker, image: string): Promise<void> {
+    const stream = await docker.pull(image);
+    await new Promise<void>((resolve, reject) => {
+      docker.modem.followProgress(
+        stream,
+        (error: Error | null) => (error ? reject(error) : resolve()),
+        (event: { status?: string; id?: string; progress?: string; error?: string }) => {
+          // Heartbeats carry pull progress so the UI shows movement and a stuck pull times out.
+          Context.current().heartbeat({ image, status: event.status, layer: event.id, progress: event.progress });
+        },
+      );
+    });
+  }
+
+  return {
+    /**
+     * Makes sure each image is on every Docker host of the cluster, pulling what is missing before
+     * anything else is touched. Idempotent: present images are not pulled again.
+     */
+    async ensureImages(input: { cluster: string; images: string[] }): Promise<ImagePresence[]> {
+      const cluster = getCluster(deps, input.cluster);
+      const hosts = [...new Set(cluster.nodes.map((node) => node.dockerHost))];
+      const results: ImagePresence[] = [];
+      for (const dockerHost of hosts) {
+        const docker = deps.docker(dockerHost);
+        for (const image of [...new Set(input.images)]) {
+          Context.current().heartbeat({ image, dockerHost, status: 'checking' });
+          try {
+            await docker.getImage(image).inspect();
+            results.push({ dockerHost, image, pulled: false });
+            continue;
+          } catch (error) {
+            if (!isNotFound(error)) throw error;
+          }
+          log.info('pulling image', { image, dockerHost });
+          try {
+            await pull(docker, image);
+          } catch (error) {
+            const message = `image ${image} cannot be pulled onto ${dockerHost}: ${(error as Error).message}`;
+            if (PERMANENT_PULL_ERROR.test((error as Error).message)) {
+              throw ApplicationFailure.nonRetryable(message, FailureType.ImageUnavailable);
+            }
+            throw ApplicationFailure.retryable(message, FailureType.ImageUnavailable);
+          }
+          results.push({ dockerHost, image, pulled: true });
+        }
+      }
+      return results;
+    },
+  };
+}

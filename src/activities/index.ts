@@ -1,0 +1,23 @@
+import { createDatabaseActivities } from './database';
+import type { ActivityDeps } from './deps';
+import { createHealthActivities } from './health';
+import { createImageActivities } from './images';
+import { createLoadBalancerActivities } from './load-balancer';
+import { createNodeActivities } from './nodes';
+import { createNotifyActivities } from './notify';
+
+export type { ActivityDeps } from './deps';
+
+/** Every activity the workflows call, bound to the given components. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createNodeActivities(deps),
+    ...createImageActivities(deps),
+    ...createDatabaseActivities(deps),
+    ...createHealthActivities(deps),
+    ...createLoadBalancerActivities(deps),
+    ...createNotifyActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

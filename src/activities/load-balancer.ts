@@ -1,0 +1,107 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { FailureType } from '../common/failure-types';
+import type { ClusterConfig } from '../config/schema';
+import { getCluster, getNode, lbServerName } from './cluster-lookup';
+import type { ActivityDeps } from './deps';
+import { HaproxyCommandError, type HaproxyRuntime } from './haproxy-runtime';
+
+/** HAProxy's administrative server states: `ready` serves, `drain` finishes what it has, `maint` takes nothing. */
+export type ServerAdminState = 'ready' | 'drain' | 'maint';
+
+export interface ServerStatus {
+  server: string;
+  /** HAProxy's status column: UP, DOWN, MAINT, DRAIN, "UP 1/2", ... */
+  status: string;
+}
+
+export function createLoadBalancerActivities(deps: ActivityDeps) {
+  function runtime(cluster: ClusterConfig): HaproxyRuntime {
+    return deps.haproxy(cluster.loadBalancer.runtimeApi);
+  }
+
+  /** A refused command means the configuration names a backend, server or map HAProxy lacks. */
+  async function run(api: HaproxyRuntime, line: string): Promise<void> {
+    try {
+      await api.commandExpectingSilence(line);
+    } catch (error) {
+      if (error instanceof HaproxyCommandError) throw ApplicationFailure.nonRetryable(error.message, FailureType.LoadBalancerError);
+      throw error;
+    }
+  }
+
+  async function serverStatuses(cluster: ClusterConfig, servers: string[]): Promise<ServerStatus[]> {
+    const rows = await runtime(cluster).stats();
+    return servers.map((server) => {
+      const row = rows.find((candidate) => candidate.pxname === cluster.loadBalancer.backend && candidate.svname === server);
+      if (!row) {
+        throw ApplicationFailure.nonRetryable(
+          `load balancer has no server ${cluster.loadBalancer.backend}/${server}`,
+          FailureType.LoadBalancerError,
+        );
+      }
+      return { server, status: row.status ?? '' };
+    });
+  }
+
+  return {
+    /**
+     * Sets the administrative state of the given nodes' servers in the cluster's backend.
+     * Idempotent: setting a state a server already has changes nothing.
+     */
+    async setLoadBalancerServers(input: { cluster: string; nodes: string[]; state: ServerAdminState }): Promise<ServerStatus[]> {
+      const cluster = getCluster(deps, input.cluster);
+      const servers = input.nodes.map((name) => lbServerName(getNode(deps, input.cluster, name)));
+      for (const server of servers) {
+        await run(runtime(cluster), `set server ${cluster.loadBalancer.backend}/${server} state ${input.state}`);
+      }
+      return serverStatuses(cluster, servers);
+    },
+
+    /**
+     * Switches the cluster's frontend to (on) or away from (off) the 503 maintenance page.
+     * Idempotent. The switch lives in HAProxy's memory; a reload re-reads the map file.
+     */
+    async setMaintenanceMode(input: { cluster: string; on: boolean }): Promise<void> {
+      const cluster = getCluster(deps, input.cluster);
+      const { maintenanceMap, maintenanceKey } = cluster.loadBalancer;
+      const key = maintenanceKey ?? input.cluster;
+      const value = input.on ? 'on' : 'off';
+      const entries = await runtime(cluster).command(`show map ${maintenanceMap}`);
+      if (/^Unknown map identifier/im.test(entries)) {
+        throw ApplicationFailure.nonRetryable(`load balancer has no map ${maintenanceMap}`, FailureType.LoadBalancerError);
+      }
+      const present = entries.split('\n').some((line) => line.trim().split(/\s+/)[1] === key);
+      await run(runtime(cluster), `${present ? 'set' : 'add'} map ${maintenanceMap} ${key} ${value}`);
+    },
+
+    /**
+     * Waits until HAProxy's health checks report every given node's server UP and, when the
+     * cluster has a public `url`, that URL answers 200. Read-only, heartbeats, safe to retry.
+     */
+    async waitLoadBalancerServing(input: { cluster: string; nodes: string[] }): Promise<ServerStatus[]> {
+      const context = Context.current();
+      const cluster = getCluster(deps, input.cluster);
+      const servers = input.nodes.map((name) => lbServerName(getNode(deps, input.cluster, name)));
+      const startedAt = (context.info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
+      for (;;) {
+        const statuses = await serverStatuses(cluster, servers);
+        const allUp = statuses.every((entry) => entry.status === 'UP');
+        let publicStatus: number | string = 'not checked';
+        if (allUp && cluster.loadBalancer.url) {
+          publicStatus = await fetch(cluster.loadBalancer.url, { signal: AbortSignal.timeout(2_000) })
+            .then((response) => response.status)
+            .catch((error: Error) => error.message);
+        }
+        if (allUp && (publicStatus === 'not checked' || publicStatus === 200)) return statuses;
+        context.heartbeat({ startedAt, statuses, publicStatus });
+        if (Date.now() - startedAt > cluster.timeouts.loadBalancerReady) {
+          throw ApplicationFailure.nonRetryable(
+            `load balancer not serving after ${Math.round(cluster.timeouts.loadBalancerReady / 1000)}s: ${JSON.stringify({ statuses, publicStatus })}`,
+            FailureType.LoadBalancerNotServing,
+          );
+        }
+        await context.sleep(deps.pollIntervalMs ?? 500);
+      }
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import type { Pool } from 'pg';
+import type { PluginSummary } from '../common/procedure-types';
+
+/**
+ * How NocoBase records its state: `applicationVersion(value)` and `applicationPlugins(...)`.
+ * Reading them from the database (not from the node) tells what the *cluster* believes, which is
+ * what decides whether another node may start.
+ */
+
+const UNDEFINED_TABLE = '42P01';
+
+export interface ApplicationState {
+  /** null while the application is not installed yet. */
+  version: string | null;
+  plugins: PluginSummary | null;
+}
+
+export async function readApplicationState(pool: Pool): Promise<ApplicationState> {
+  try {
+    const version = await pool.query<{ value: string }>('SELECT value FROM "applicationVersion" LIMIT 1');
+    const plugins = await pool.query<Record<keyof PluginSummary, string>>(`
+      SELECT count(*) AS total,
+             count(*) FILTER (WHERE "builtIn") AS "builtIn",
+             count(*) FILTER (WHERE "builtIn" AND enabled AND installed) AS "builtInReady",
+             count(*) FILTER (WHERE enabled) AS enabled,
+             count(*) FILTER (WHERE enabled AND NOT installed) AS "enabledNotInstalled"
+        FROM "applicationPlugins"`);
+    const row = plugins.rows[0];
+    return {
+      version: version.rows[0]?.value ?? null,
+      plugins: row
+        ? {
+            total: Number(row.total),
+            builtIn: Number(row.builtIn),
+            builtInReady: Number(row.builtInReady),
+            enabled: Number(row.enabled),
+            enabledNotInstalled: Number(row.enabledNotInstalled),
+          }
+        : null,
+    };
+  } catch (error) {
+    // Tables appear only at the end of an install: until then there is nothing installed.
+    if ((error as { code?: string }).code === UNDEFINED_TABLE) return { version: null, plugins: null };
+    throw error;
+  }
+}
+
+/**
+ * Plugins are ready when every built-in plugin is installed and enabled and nothing is enabled
+ * without being installed. Optional plugins that are simply disabled are not waited for — a real
+ * NocoBase lists many of those.
+ */
+export function pluginsReady(plugins: PluginSummary | null): boolean {
+  return plugins !== null && plugins.builtIn > 0 && plugins.builtInReady === plugins.builtIn && plugins.enabledNotInstalled === 0;
+}

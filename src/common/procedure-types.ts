@@ -1,0 +1,53 @@
+/**
+ * Data that crosses the workflow/activity boundary. Plain JSON only, and never a secret: all of it
+ * ends up in workflow history, visible in the Temporal UI.
+ */
+
+export interface NodeSnapshot {
+  name: string;
+  container: string;
+  /** The image reference the container was created from. */
+  image: string;
+  imageId: string;
+  /** Docker's state: created, running, exited, ... */
+  state: string;
+  running: boolean;
+}
+
+export interface ClusterPlan {
+  cluster: string;
+  nodes: NodeSnapshot[];
+  database: { host: string; port: number; database: string };
+  loadBalancer: { backend: string; url?: string | undefined };
+  recipients: string[];
+}
+
+export interface NodeReadiness {
+  node: string;
+  /** The application version recorded in the database, when it was read. */
+  version: string | null;
+  plugins?: PluginSummary;
+  waitedMs: number;
+}
+
+export interface PluginSummary {
+  total: number;
+  builtIn: number;
+  builtInReady: number;
+  enabled: number;
+  enabledNotInstalled: number;
+}
+
+export interface CompensationOutcome {
+  step: string;
+  ok: boolean;
+  error?: string;
+}
+
+export interface NotificationOutcome {
+  sent: boolean;
+  recipients: string[];
+  messageId?: string;
+  /** Why nothing was sent (no recipients, no SMTP configured) or why sending failed. */
+  reason?: string;
+}

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { parseDuration } from '../common/duration';
+
+/**
+ * The cluster definitions file (YAML at NOCOBASE_MAINTENANCE_CONFIG). Objects are strict so a
+ * misspelt key is reported instead of silently ignored: a typo in `passwordFile` must not become
+ * "no password".
+ */
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and dashes, starting with a letter or digit');
+
+const duration = z.string().transform((text, ctx) => {
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+const dockerHost = z.string().regex(/^(unix|tcp|http|https):\/\/.+/, 'expected a Docker host such as unix:///var/run/docker.sock or tcp://10.0.0.5:2375');
+
+export const nodeSchema = z.strictObject({
+  name,
+  dockerHost,
+  container: z.string().min(1),
+  healthUrl: z.url({ protocol: /^https?$/ }),
+  /** The node's server name in the load balancer backend; defaults to the node name. */
+  lbServer: z.string().min(1).optional(),
+});
+
+export const databaseSchema = z
+  .strictObject({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(5432),
+    database: z.string().min(1),
+    user: z.string().min(1),
+    /** Name of the worker's environment variable that holds the password. */
+    passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+    /** File (readable by the worker) that holds the password. */
+    passwordFile: z.string().min(1).optional(),
+    ssl: z.boolean().default(false),
+  })
+  .refine((db) => (db.passwordEnv === undefined) !== (db.passwordFile === undefined), {
+    message: 'expected exactly one of passwordEnv or passwordFile (passwords never go in this file)',
+  });
+
+export const loadBalancerSchema = z.strictObject({
+  /** HAProxy runtime API: unix:///path/to/admin.sock or tcp://host:port, at level admin. */
+  runtimeApi: z.string().regex(/^(unix:\/\/\/.+|tcp:\/\/[^:/]+:\d+)$/, 'expected unix:///path/to/haproxy.sock or tcp://host:port'),
+  backend: z.string().min(1),
+  /** Map file whose `<key> on|off` entry switches the frontend to the 503 maintenance page. */
+  maintenanceMap: z.string().startsWith('/', 'expected an absolute path'),
+  maintenanceKey: z.string().min(1).optional(),
+  /** The public URL behind the load balancer, used to check that it serves. */
+  url: z.url({ protocol: /^https?$/ }).optional(),
+});
+
+export const clusterSchema = z
+  .strictObject({
+    nodes: z.array(nodeSchema).min(1).max(32, 'expected at most 32 nodes (NocoBase cluster mode allocates at most 32 worker IDs)'),
+    database: databaseSchema,
+    loadBalancer: loadBalancerSchema,
+    notifications: z.strictObject({ recipients: z.array(z.email()).default([]) }).default({ recipients: [] }),
+    backup: z.strictObject({
+      method: z.enum(['pg_dump', 'clone']).default('pg_dump'),
+      directory: z.string().startsWith('/', 'expected an absolute path'),
+    }),
+    timeouts: z
+      .strictObject({
+        nodeReady: duration.default(600_000),
+        nodeStop: duration.default(30_000),
+        loadBalancerReady: duration.default(60_000),
+      })
+      .default({ nodeReady: 600_000, nodeStop: 30_000, loadBalancerReady: 60_000 }),
+  })
+  .superRefine((cluster, ctx) => {
+    const seen = new Map<string, number>();
+    cluster.nodes.forEach((node, index) => {
+      for (const key of [`name:${node.name}`, `container:${node.dockerHost}/${node.container}`]) {
+        const first = seen.get(key);
+        if (first !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['nodes', index], message: `duplicates nodes[${first}] (${key.split(':')[0]} must be unique)` });
+        }
+        seen.set(key, index);
+      }
+    });
+  });
+
+export const smtpSchema = z.strictObject({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(25),
+  secure: z.boolean().default(false),
+  from: z.string().min(3),
+  userEnv: z.string().optional(),
+  passwordEnv: z.string().optional(),
+});
+
+export const configSchema = z.strictObject({
+  smtp: smtpSchema.optional(),
+  clusters: z.record(name, clusterSchema).refine((clusters) => Object.keys(clusters).length > 0, {
+    message: 'expected at least one cluster',
+  }),
+});
+
+export type NodeConfig = z.infer<typeof nodeSchema>;
+export type DatabaseConfig = z.infer<typeof databaseSchema>;
+export type LoadBalancerConfig = z.infer<typeof loadBalancerSchema>;
+export type ClusterConfig = z.infer<typeof clusterSchema>;
+export type SmtpConfig = z.infer<typeof smtpSchema>;
+export type MaintenanceConfig = z.infer<typeof configSchema>;

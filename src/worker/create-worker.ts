@@ -1,0 +1,26 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import type { TemporalEndpoint } from '../client/connect';
+import { TASK_QUEUE } from '../common/task-queue';
+import type { WorkerDeps } from './deps';
+
+export interface CreateWorkerOptions {
+  endpoint: TemporalEndpoint;
+  deps: WorkerDeps;
+  taskQueue?: string;
+  /** A prebuilt bundle (tests build one per run); otherwise the workflows are bundled at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+/** Registers the workflows and the activities built from `deps` on the task queue. */
+export async function createWorker(options: CreateWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const connection = await NativeConnection.connect({ address: options.endpoint.address });
+  const worker = await Worker.create({
+    connection,
+    namespace: options.endpoint.namespace,
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    activities: createActivities(options.deps),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+  });
+  return { worker, connection };
+}

@@ -1,0 +1,76 @@
+import Docker from 'dockerode';
+import { createTransport } from 'nodemailer';
+import { Pool } from 'pg';
+import type { ActivityDeps } from '../activities';
+import { HaproxyRuntime } from '../activities/haproxy-runtime';
+import { resolveDatabasePassword } from '../config/load';
+import type { MaintenanceConfig } from '../config/schema';
+
+/** Parses a DOCKER_HOST-style address into dockerode options. */
+export function dockerOptions(dockerHost: string): Docker.DockerOptions {
+  const url = new URL(dockerHost);
+  if (url.protocol === 'unix:') return { socketPath: url.pathname };
+  const protocol = url.protocol === 'https:' ? 'https' : 'http';
+  return { host: url.hostname, port: Number(url.port || (protocol === 'https' ? 2376 : 2375)), protocol };
+}
+
+export interface WorkerDeps extends ActivityDeps {
+  /** Closes pools and transports so the process can exit. */
+  close(): Promise<void>;
+}
+
+/** Builds the real components from configuration; clients are created lazily and cached. */
+export function buildDeps(config: MaintenanceConfig, env: NodeJS.ProcessEnv = process.env): WorkerDeps {
+  const dockers = new Map<string, Docker>();
+  const pools = new Map<string, Pool>();
+  const runtimes = new Map<string, HaproxyRuntime>();
+  const smtp = config.smtp;
+  const mailer = smtp
+    ? createTransport({
+        host: smtp.host,
+        port: smtp.port,
+        secure: smtp.secure,
+        ...(smtp.userEnv && smtp.passwordEnv ? { auth: { user: env[smtp.userEnv] ?? '', pass: env[smtp.passwordEnv] ?? '' } } : {}),
+      })
+    : undefined;
+
+  return {
+    config,
+    ...(mailer ? { mailer } : {}),
+    docker(dockerHost) {
+      let docker = dockers.get(dockerHost);
+      if (!docker) dockers.set(dockerHost, (docker = new Docker(dockerOptions(dockerHost))));
+      return docker;
+    },
+    database(cluster) {
+      let pool = pools.get(cluster);
+      const db = config.clusters[cluster]?.database;
+      if (!pool && db) {
+        pool = new Pool({
+          host: db.host,
+          port: db.port,
+          database: db.database,
+          user: db.user,
+          password: resolveDatabasePassword(db, env),
+          ssl: db.ssl,
+          max: 4,
+          connectionTimeoutMillis: 5_000,
+        });
+        // An idle client losing its server must not crash the worker; the next query reconnects.
+        pool.on('error', () => undefined);
+        pools.set(cluster, pool);
+      }
+      if (!pool) throw new Error(`no database configured for cluster ${cluster}`);
+      return pool;
+    },
+    haproxy(runtimeApi) {
+      let runtime = runtimes.get(runtimeApi);
+      if (!runtime) runtimes.set(runtimeApi, (runtime = new HaproxyRuntime(runtimeApi)));
+      return runtime;
+    },
+    async close() {
+      await Promise.all([...pools.values()].map((pool) => pool.end()));
+      mailer?.close();
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import { connectClient, temporalEndpoint } from '../client/connect';
+import { ConfigError } from '../config/config-error';
+import { assertSecretsResolvable, CONFIG_ENV, loadConfig } from '../config/load';
+import { TASK_QUEUE } from '../common/task-queue';
+import { createWorker } from './create-worker';
+import { buildDeps } from './deps';
+import { ensureSearchAttributes } from './search-attributes';
+
+/**
+ * `npm run worker`: validates the cluster definitions (an invalid file stops here, naming the file,
+ * the key and what was expected), makes sure the search attributes exist, then polls the
+ * `nocobase-maintenance` task queue until SIGINT/SIGTERM.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  assertSecretsResolvable(config);
+  const endpoint = temporalEndpoint();
+  const client = await connectClient(endpoint);
+  const added = await ensureSearchAttributes(client, endpoint.namespace);
+  if (added.length > 0) console.log(`added search attributes: ${added.join(', ')}`);
+  await client.connection.close();
+
+  const deps = buildDeps(config);
+  const { worker, connection } = await createWorker({ endpoint, deps });
+  const clusters = Object.keys(config.clusters).join(', ');
+  console.log(`worker polling task queue ${TASK_QUEUE} at ${endpoint.address} (namespace ${endpoint.namespace}); clusters: ${clusters}`);
+  try {
+    await worker.run();
+  } finally {
+    await deps.close();
+    await connection.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    console.error(`nocobase-maintenance worker: configuration from ${process.env[CONFIG_ENV] ?? '(unset)'} is not usable:\n${error.message}`);
+    process.exit(78); // EX_CONFIG
+  }
+  console.error(error);
+  process.exit(1);
+});

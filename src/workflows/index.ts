@@ -1,0 +1,2 @@
+// Every export here becomes a workflow type on the worker: export workflow functions only.
+export { firstStart } from './first-start';

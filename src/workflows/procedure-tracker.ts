@@ -1,0 +1,70 @@
+import { setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import type { CompensationOutcome } from '../common/procedure-types';
+import { CLUSTER_ATTRIBUTE, PROCEDURE_ATTRIBUTE, STEP_ATTRIBUTE } from '../common/search-attributes';
+import { statusQuery, type NodeState, type ProcedureName, type ProcedureStatus } from './messages';
+import { describeFailure, failureType } from './saga';
+
+/**
+ * Keeps the `status` query's answer, the UI's current details and the search attributes in step
+ * with the procedure, so what an operator sees is always the same story.
+ */
+export class ProcedureTracker {
+  readonly status: ProcedureStatus;
+
+  constructor(procedure: ProcedureName, cluster: string) {
+    this.status = { procedure, cluster, step: 'starting', outcome: 'running', nodes: {}, steps: [] };
+    setHandler(statusQuery, () => this.status);
+    upsertSearchAttributes([
+      { key: CLUSTER_ATTRIBUTE, value: cluster },
+      { key: PROCEDURE_ATTRIBUTE, value: procedure },
+    ]);
+  }
+
+  /** Runs one named step, recording when it started and ended. */
+  async step<T>(name: string, run: () => Promise<T>): Promise<T> {
+    this.status.step = name;
+    const entry: ProcedureStatus['steps'][number] = { step: name, startedAt: now() };
+    this.status.steps.push(entry);
+    upsertSearchAttributes([{ key: STEP_ATTRIBUTE, value: name }]);
+    setCurrentDetails(`**${this.status.procedure}** on \`${this.status.cluster}\`: ${name}`);
+    try {
+      return await run();
+    } finally {
+      entry.endedAt = now();
+    }
+  }
+
+  node(name: string, state: NodeState, details: { container?: string; image?: string } = {}): void {
+    const current = this.status.nodes[name] ?? { container: details.container ?? name, state };
+    this.status.nodes[name] = { ...current, ...details, state };
+  }
+
+  waitingFor(what: string | undefined): void {
+    if (what === undefined) delete this.status.waitingFor;
+    else this.status.waitingFor = what;
+  }
+
+  succeeded(): void {
+    this.status.outcome = 'succeeded';
+    this.waitingFor(undefined);
+    setCurrentDetails(`**${this.status.procedure}** on \`${this.status.cluster}\`: succeeded`);
+  }
+
+  failing(error: unknown): void {
+    this.status.outcome = 'compensating';
+    this.status.error = { type: failureType(error), message: describeFailure(error) };
+    this.waitingFor(undefined);
+    setCurrentDetails(`**${this.status.procedure}** on \`${this.status.cluster}\`: failed at ${this.status.step}, undoing`);
+  }
+
+  failed(compensations: CompensationOutcome[]): void {
+    this.status.outcome = 'failed';
+    this.status.compensations = compensations;
+    setCurrentDetails(`**${this.status.procedure}** on \`${this.status.cluster}\`: failed at ${this.status.step}`);
+  }
+}
+
+/** Workflow time (deterministic: the SDK replays the recorded clock). */
+function now(): string {
+  return new Date(Date.now()).toISOString();
+}

@@ -1,0 +1,64 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Activities } from '../../src/activities';
+import type { ClusterPlan, NodeSnapshot } from '../../src/common/procedure-types';
+
+type Overrides = Partial<{ [K in keyof Activities]: (...args: Parameters<Activities[K]>) => ReturnType<Activities[K]> | void | Promise<void> }>;
+
+/**
+ * Activities that only record what the workflow asked, in order, for a three-node cluster.
+ * An override that returns undefined keeps the recorded call but falls through to the default.
+ */
+export function mockCluster(cluster: string, overrides: Overrides = {}) {
+  const calls: string[] = [];
+  const nodes: NodeSnapshot[] = ['node-1', 'node-2', 'node-3'].map((name) => ({
+    name,
+    container: `${cluster}-${name}`,
+    image: 'registry.test/nocobase:1.6.0',
+    imageId: 'sha256:1',
+    state: 'created',
+    running: false,
+  }));
+  const plan: ClusterPlan = {
+    cluster,
+    nodes,
+    database: { host: 'db.test', port: 5432, database: 'nocobase' },
+    loadBalancer: { backend: `${cluster}_nodes` },
+    recipients: ['ops@example.test'],
+  };
+
+  const defaults: Activities = {
+    describeCluster: async () => plan,
+    checkDatabase: async () => ({ serverVersion: '15', version: null, plugins: null }),
+    ensureImages: async ({ images }) => images.map((image) => ({ dockerHost: 'unix:///docker.sock', image, pulled: false })),
+    startNode: async ({ node }) => ({ ...nodes.find((n) => n.name === node)!, running: true, state: 'running' }),
+    stopNode: async ({ node }) => ({ ...nodes.find((n) => n.name === node)!, running: false, state: 'exited' }),
+    waitNodeReady: async ({ node }) => ({ node, version: '1.6.0', waitedMs: 5 }),
+    setLoadBalancerServers: async ({ nodes: names }) => names.map((server) => ({ server, status: 'MAINT' })),
+    setMaintenanceMode: async () => undefined,
+    waitLoadBalancerServing: async ({ nodes: names }) => names.map((server) => ({ server, status: 'UP' })),
+    sendNotification: async ({ subject }) => ({ sent: true, recipients: ['ops@example.test'], messageId: subject }),
+  };
+
+  const activities = Object.fromEntries(
+    Object.entries(defaults).map(([name, implementation]) => [
+      name,
+      async (input: Record<string, unknown>) => {
+        const label = [name, input.node ?? (input.state as string | undefined) ?? (input.on === undefined ? undefined : input.on ? 'on' : 'off')]
+          .filter((part) => part !== undefined)
+          .join(':');
+        calls.push(label);
+        const override = (overrides as Record<string, ((input: unknown) => unknown) | undefined>)[name];
+        const overridden = override ? await override(input) : undefined;
+        const result = overridden === undefined ? await (implementation as (input: unknown) => Promise<unknown>)(input) : overridden;
+        calls.push(`${label}:done`);
+        return result;
+      },
+    ]),
+  ) as unknown as Activities;
+
+  return { activities, calls, plan };
+}
+
+export function failWith(type: string, message = `${type} (injected by the test)`): never {
+  throw ApplicationFailure.nonRetryable(message, type);
+}

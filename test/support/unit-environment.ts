@@ -1,0 +1,36 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import type { Activities } from '../../src/activities';
+import { SEARCH_ATTRIBUTES } from '../../src/common/search-attributes';
+import { quietRuntime } from './quiet-runtime';
+import { temporalBinary } from './temporal-binary';
+import { workflowBundle } from './workflow-bundle';
+
+/** A private Temporal dev server (the real one, on a random port) for workflow unit tests. */
+export async function startUnitEnvironment(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: temporalBinary() },
+      searchAttributes: SEARCH_ATTRIBUTES,
+      ip: '127.0.0.1',
+    },
+  });
+}
+
+/** Runs `body` with a worker on a fresh task queue whose activities are the given mocks. */
+export async function withMockedWorker<T>(
+  env: TestWorkflowEnvironment,
+  activities: Partial<Activities>,
+  body: (taskQueue: string) => Promise<T>,
+): Promise<T> {
+  const taskQueue = `unit-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities,
+  });
+  return worker.runUntil(body(taskQueue));
+}
