@@ -24,7 +24,7 @@ export const nodeSchema = z.strictObject({
   name,
   dockerHost,
   container: z.string().min(1),
-  healthUrl: z.url({ protocol: /^https?$/ }),
+  healthUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://10.0.0.1:13000/api/__health_check' }),
   /** The node's server name in the load balancer backend; defaults to the node name. */
   lbServer: z.string().min(1).optional(),
 });
@@ -53,7 +53,7 @@ export const loadBalancerSchema = z.strictObject({
   maintenanceMap: z.string().startsWith('/', 'expected an absolute path'),
   maintenanceKey: z.string().min(1).optional(),
   /** The public URL behind the load balancer, used to check that it serves. */
-  url: z.url({ protocol: /^https?$/ }).optional(),
+  url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://nocobase.example.com/' }).optional(),
 });
 
 export const clusterSchema = z
