@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `npm start`: the main job on the embedded default. Brings the local stack up (Temporal dev
+# server with its UI, Docker, registry, PostgreSQL, HAProxy, SMTP, the 3-node `demo` cluster),
+# prints how to start a procedure, then runs the worker in the foreground.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/stack/up.sh
+# shellcheck source=/dev/null
+source .stack/env
+temporal=temporal
+command -v temporal >/dev/null 2>&1 || temporal="$TEMPORAL_BIN"
+
+cat <<TXT
+
+================================================================================
+ nocobase-maintenance is ready on the local stack.
+
+ Temporal UI:     $TEMPORAL_UI_URL
+ Load balancer:   $LB_URL   (503 maintenance page until the cluster is started)
+ Mail received:   $SMTP_MAILDIR/new/
+
+ Start the demo cluster (first start), in another terminal:
+
+   $temporal workflow start --address $TEMPORAL_ADDRESS --task-queue nocobase-maintenance --type firstStart --workflow-id maintenance-demo --input '{"cluster":"demo"}'
+
+ Watch it:
+   $temporal workflow query --address $TEMPORAL_ADDRESS --workflow-id maintenance-demo --name status
+   $temporal workflow result --address $TEMPORAL_ADDRESS --workflow-id maintenance-demo
+
+ Start over with an empty demo cluster: npm run demo:reset
+================================================================================
+
+TXT
+exec bash scripts/with-deps.sh tsx src/worker/main.ts

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `npm test`: everything a fresh machine needs, then every suite. Brings the local stack up
+# (installing what is missing); if this run started it, this run also stops it again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started_stack=false
+if ! bash scripts/stack/status.sh >/dev/null 2>&1; then
+  started_stack=true
+  trap 'bash scripts/stack/down.sh >/dev/null 2>&1 || true' EXIT
+fi
+bash scripts/stack/up.sh
+# shellcheck source=/dev/null
+source .stack/env
+
+run() { bash scripts/with-deps.sh "$@"; }
+echo "== type check"; run tsc --noEmit -p tsconfig.json
+echo "== lint";       run eslint .
+echo "== tests (unit, integration, e2e) against the local stack"
+files=()
+for suite in unit integration e2e; do
+  mapfile -t -O "${#files[@]}" files < <(find "test/$suite" -name '*.test.ts' | sort)
+done
+# One process per file, one file at a time: integration and e2e tests share the demo cluster.
+run node --import tsx --test --test-concurrency=1 --test-timeout=900000 --test-reporter=spec "${files[@]}"
+if [ "$started_stack" = true ]; then echo "(stopping the stack this run started)"; fi

@@ -1,0 +1,131 @@
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { Client as PgClient } from 'pg';
+import { readStandinEvents, type StandinEvent } from '../../scripts/stack/demo-cluster';
+import { connectClient } from '../../src/client/connect';
+import { FailureType } from '../../src/common/failure-types';
+import { CLUSTER_ATTRIBUTE } from '../../src/common/search-attributes';
+import { procedureWorkflowId, TASK_QUEUE } from '../../src/common/task-queue';
+import type { FirstStartResult } from '../../src/workflows/first-start';
+import { statusQuery } from '../../src/workflows/messages';
+import { receivedMail } from '../support/maildir';
+import { resetDemo, resetLoadBalancer, stackDeps, stackEnv } from '../support/stack';
+import { startWorkerProcess } from '../support/worker-process';
+
+const workflowId = procedureWorkflowId('demo');
+const containers = ['demo-node-1', 'demo-node-2', 'demo-node-3'];
+
+function events(container: string): StandinEvent[] {
+  return readStandinEvents(stackEnv().STANDIN_EVENTS_DIR, container);
+}
+
+function eventTime(container: string, event: string): number {
+  const found = events(container).find((entry) => entry.event === event);
+  assert.ok(found, `${container} recorded no "${event}" event: ${JSON.stringify(events(container))}`);
+  return Date.parse(found.at);
+}
+
+async function startFirstStart(client: Client) {
+  // A procedure left running on the demo cluster by someone else would hold the workflow ID.
+  await client.workflow.getHandle(workflowId).terminate('e2e test needs the demo cluster').catch(() => undefined);
+  return client.workflow.start('firstStart', { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo' }] });
+}
+
+function docker() {
+  return stackDeps().docker(stackEnv().DOCKER_HOST);
+}
+
+async function containerStates(): Promise<Record<string, boolean>> {
+  return Object.fromEntries(await Promise.all(containers.map(async (name) => [name, (await docker().getContainer(name).inspect()).State.Running] as const)));
+}
+
+describe('firstStart on the 3-node demo cluster, through the real worker process', () => {
+  let client: Client;
+  let worker: Awaited<ReturnType<typeof startWorkerProcess>>;
+  before(async () => {
+    worker = await startWorkerProcess();
+    client = await connectClient();
+  });
+  after(async () => {
+    await worker?.stop();
+    await client?.connection.close();
+  });
+  beforeEach(() => resetDemo());
+
+  it('starts node-1 alone until its plugins are enabled, then the others, then serves 200 and mails', async () => {
+    const mailBefore = receivedMail(stackEnv().SMTP_MAILDIR).length;
+    const handle = await startFirstStart(client);
+    const result = (await handle.result()) as FirstStartResult;
+
+    // From the stand-ins' own records: nobody else started before node-1 was healthy with plugins enabled.
+    const firstReady = eventTime('demo-node-1', 'ready');
+    const firstPlugins = eventTime('demo-node-1', 'plugins-enabled');
+    assert.ok(firstPlugins >= firstReady);
+    for (const other of ['demo-node-2', 'demo-node-3']) {
+      assert.ok(eventTime(other, 'start') > firstPlugins, `${other} started before node-1 had its plugins enabled`);
+      assert.ok(eventTime(other, 'ready'));
+    }
+    assert.deepEqual(containers.flatMap((name) => events(name).filter((entry) => entry.event === 'installed').map(() => name)), ['demo-node-1'], 'only node-1 installed');
+    assert.deepEqual(containers.flatMap((name) => events(name).filter((entry) => entry.event === 'conflict')), [], 'no concurrent install');
+
+    // The load balancer serves 200 from every node.
+    const answeredBy = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      const response = await fetch(stackEnv().LB_URL);
+      assert.equal(response.status, 200);
+      answeredBy.add(response.headers.get('x-standin-node') ?? '?');
+    }
+    assert.deepEqual([...answeredBy].sort(), ['node-1', 'node-2', 'node-3']);
+
+    // The recipients got the mail.
+    const mail = receivedMail(stackEnv().SMTP_MAILDIR).slice(mailBefore);
+    assert.ok(mail.some((message) => message.subject === '[nocobase-maintenance] demo: first start succeeded' && /ops@demo\.test/.test(message.to)), JSON.stringify(mail));
+    assert.equal(result.notification.sent, true);
+
+    // Operators see the outcome through the status query and can find it by cluster.
+    const status = await handle.query(statusQuery);
+    assert.equal(status.outcome, 'succeeded');
+    assert.deepEqual(Object.values(status.nodes).map((node) => node.state), ['ready', 'ready', 'ready']);
+    const description = await handle.describe();
+    assert.deepEqual(description.typedSearchAttributes.get(CLUSTER_ATTRIBUTE), 'demo');
+
+    // A second first start on the running cluster is refused before anything is touched.
+    const again = await startFirstStart(client);
+    const error = await again.result().catch((caught: unknown) => caught);
+    assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure);
+    assert.equal(error.cause.type, FailureType.ClusterNotStopped);
+    assert.deepEqual(Object.values(await containerStates()), [true, true, true]);
+    assert.equal((await fetch(stackEnv().LB_URL)).status, 200);
+  });
+
+  it('fails as NodeExited when node-1 refuses the database, stops it, starts no other node and mails the failure', async () => {
+    // Install once, then make the database look written by a newer version: the node refuses to start.
+    const install = await startFirstStart(client);
+    await install.result();
+    for (const container of containers) await docker().getContainer(container).stop();
+    const db = new PgClient({ connectionString: stackEnv().DATABASE_URL });
+    await db.connect();
+    await db.query(`UPDATE "applicationVersion" SET value = '9.9.9'`);
+    await db.end();
+    await resetLoadBalancer();
+    const startsBefore = Object.fromEntries(containers.map((name) => [name, events(name).filter((entry) => entry.event === 'start').length]));
+    const mailBefore = receivedMail(stackEnv().SMTP_MAILDIR).length;
+
+    const handle = await startFirstStart(client);
+    const error = await handle.result().catch((caught: unknown) => caught);
+    assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure, String(error));
+    assert.equal(error.cause.type, FailureType.NodeExited);
+    assert.match(error.cause.message, /failed at step start-first-node/);
+
+    assert.deepEqual(await containerStates(), { 'demo-node-1': false, 'demo-node-2': false, 'demo-node-3': false });
+    for (const other of ['demo-node-2', 'demo-node-3']) {
+      assert.equal(events(other).filter((entry) => entry.event === 'start').length, startsBefore[other], `${other} must not start`);
+    }
+    assert.equal(events('demo-node-1').at(-1)?.event, 'refused');
+    assert.equal((await fetch(stackEnv().LB_URL)).status, 503, 'the load balancer still shows the maintenance page');
+    const mail = receivedMail(stackEnv().SMTP_MAILDIR).slice(mailBefore);
+    assert.ok(mail.some((message) => /first start FAILED at start-first-node/.test(message.subject)), JSON.stringify(mail));
+  });
+});

@@ -1,0 +1,99 @@
+import { ApplicationFailure } from '@temporalio/common';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createActivities } from '../../src/activities';
+import { FailureType } from '../../src/common/failure-types';
+import type { WorkerDeps } from '../../src/worker/deps';
+import { receivedMail } from '../support/maildir';
+import { resetDemo, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+
+const cluster = 'demo';
+
+describe('load balancer activities against the real HAProxy', () => {
+  let deps: WorkerDeps;
+  let activities: ReturnType<typeof createActivities>;
+  before(async () => {
+    await resetDemo();
+    deps = stackDeps();
+    activities = createActivities(deps);
+  });
+  after(async () => {
+    await runActivity(activities.setMaintenanceMode, { cluster, on: false });
+    await runActivity(activities.setLoadBalancerServers, { cluster, nodes: ['node-1'], state: 'maint' });
+    await runActivity(activities.stopNode, { cluster, node: 'node-1' });
+    await deps.close();
+  });
+
+  it('answers 503 with the maintenance page while no node is enabled', async () => {
+    const response = await fetch(stackEnv().LB_URL);
+    assert.equal(response.status, 503);
+    assert.match(await response.text(), /maintenance/i);
+  });
+
+  it('puts a healthy node in rotation and reports it UP, then the LB answers 200', async () => {
+    await runActivity(activities.startNode, { cluster, node: 'node-1' });
+    await runActivity(activities.waitNodeReady, { cluster, node: 'node-1', requirePlugins: true });
+    const states = await runActivity(activities.setLoadBalancerServers, { cluster, nodes: ['node-1'], state: 'ready' });
+    assert.equal(states[0]?.server, 'node-1');
+    const serving = await runActivity(activities.waitLoadBalancerServing, { cluster, nodes: ['node-1'] });
+    assert.deepEqual(serving, [{ server: 'node-1', status: 'UP' }]);
+    const response = await fetch(stackEnv().LB_URL);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('x-standin-node'), 'node-1');
+  });
+
+  it('switches the frontend to the 503 maintenance page and back, idempotently', async () => {
+    await runActivity(activities.setMaintenanceMode, { cluster, on: true });
+    await runActivity(activities.setMaintenanceMode, { cluster, on: true });
+    const during = await fetch(stackEnv().LB_URL);
+    assert.equal(during.status, 503);
+    assert.match(await during.text(), /maintenance/i);
+    await runActivity(activities.setMaintenanceMode, { cluster, on: false });
+    assert.equal((await fetch(stackEnv().LB_URL)).status, 200);
+  });
+
+  it('takes a node out of rotation', async () => {
+    const [state] = await runActivity(activities.setLoadBalancerServers, { cluster, nodes: ['node-1'], state: 'maint' });
+    assert.equal(state?.status, 'MAINT');
+    assert.equal((await fetch(stackEnv().LB_URL)).status, 503);
+  });
+
+  it('fails as LoadBalancerError, not retryable, when HAProxy lacks the configured backend', async () => {
+    const config = stackConfig((demo) => {
+      demo.loadBalancer.backend = 'no_such_backend';
+    });
+    const wrong = createActivities(stackDeps(config));
+    const error = await runActivity(wrong.setLoadBalancerServers, { cluster, nodes: ['node-1'], state: 'ready' }).catch((caught: unknown) => caught);
+    assert.ok(error instanceof ApplicationFailure);
+    assert.equal(error.type, FailureType.LoadBalancerError);
+    assert.equal(error.nonRetryable, true);
+  });
+});
+
+describe('notification activity against the real SMTP server', () => {
+  it('delivers a mail to the cluster recipients', async () => {
+    const deps = stackDeps();
+    try {
+      const subject = `integration ${Date.now()}`;
+      const outcome = await runActivity(createActivities(deps).sendNotification, { cluster, subject, text: 'Body of the notice.' });
+      assert.equal(outcome.sent, true);
+      const mail = receivedMail(stackEnv().SMTP_MAILDIR).find((message) => message.subject.endsWith(subject));
+      assert.ok(mail, 'the message is in the Maildir');
+      assert.equal(mail.subject, `[nocobase-maintenance] demo: ${subject}`);
+      assert.match(mail.to, /ops@demo\.test/);
+      assert.match(mail.body, /Body of the notice\./);
+    } finally {
+      await deps.close();
+    }
+  });
+
+  it('skips, saying why, when the cluster has no recipients', async () => {
+    const deps = stackDeps(stackConfig((demo) => (demo.notifications.recipients = [])));
+    try {
+      const outcome = await runActivity(createActivities(deps).sendNotification, { cluster, subject: 'x', text: 'y' });
+      assert.deepEqual(outcome, { sent: false, recipients: [], reason: 'the cluster has no notification recipients' });
+    } finally {
+      await deps.close();
+    }
+  });
+});

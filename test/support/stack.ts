@@ -1,0 +1,63 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { HaproxyRuntime } from '../../src/activities/haproxy-runtime';
+import { loadConfig } from '../../src/config/load';
+import type { ClusterConfig, MaintenanceConfig } from '../../src/config/schema';
+import { buildDeps, type WorkerDeps } from '../../src/worker/deps';
+import { demoOptionsFromEnv, resetDemoCluster, type DemoClusterOptions } from '../../scripts/stack/demo-cluster';
+
+const REQUIRED = [
+  'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'DOCKER_HOST', 'REGISTRY', 'DATABASE_URL', 'LB_URL', 'SMTP_MAILDIR',
+  'NOCOBASE_MAINTENANCE_CONFIG', 'DEMO_IMAGE_V1', 'DEMO_IMAGE_V2', 'DEMO_IMAGE_BROKEN', 'STANDIN_EVENTS_DIR',
+] as const;
+
+export type StackEnv = Record<(typeof REQUIRED)[number], string>;
+
+/** The local stack's endpoints; integration and e2e tests refuse to run without them rather than skip. */
+export function stackEnv(): StackEnv {
+  const missing = REQUIRED.filter((name) => !process.env[name]);
+  if (missing.length > 0) {
+    throw new Error(`the local stack is not in the environment (missing ${missing.join(', ')}): run \`npm test\`, or \`npm run stack:up && source .stack/env\``);
+  }
+  return process.env as StackEnv;
+}
+
+/** The stack's cluster definitions, optionally changed for one test (shorter timeouts, a broken node). */
+export function stackConfig(change: (demo: ClusterConfig, config: MaintenanceConfig) => void = () => undefined): MaintenanceConfig {
+  const config = structuredClone(loadConfig(stackEnv().NOCOBASE_MAINTENANCE_CONFIG));
+  change(config.clusters.demo!, config);
+  return config;
+}
+
+export function stackDeps(config: MaintenanceConfig = stackConfig()): WorkerDeps {
+  return { ...buildDeps(config), pollIntervalMs: 200 };
+}
+
+/** Fast stand-in timings for tests: they assert order, not duration. */
+export function demoOptions(): DemoClusterOptions {
+  stackEnv();
+  return { ...demoOptionsFromEnv(process.env), seconds: { install: 2, upgrade: 2, plugin: 1 }, log: () => undefined };
+}
+
+/**
+ * An empty demo cluster: containers recreated (stopped), database dropped, event files gone, load
+ * balancer servers back in maintenance and the maintenance switch off.
+ */
+export async function resetDemo(): Promise<void> {
+  await resetDemoCluster(demoOptions());
+  await resetLoadBalancer();
+}
+
+/** Every demo server back in maintenance and the maintenance switch off: the LB's state after stack:up. */
+export async function resetLoadBalancer(): Promise<void> {
+  const demo = stackConfig().clusters.demo!;
+  const haproxy = new HaproxyRuntime(demo.loadBalancer.runtimeApi);
+  for (const node of demo.nodes) {
+    await haproxy.commandExpectingSilence(`set server ${demo.loadBalancer.backend}/${node.lbServer ?? node.name} state maint`);
+  }
+  await haproxy.commandExpectingSilence(`set map ${demo.loadBalancer.maintenanceMap} demo off`);
+}
+
+/** Runs one activity with a real activity context (heartbeats, cancellation), outside any worker. */
+export function runActivity<I, O>(activity: (input: I) => Promise<O>, input: I): Promise<O> {
+  return new MockActivityEnvironment().run(activity, input);
+}
