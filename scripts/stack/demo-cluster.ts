@@ -1,0 +1,266 @@
+// Provisions the 3-node `demo` cluster out of NocoBase stand-in containers (a TEST FIXTURE, see
+// test/fixtures/nocobase-standin/README.md): its database and role, and containers
+// demo-node-1..3 that are created but NOT started, because starting them is the maintenance
+// workflows' job.
+//
+//   npx tsx scripts/stack/demo-cluster.ts ensure   # idempotent; existing containers are kept
+//   npx tsx scripts/stack/demo-cluster.ts reset    # remove containers, recreate the database, then ensure
+//
+// Env: DOCKER_HOST, DEMO_IMAGE_V1, PG_ADMIN_URL, DEMO_DB_PASSWORD_FILE, DEMO_NODE_PORTS,
+// STANDIN_EVENTS_DIR (required); DEMO_DB_NAME, DEMO_DB_USER, DEMO_DB_HOST, DEMO_DB_PORT,
+// STANDIN_INSTALL_SECONDS, STANDIN_UPGRADE_SECONDS, STANDIN_PLUGIN_SECONDS (optional).
+import fs from 'node:fs';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import { Client } from 'pg';
+import { dockerFromHost, followDockerStream } from './build-images';
+
+const DEMO_APP_KEY = 'demo-app-key-not-a-secret-test-fixture';
+const EVENTS_MOUNT = '/standin-events';
+
+export interface DemoClusterOptions {
+  dockerHost: string;
+  image: string;
+  pgAdminUrl: string;
+  dbName: string;
+  dbUser: string;
+  dbPassword: string;
+  /** Host and port the containers (host networking) use to reach PostgreSQL. */
+  dbHost: string;
+  dbPort: number;
+  nodePorts: number[];
+  eventsDir: string;
+  seconds: { install?: number; upgrade?: number; plugin?: number };
+  /** Container names are `<cluster>-node-<i>`; tests use their own cluster name. */
+  cluster?: string;
+  log?: (line: string) => void;
+}
+
+export interface StandinEvent {
+  at: string;
+  node: string;
+  event: string;
+  version: string;
+  pid: number;
+  detail: unknown;
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}
+
+function optionalSeconds(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got ${raw}`);
+  return value;
+}
+
+export function parsePorts(text: string): number[] {
+  const ports = text.trim().split(/\s+/).map(Number);
+  if (ports.length === 0 || ports.some((port) => !Number.isInteger(port) || port <= 0 || port > 65535)) {
+    throw new Error(`node ports must be space-separated port numbers, got "${text}"`);
+  }
+  return ports;
+}
+
+/** Reads the CLI's environment contract; throws naming the first missing variable. */
+export function demoOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): DemoClusterOptions {
+  const pgAdminUrl = required(env, 'PG_ADMIN_URL');
+  const admin = new URL(pgAdminUrl);
+  const passwordFile = required(env, 'DEMO_DB_PASSWORD_FILE');
+  return {
+    dockerHost: required(env, 'DOCKER_HOST'),
+    image: required(env, 'DEMO_IMAGE_V1'),
+    pgAdminUrl,
+    dbName: env.DEMO_DB_NAME || 'nocobase_demo',
+    dbUser: env.DEMO_DB_USER || 'nocobase',
+    dbPassword: fs.readFileSync(passwordFile, 'utf8').trim(),
+    dbHost: env.DEMO_DB_HOST || admin.hostname || '127.0.0.1',
+    dbPort: Number(env.DEMO_DB_PORT || admin.port || 5432),
+    nodePorts: parsePorts(required(env, 'DEMO_NODE_PORTS')),
+    eventsDir: path.resolve(required(env, 'STANDIN_EVENTS_DIR')),
+    seconds: {
+      install: optionalSeconds(env, 'STANDIN_INSTALL_SECONDS'),
+      upgrade: optionalSeconds(env, 'STANDIN_UPGRADE_SECONDS'),
+      plugin: optionalSeconds(env, 'STANDIN_PLUGIN_SECONDS'),
+    },
+  };
+}
+
+export function nodeContainerName(options: Pick<DemoClusterOptions, 'cluster'>, index: number): string {
+  return `${options.cluster ?? 'demo'}-node-${index}`;
+}
+
+export function nodeContainerNames(options: Pick<DemoClusterOptions, 'cluster' | 'nodePorts'>): string[] {
+  return options.nodePorts.map((_, i) => nodeContainerName(options, i + 1));
+}
+
+/**
+ * The create spec of node `index` (1-based). Tests reuse it with overrides (another image, name
+ * or port) to run one-off stand-ins against the same database.
+ */
+export function nodeContainerSpec(
+  options: DemoClusterOptions,
+  index: number,
+  overrides: { name?: string; image?: string; port?: number; env?: Record<string, string> } = {},
+): Docker.ContainerCreateOptions {
+  const name = overrides.name ?? nodeContainerName(options, index);
+  const port = overrides.port ?? options.nodePorts[index - 1];
+  if (port === undefined) throw new Error(`no port configured for node ${index}`);
+  const { install, upgrade, plugin } = options.seconds;
+  const env: Record<string, string> = {
+    APP_PORT: String(port),
+    DB_DIALECT: 'postgres',
+    DB_HOST: options.dbHost,
+    DB_PORT: String(options.dbPort),
+    DB_DATABASE: options.dbName,
+    DB_USER: options.dbUser,
+    DB_PASSWORD: options.dbPassword,
+    APP_KEY: DEMO_APP_KEY,
+    STANDIN_NODE_NAME: `node-${index}`,
+    STANDIN_EVENTS_FILE: `${EVENTS_MOUNT}/${name}.jsonl`,
+    ...(install === undefined ? {} : { STANDIN_INSTALL_SECONDS: String(install) }),
+    ...(upgrade === undefined ? {} : { STANDIN_UPGRADE_SECONDS: String(upgrade) }),
+    ...(plugin === undefined ? {} : { STANDIN_PLUGIN_SECONDS: String(plugin) }),
+    ...overrides.env,
+  };
+  return {
+    name,
+    Image: overrides.image ?? options.image,
+    Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
+    Labels: {
+      'nocobase-maintenance.cluster': options.cluster ?? 'demo',
+      'nocobase-maintenance.node': `node-${index}`,
+    },
+    HostConfig: {
+      NetworkMode: 'host',
+      Binds: [`${options.eventsDir}:${EVENTS_MOUNT}`],
+      RestartPolicy: { Name: 'no' },
+    },
+  };
+}
+
+function statusCode(err: unknown): number | undefined {
+  return (err as { statusCode?: number } | null)?.statusCode;
+}
+
+/** Pulls `image` from its registry unless it is already present locally. */
+export async function ensureImage(docker: Docker, image: string, log: (line: string) => void): Promise<void> {
+  try {
+    await docker.getImage(image).inspect();
+    return;
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+  }
+  log(`pulling ${image}`);
+  const stream = await docker.pull(image, {});
+  await followDockerStream(docker, stream);
+}
+
+async function withAdmin<T>(options: DemoClusterOptions, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: options.pgAdminUrl });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+// format() with %I/%L quotes identifiers and the password on the server side; DDL cannot take
+// bind parameters.
+async function execFormatted(client: Client, template: string, ...args: string[]): Promise<void> {
+  const { rows } = await client.query<{ sql: string }>(`SELECT format($1, ${args.map((_, i) => `$${i + 2}::text`).join(', ')}) AS sql`, [template, ...args]);
+  const sql = rows[0]?.sql;
+  if (!sql) throw new Error(`could not format ${template}`);
+  await client.query(sql);
+}
+
+async function ensureDatabase(options: DemoClusterOptions): Promise<void> {
+  await withAdmin(options, async (client) => {
+    const role = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [options.dbUser]);
+    // ALTER on an existing role keeps the password in step with the password file.
+    await execFormatted(client, role.rowCount ? 'ALTER ROLE %I WITH LOGIN PASSWORD %L' : 'CREATE ROLE %I WITH LOGIN PASSWORD %L',
+      options.dbUser, options.dbPassword);
+    const db = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.dbName]);
+    if (db.rowCount) await execFormatted(client, 'ALTER DATABASE %I OWNER TO %I', options.dbName, options.dbUser);
+    else await execFormatted(client, 'CREATE DATABASE %I OWNER %I', options.dbName, options.dbUser);
+  });
+}
+
+/**
+ * Idempotent. Creates the role, the database and any missing node container (pulling the image
+ * first); containers that exist are left exactly as they are, running or not.
+ */
+export async function ensureDemoCluster(options: DemoClusterOptions): Promise<string[]> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const docker = dockerFromHost(options.dockerHost);
+  fs.mkdirSync(options.eventsDir, { recursive: true });
+  await ensureDatabase(options);
+  const names = nodeContainerNames(options);
+  for (const [i, name] of names.entries()) {
+    try {
+      await docker.getContainer(name).inspect();
+      log(`${name} exists, left as is`);
+      continue;
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+    }
+    await ensureImage(docker, options.image, log);
+    await docker.createContainer(nodeContainerSpec(options, i + 1));
+    log(`${name} created (not started)`);
+  }
+  return names;
+}
+
+/** Destroys the cluster's containers, database and event files, then runs ensureDemoCluster. */
+export async function resetDemoCluster(options: DemoClusterOptions): Promise<string[]> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const docker = dockerFromHost(options.dockerHost);
+  for (const name of nodeContainerNames(options)) {
+    try {
+      await docker.getContainer(name).remove({ force: true });
+      log(`${name} removed`);
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+    }
+    fs.rmSync(path.join(options.eventsDir, `${name}.jsonl`), { force: true });
+  }
+  await withAdmin(options, async (client) => {
+    await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [options.dbName]);
+    await execFormatted(client, 'DROP DATABASE IF EXISTS %I WITH (FORCE)', options.dbName);
+  });
+  log(`database ${options.dbName} dropped`);
+  return ensureDemoCluster(options);
+}
+
+/** The events a stand-in container appended to its JSON-lines file; [] if it wrote none yet. */
+export function readStandinEvents(dir: string, container: string): StandinEvent[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(dir, `${container}.jsonl`), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return text.split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line) as StandinEvent);
+}
+
+async function main(): Promise<void> {
+  const command = process.argv[2];
+  if (command !== 'ensure' && command !== 'reset') throw new Error('usage: demo-cluster.ts ensure|reset');
+  const options = demoOptionsFromEnv();
+  const names = command === 'ensure' ? await ensureDemoCluster(options) : await resetDemoCluster(options);
+  process.stdout.write(`${names.join(' ')}\n`);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`demo-cluster: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
