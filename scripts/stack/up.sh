@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# npm run stack:up — installs what is missing and starts the local stack:
+# PostgreSQL, Docker Engine, registry, HAProxy, SMTP sink, Temporal, then the
+# demo NocoBase cluster. Idempotent: a second run starts nothing twice, keeps
+# the ports, and leaves .stack/ untouched. Options: --skip-demo (or
+# STACK_SKIP_DEMO=1) stops before the images/demo cluster step.
+set -Eeuo pipefail
+
+SKIP_DEMO="${STACK_SKIP_DEMO:-0}"
+for arg in "$@"; do
+  case "$arg" in
+    --skip-demo) SKIP_DEMO=1 ;;
+    -h | --help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown option: $arg (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/stack/lib.sh
+. "$here/lib.sh"
+# shellcheck disable=SC1090 # the component files, named right here
+for component in postgres docker registry haproxy smtp temporal demo config; do . "$here/$component.sh"; done
+
+CURRENT=up
+trap 'fail "$CURRENT" "unexpected error at line $LINENO: $BASH_COMMAND"' ERR
+ensure_dirs
+# Two concurrent ups would race on ports and pid files: the second waits,
+# then finds everything running.
+exec 9>>"$RUN_DIR/up.lock"
+if ! flock -n 9; then
+  log "another stack:up is running; waiting for it"
+  flock -w 900 9 || fail up "another stack:up held the lock for 15 minutes"
+fi
+
+CURRENT=packages
+docker_resolve_mode
+need_command curl curl
+need_command pgrep procps
+for component in temporal docker registry postgres haproxy smtp; do "${component}_packages"; done
+installing_postgres=no
+case " ${MISSING_PACKAGES[*]-} " in *" postgresql "*) installing_postgres=yes ;; esac
+install_missing_packages
+[ "$installing_postgres" = yes ] && postgres_after_install
+
+CURRENT=ports
+assign_ports
+postgres_resolve_layout
+
+for component in postgres docker registry haproxy smtp temporal; do
+  CURRENT="$component"
+  "${component}_start"
+done
+
+CURRENT=config
+write_clusters_yaml
+write_stack_env
+
+if [ "$SKIP_DEMO" = 1 ]; then
+  log "skipping the stand-in images and demo cluster (--skip-demo)"
+else
+  CURRENT=demo-cluster
+  demo_require_scripts
+  demo_build_images
+  write_stack_env # the demo cluster reads DEMO_IMAGE_V1 from it
+  demo_ensure_cluster
+fi
+
+cat <<EOF
+
+Local stack is up ($((SECONDS))s). Endpoints:
+  Temporal      127.0.0.1:$TEMPORAL_PORT   Web UI http://127.0.0.1:$TEMPORAL_UI_PORT   ($(temporal_bin))
+  Docker        $STACK_DOCKER_HOST ($DOCKER_MODE)
+  Registry      127.0.0.1:$REGISTRY_PORT
+  PostgreSQL    127.0.0.1:$PG_PORT   data $PG_DATA
+  Load balancer http://127.0.0.1:$LB_PORT   runtime API unix://$HAPROXY_SOCK, 127.0.0.1:$HAPROXY_RUNTIME_PORT
+  SMTP          127.0.0.1:$SMTP_PORT   mail in $SMTP_MAILDIR/new
+  Demo nodes    127.0.0.1:$NODE_PORT_1 $NODE_PORT_2 $NODE_PORT_3$([ "$SKIP_DEMO" = 1 ] && echo '   (skipped)')
+  Env           $ENV_FILE   (scripts/with-deps.sh sources it)
+  Config        $CLUSTERS_FILE
+EOF
