@@ -39,7 +39,8 @@ async function probeHealth(url: string): Promise<{ ok: boolean; code: string }> 
     }
     return { ok: false, code };
   } catch (error) {
-    return { ok: false, code: (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name };
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    return { ok: false, code: cause?.code ?? cause?.message ?? (error as Error).message };
   }
 }
 

@@ -64,19 +64,23 @@ describe('node and health activities against the real Docker engine and stand-in
     const db = new Client({ connectionString: stackEnv().DATABASE_URL });
     await db.connect();
     await db.query(`UPDATE "applicationVersion" SET value = '9.9.9'`);
-    await db.end();
-    await runActivity(activities.startNode, { cluster, node: 'node-2' });
-    const failure = await failureOf(runActivity(activities.waitNodeReady, { cluster, node: 'node-2', requirePlugins: false }));
-    assert.equal(failure.type, FailureType.NodeExited);
-    assert.equal(failure.nonRetryable, true);
-    assert.match(failure.message, /exit code 1/);
+    try {
+      await runActivity(activities.startNode, { cluster, node: 'node-2' });
+      const failure = await failureOf(runActivity(activities.waitNodeReady, { cluster, node: 'node-2', requirePlugins: false }));
+      assert.equal(failure.type, FailureType.NodeExited);
+      assert.equal(failure.nonRetryable, true);
+      assert.match(failure.message, /exit code 1/);
+    } finally {
+      await db.query(`UPDATE "applicationVersion" SET value = '1.6.0'`);
+      await db.end();
+    }
   });
 
   it('fails as NodeNotReady when a running node stays unhealthy past the configured timeout', async () => {
     const config = stackConfig((demo) => {
       demo.timeouts.nodeReady = 1_500;
       // A health URL nobody listens on: the container runs but never answers.
-      demo.nodes[2]!.healthUrl = 'http://127.0.0.1:9/api/__health_check';
+      demo.nodes[2]!.healthUrl = 'http://127.0.0.1:65533/api/__health_check';
     });
     const shortDeps = stackDeps(config);
     const short = createActivities(shortDeps);

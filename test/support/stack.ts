@@ -1,4 +1,5 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import { HaproxyRuntime } from '../../src/activities/haproxy-runtime';
 import { loadConfig } from '../../src/config/load';
 import type { ClusterConfig, MaintenanceConfig } from '../../src/config/schema';
@@ -59,5 +60,6 @@ export async function resetLoadBalancer(): Promise<void> {
 
 /** Runs one activity with a real activity context (heartbeats, cancellation), outside any worker. */
 export function runActivity<I, O>(activity: (input: I) => Promise<O>, input: I): Promise<O> {
-  return new MockActivityEnvironment().run(activity, input);
+  // Errors only: the failures these tests provoke on purpose would otherwise print as warnings.
+  return new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') }).run(activity, input);
 }
