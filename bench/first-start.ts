@@ -1,0 +1,69 @@
+/**
+ * `npm run bench`: how long a first start of the 3-node demo cluster takes on the local stack, step
+ * by step, over a few runs (the demo cluster is reset before each). Prints a table; asserts nothing.
+ * Stand-in timings come from the demo cluster (install 3s, plugins 2s by default), so the figures
+ * show the procedure's own overhead on top of what the application takes.
+ */
+import { randomUUID } from 'node:crypto';
+import { connectClient, temporalEndpoint } from '../src/client/connect';
+import { procedureWorkflowId } from '../src/common/task-queue';
+import { loadConfig } from '../src/config/load';
+import type { FirstStartResult } from '../src/workflows/first-start';
+import { createWorker } from '../src/worker/create-worker';
+import { buildDeps } from '../src/worker/deps';
+import { demoOptionsFromEnv, resetDemoCluster } from '../scripts/stack/demo-cluster';
+import { resetLoadBalancer } from '../test/support/stack';
+import { workflowBundle } from '../test/support/workflow-bundle';
+import { quietRuntime } from '../test/support/quiet-runtime';
+
+const runs = Number(process.argv[2] ?? 3);
+
+async function main(): Promise<void> {
+  quietRuntime();
+  const endpoint = temporalEndpoint();
+  const deps = buildDeps(loadConfig());
+  const taskQueue = `bench-${randomUUID()}`;
+  const { worker, connection } = await createWorker({ endpoint, deps, taskQueue, workflowBundle: await workflowBundle() });
+  const client = await connectClient(endpoint);
+  const samples = new Map<string, number[]>();
+  const record = (name: string, ms: number) => samples.set(name, [...(samples.get(name) ?? []), ms]);
+
+  await worker.runUntil(async () => {
+    for (let run = 1; run <= runs; run++) {
+      await resetDemoCluster({ ...demoOptionsFromEnv(), log: () => undefined });
+      await resetLoadBalancer();
+      const started = Date.now();
+      const result = (await client.workflow.execute('firstStart', {
+        taskQueue,
+        workflowId: procedureWorkflowId('demo'),
+        args: [{ cluster: 'demo' }],
+      })) as FirstStartResult;
+      record('total (start to LB serving and mail sent)', Date.now() - started);
+      for (const step of result.steps) record(`step ${step.step}`, Date.parse(step.endedAt ?? step.startedAt) - Date.parse(step.startedAt));
+      record('node-1 wait until plugins enabled', result.nodes[0]?.waitedMs ?? 0);
+      process.stderr.write(`run ${run}/${runs} done\n`);
+    }
+  });
+  await connection.close();
+  await client.connection.close();
+  await deps.close();
+
+  const rows = [...samples].map(([name, values]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+    return [name, ms(median), ms(sorted[0] ?? 0), ms(sorted.at(-1) ?? 0)];
+  });
+  const header = ['firstStart on demo (3 nodes)', 'median', 'min', 'max'];
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
+  console.log(`\n${runs} runs\n${line(header)}\n|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|\n${rows.map(line).join('\n')}`);
+}
+
+function ms(value: number): string {
+  return `${(value / 1000).toFixed(2)}s`;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
