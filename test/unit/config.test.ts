@@ -42,7 +42,7 @@ describe('cluster configuration', () => {
   it('names the file, the key path and what was expected', () => {
     const problems = problemsOf(valid.replace('healthUrl: "http://10.0.0.1:13000/api/__health_check"', 'healthUrl: 42'));
     assert.equal(problems.length, 1);
-    assert.match(problems[0]!, /^clusters\.yaml: clusters\.prod\.nodes\[0\]\.healthUrl: .*expected string/);
+    assert.match(problems[0]!, /^clusters\.yaml: clusters\.prod\.nodes\[0\]\.healthUrl: expected an http\(s\) URL such as http:\/\/10\.0\.0\.1:13000/);
   });
 
   it('refuses a misspelt key instead of ignoring it', () => {
