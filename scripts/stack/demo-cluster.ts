@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { Client } from 'pg';
+import { HaproxyRuntime } from '../../src/activities/haproxy-runtime';
 import { dockerFromHost, followDockerStream } from './build-images';
 
 const DEMO_APP_KEY = 'demo-app-key-not-a-secret-test-fixture';
@@ -33,6 +34,8 @@ export interface DemoClusterOptions {
   seconds: { install?: number; upgrade?: number; plugin?: number };
   /** Container names are `<cluster>-node-<i>`; tests use their own cluster name. */
   cluster?: string;
+  /** When given, reset also puts the nodes' HAProxy servers back in maintenance and the switch off. */
+  loadBalancer?: { runtimeApi: string; backend: string; maintenanceMap: string; key: string };
   log?: (line: string) => void;
 }
 
@@ -76,6 +79,16 @@ export function demoOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCl
     dockerHost: required(env, 'DOCKER_HOST'),
     image: required(env, 'DEMO_IMAGE_V1'),
     pgAdminUrl,
+    ...(env.HAPROXY_RUNTIME_API && env.HAPROXY_MAINTENANCE_MAP
+      ? {
+          loadBalancer: {
+            runtimeApi: env.HAPROXY_RUNTIME_API,
+            backend: env.HAPROXY_BACKEND || 'demo_nodes',
+            maintenanceMap: env.HAPROXY_MAINTENANCE_MAP,
+            key: 'demo',
+          },
+        }
+      : {}),
     dbName: env.DEMO_DB_NAME || 'nocobase_demo',
     dbUser: env.DEMO_DB_USER || 'nocobase',
     dbPassword: fs.readFileSync(passwordFile, 'utf8').trim(),
@@ -235,7 +248,15 @@ export async function resetDemoCluster(options: DemoClusterOptions): Promise<str
     await execFormatted(client, 'DROP DATABASE IF EXISTS %I WITH (FORCE)', options.dbName);
   });
   log(`database ${options.dbName} dropped`);
+  if (options.loadBalancer) await resetLoadBalancer(options.loadBalancer, options.nodePorts.length);
   return ensureDemoCluster(options);
+}
+
+/** The load balancer as stack:up leaves it: every node's server in maintenance, the 503 switch off. */
+export async function resetLoadBalancer(lb: NonNullable<DemoClusterOptions['loadBalancer']>, nodes: number): Promise<void> {
+  const runtime = new HaproxyRuntime(lb.runtimeApi);
+  for (let i = 1; i <= nodes; i++) await runtime.commandExpectingSilence(`set server ${lb.backend}/node-${i} state maint`);
+  await runtime.commandExpectingSilence(`set map ${lb.maintenanceMap} ${lb.key} off`);
 }
 
 /** The events a stand-in container appended to its JSON-lines file; [] if it wrote none yet. */

@@ -3,12 +3,13 @@ import { createActivities } from '../activities';
 import type { TemporalEndpoint } from '../client/connect';
 import { TASK_QUEUE } from '../common/task-queue';
 import type { WorkerDeps } from './deps';
+import { bundleWorkflows } from './workflow-bundle';
 
 export interface CreateWorkerOptions {
   endpoint: TemporalEndpoint;
   deps: WorkerDeps;
   taskQueue?: string;
-  /** A prebuilt bundle (tests build one per run); otherwise the workflows are bundled at start. */
+  /** A prebuilt bundle (tests build one per run); otherwise the workflows are bundled here. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
@@ -20,7 +21,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<{ work
     namespace: options.endpoint.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     activities: createActivities(options.deps),
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
   });
   return { worker, connection };
 }

@@ -1,10 +1,9 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { HaproxyRuntime } from '../../src/activities/haproxy-runtime';
 import { loadConfig } from '../../src/config/load';
 import type { ClusterConfig, MaintenanceConfig } from '../../src/config/schema';
 import { buildDeps, type WorkerDeps } from '../../src/worker/deps';
-import { demoOptionsFromEnv, resetDemoCluster, type DemoClusterOptions } from '../../scripts/stack/demo-cluster';
+import { demoOptionsFromEnv, resetDemoCluster, resetLoadBalancer as resetDemoLoadBalancer, type DemoClusterOptions } from '../../scripts/stack/demo-cluster';
 
 const REQUIRED = [
   'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'DOCKER_HOST', 'REGISTRY', 'DATABASE_URL', 'LB_URL', 'SMTP_MAILDIR',
@@ -45,17 +44,13 @@ export function demoOptions(): DemoClusterOptions {
  */
 export async function resetDemo(): Promise<void> {
   await resetDemoCluster(demoOptions());
-  await resetLoadBalancer();
 }
 
 /** Every demo server back in maintenance and the maintenance switch off: the LB's state after stack:up. */
 export async function resetLoadBalancer(): Promise<void> {
-  const demo = stackConfig().clusters.demo!;
-  const haproxy = new HaproxyRuntime(demo.loadBalancer.runtimeApi);
-  for (const node of demo.nodes) {
-    await haproxy.commandExpectingSilence(`set server ${demo.loadBalancer.backend}/${node.lbServer ?? node.name} state maint`);
-  }
-  await haproxy.commandExpectingSilence(`set map ${demo.loadBalancer.maintenanceMap} demo off`);
+  const options = demoOptions();
+  if (!options.loadBalancer) throw new Error('HAPROXY_RUNTIME_API and HAPROXY_MAINTENANCE_MAP are not in the environment');
+  await resetDemoLoadBalancer(options.loadBalancer, options.nodePorts.length);
 }
 
 /** Runs one activity with a real activity context (heartbeats, cancellation), outside any worker. */
