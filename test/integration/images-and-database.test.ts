@@ -1,39 +1,31 @@
 import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createActivities } from '../../src/activities';
 import { FailureType } from '../../src/common/failure-types';
-import type { WorkerDeps } from '../../src/worker/deps';
-import { resetDemo, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { demoActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
 
 const cluster = 'demo';
 
 describe('image and database activities against the real registry and PostgreSQL', () => {
-  let deps: WorkerDeps;
-  let activities: ReturnType<typeof createActivities>;
-  before(async () => {
-    await resetDemo();
-    deps = stackDeps();
-    activities = createActivities(deps);
-  });
-  after(() => deps.close());
+  const suite = demoActivities();
 
   it('pulls a missing image from the registry once, then finds it present', async () => {
     const image = stackEnv().DEMO_IMAGE_V2;
-    const docker = deps.docker(stackEnv().DOCKER_HOST);
+    const docker = suite.deps.docker(stackEnv().DOCKER_HOST);
     await docker.getImage(image).remove({ force: true }).catch(() => undefined);
 
-    const [pulled] = await runActivity(activities.ensureImages, { cluster, images: [image] });
+    const [pulled] = await runActivity(suite.activities.ensureImages, { cluster, images: [image] });
     assert.equal(pulled?.pulled, true);
     const inspected = await docker.getImage(image).inspect();
     assert.equal(inspected.Config.Labels?.['org.opencontainers.image.version'], '1.7.0');
 
-    const [present] = await runActivity(activities.ensureImages, { cluster, images: [image] });
+    const [present] = await runActivity(suite.activities.ensureImages, { cluster, images: [image] });
     assert.equal(present?.pulled, false);
   });
 
   it('fails as ImageUnavailable, not retryable, for a tag the registry does not have', async () => {
-    const error = await runActivity(activities.ensureImages, { cluster, images: [`${stackEnv().REGISTRY}/nocobase-standin:0.0.0-missing`] }).catch(
+    const error = await runActivity(suite.activities.ensureImages, { cluster, images: [`${stackEnv().REGISTRY}/nocobase-standin:0.0.0-missing`] }).catch(
       (caught: unknown) => caught,
     );
     assert.ok(error instanceof ApplicationFailure);
@@ -42,7 +34,7 @@ describe('image and database activities against the real registry and PostgreSQL
   });
 
   it('reads the server and an empty application from the cluster database', async () => {
-    const check = await runActivity(activities.checkDatabase, { cluster });
+    const check = await runActivity(suite.activities.checkDatabase, { cluster });
     assert.match(check.serverVersion, /^15/);
     assert.equal(check.version, null, 'nothing installed yet');
     assert.equal(check.plugins, null);

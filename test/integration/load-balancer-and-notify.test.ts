@@ -1,28 +1,15 @@
 import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createActivities } from '../../src/activities';
 import { FailureType } from '../../src/common/failure-types';
-import type { WorkerDeps } from '../../src/worker/deps';
 import { receivedMail } from '../support/maildir';
-import { resetDemo, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { demoActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
 
 const cluster = 'demo';
 
 describe('load balancer activities against the real HAProxy', () => {
-  let deps: WorkerDeps;
-  let activities: ReturnType<typeof createActivities>;
-  before(async () => {
-    await resetDemo();
-    deps = stackDeps();
-    activities = createActivities(deps);
-  });
-  after(async () => {
-    await runActivity(activities.setMaintenanceMode, { cluster, on: false });
-    await runActivity(activities.setLoadBalancerServers, { cluster, nodes: ['node-1'], state: 'maint' });
-    await runActivity(activities.stopNode, { cluster, node: 'node-1' });
-    await deps.close();
-  });
+  const suite = demoActivities();
 
   it('answers 503 with the maintenance page while no node is enabled', async () => {
     const response = await fetch(stackEnv().LB_URL);
@@ -31,11 +18,11 @@ describe('load balancer activities against the real HAProxy', () => {
   });
 
   it('puts a healthy node in rotation and reports it UP, then the LB answers 200', async () => {
-    await runActivity(activities.startNode, { cluster, node: 'node-1' });
-    await runActivity(activities.waitNodeReady, { cluster, node: 'node-1', requirePlugins: true });
-    const states = await runActivity(activities.setLoadBalancerServers, { cluster, nodes: ['node-1'], state: 'ready' });
+    await runActivity(suite.activities.startNode, { cluster, node: 'node-1' });
+    await runActivity(suite.activities.waitNodeReady, { cluster, node: 'node-1', requirePlugins: true });
+    const states = await runActivity(suite.activities.setLoadBalancerServers, { cluster, nodes: ['node-1'], state: 'ready' });
     assert.equal(states[0]?.server, 'node-1');
-    const serving = await runActivity(activities.waitLoadBalancerServing, { cluster, nodes: ['node-1'] });
+    const serving = await runActivity(suite.activities.waitLoadBalancerServing, { cluster, nodes: ['node-1'] });
     assert.deepEqual(serving, [{ server: 'node-1', status: 'UP' }]);
     const response = await fetch(stackEnv().LB_URL);
     assert.equal(response.status, 200);
@@ -43,17 +30,17 @@ describe('load balancer activities against the real HAProxy', () => {
   });
 
   it('switches the frontend to the 503 maintenance page and back, idempotently', async () => {
-    await runActivity(activities.setMaintenanceMode, { cluster, on: true });
-    await runActivity(activities.setMaintenanceMode, { cluster, on: true });
+    await runActivity(suite.activities.setMaintenanceMode, { cluster, on: true });
+    await runActivity(suite.activities.setMaintenanceMode, { cluster, on: true });
     const during = await fetch(stackEnv().LB_URL);
     assert.equal(during.status, 503);
     assert.match(await during.text(), /maintenance/i);
-    await runActivity(activities.setMaintenanceMode, { cluster, on: false });
+    await runActivity(suite.activities.setMaintenanceMode, { cluster, on: false });
     assert.equal((await fetch(stackEnv().LB_URL)).status, 200);
   });
 
   it('takes a node out of rotation', async () => {
-    const [state] = await runActivity(activities.setLoadBalancerServers, { cluster, nodes: ['node-1'], state: 'maint' });
+    const [state] = await runActivity(suite.activities.setLoadBalancerServers, { cluster, nodes: ['node-1'], state: 'maint' });
     assert.equal(state?.status, 'MAINT');
     assert.equal((await fetch(stackEnv().LB_URL)).status, 503);
   });

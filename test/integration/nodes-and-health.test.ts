@@ -1,11 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Client } from 'pg';
 import { createActivities } from '../../src/activities';
 import { FailureType } from '../../src/common/failure-types';
-import type { WorkerDeps } from '../../src/worker/deps';
-import { resetDemo, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { demoActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
 
 const cluster = 'demo';
 
@@ -16,20 +15,10 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
 }
 
 describe('node and health activities against the real Docker engine and stand-in', () => {
-  let deps: WorkerDeps;
-  let activities: ReturnType<typeof createActivities>;
-  before(async () => {
-    await resetDemo();
-    deps = stackDeps();
-    activities = createActivities(deps);
-  });
-  after(async () => {
-    for (const node of ['node-1', 'node-2', 'node-3']) await runActivity(activities.stopNode, { cluster, node });
-    await deps.close();
-  });
+  const suite = demoActivities();
 
   it('describes the cluster as Docker sees it', async () => {
-    const plan = await runActivity(activities.describeCluster, { cluster });
+    const plan = await runActivity(suite.activities.describeCluster, { cluster });
     assert.deepEqual(plan.nodes.map((node) => [node.name, node.container, node.running]), [
       ['node-1', 'demo-node-1', false],
       ['node-2', 'demo-node-2', false],
@@ -39,12 +28,12 @@ describe('node and health activities against the real Docker engine and stand-in
   });
 
   it('starts a node idempotently and waits until it is healthy with its plugins enabled', async () => {
-    const first = await runActivity(activities.startNode, { cluster, node: 'node-1' });
+    const first = await runActivity(suite.activities.startNode, { cluster, node: 'node-1' });
     assert.equal(first.running, true);
-    const again = await runActivity(activities.startNode, { cluster, node: 'node-1' });
+    const again = await runActivity(suite.activities.startNode, { cluster, node: 'node-1' });
     assert.equal(again.running, true, 'starting a running node succeeds');
 
-    const ready = await runActivity(activities.waitNodeReady, { cluster, node: 'node-1', requirePlugins: true });
+    const ready = await runActivity(suite.activities.waitNodeReady, { cluster, node: 'node-1', requirePlugins: true });
     assert.equal(ready.version, '1.6.0');
     assert.ok(ready.plugins && ready.plugins.builtIn > 0);
     assert.equal(ready.plugins.builtInReady, ready.plugins.builtIn, 'every built-in plugin enabled when ready');
@@ -53,9 +42,9 @@ describe('node and health activities against the real Docker engine and stand-in
   });
 
   it('stops a node idempotently', async () => {
-    const stopped = await runActivity(activities.stopNode, { cluster, node: 'node-1' });
+    const stopped = await runActivity(suite.activities.stopNode, { cluster, node: 'node-1' });
     assert.equal(stopped.running, false);
-    const again = await runActivity(activities.stopNode, { cluster, node: 'node-1' });
+    const again = await runActivity(suite.activities.stopNode, { cluster, node: 'node-1' });
     assert.equal(again.state, 'exited');
   });
 
@@ -65,8 +54,8 @@ describe('node and health activities against the real Docker engine and stand-in
     await db.connect();
     await db.query(`UPDATE "applicationVersion" SET value = '9.9.9'`);
     try {
-      await runActivity(activities.startNode, { cluster, node: 'node-2' });
-      const failure = await failureOf(runActivity(activities.waitNodeReady, { cluster, node: 'node-2', requirePlugins: false }));
+      await runActivity(suite.activities.startNode, { cluster, node: 'node-2' });
+      const failure = await failureOf(runActivity(suite.activities.waitNodeReady, { cluster, node: 'node-2', requirePlugins: false }));
       assert.equal(failure.type, FailureType.NodeExited);
       assert.equal(failure.nonRetryable, true);
       assert.match(failure.message, /exit code 1/);
@@ -96,7 +85,7 @@ describe('node and health activities against the real Docker engine and stand-in
   });
 
   it('refuses an unknown cluster and a container that does not exist', async () => {
-    assert.equal((await failureOf(runActivity(activities.describeCluster, { cluster: 'nope' }))).type, FailureType.UnknownCluster);
+    assert.equal((await failureOf(runActivity(suite.activities.describeCluster, { cluster: 'nope' }))).type, FailureType.UnknownCluster);
     const config = stackConfig((demo) => {
       demo.nodes[0]!.container = 'no-such-container';
     });

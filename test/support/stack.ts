@@ -1,4 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { after, before } from 'node:test';
+import { createActivities, type Activities } from '../../src/activities';
 import { DefaultLogger } from '@temporalio/worker';
 import { loadConfig } from '../../src/config/load';
 import type { ClusterConfig, MaintenanceConfig } from '../../src/config/schema';
@@ -57,4 +59,22 @@ export async function resetLoadBalancer(): Promise<void> {
 export function runActivity<I, O>(activity: (input: I) => Promise<O>, input: I): Promise<O> {
   // Errors only: the failures these tests provoke on purpose would otherwise print as warnings.
   return new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') }).run(activity, input);
+}
+
+/**
+ * For a suite of activity tests on the demo cluster: an empty cluster before, activities bound to
+ * the real stack, and the cluster emptied again after, whatever the tests left running.
+ */
+export function demoActivities(): { readonly deps: WorkerDeps; readonly activities: Activities } {
+  const suite = {} as { deps: WorkerDeps; activities: Activities };
+  before(async () => {
+    await resetDemo();
+    suite.deps = stackDeps();
+    suite.activities = createActivities(suite.deps);
+  });
+  after(async () => {
+    await suite.deps?.close();
+    await resetDemo();
+  });
+  return suite;
 }
