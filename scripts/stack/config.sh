@@ -43,9 +43,12 @@ ${nodes}    database:
       url: http://127.0.0.1:$LB_PORT
     notifications:
       recipients: [\"ops@demo.test\"]
+    approval:
+      approvers: [\"ops@demo.test\", \"alice\"]
     backup:
       method: pg_dump
       directory: $BACKUP_DIR
+      pgBin: $PGBIN
 " || true
 }
 

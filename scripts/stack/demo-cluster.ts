@@ -197,7 +197,8 @@ async function ensureDatabase(options: DemoClusterOptions): Promise<void> {
   await withAdmin(options, async (client) => {
     const role = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [options.dbUser]);
     // ALTER on an existing role keeps the password in step with the password file.
-    await execFormatted(client, role.rowCount ? 'ALTER ROLE %I WITH LOGIN PASSWORD %L' : 'CREATE ROLE %I WITH LOGIN PASSWORD %L',
+    // CREATEDB: the clone backup and the restores create and rename databases as this role.
+    await execFormatted(client, role.rowCount ? 'ALTER ROLE %I WITH LOGIN CREATEDB PASSWORD %L' : 'CREATE ROLE %I WITH LOGIN CREATEDB PASSWORD %L',
       options.dbUser, options.dbPassword);
     const db = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.dbName]);
     if (db.rowCount) await execFormatted(client, 'ALTER DATABASE %I OWNER TO %I', options.dbName, options.dbUser);

@@ -113,6 +113,8 @@ postgres_ensure_roles() {
   pg_admin_sql <<SQL || fail postgres "could not create role $DEMO_DB_USER / database $DEMO_DB_NAME"
 SELECT format('CREATE ROLE %I LOGIN', '$DEMO_DB_USER')
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DEMO_DB_USER') \gexec
+-- CREATEDB: the clone backup and the restores create and rename databases as this role.
+SELECT format('ALTER ROLE %I CREATEDB', '$DEMO_DB_USER') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', '$DEMO_DB_NAME', '$DEMO_DB_USER')
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$DEMO_DB_NAME') \gexec
 SQL

@@ -51,3 +51,22 @@ export interface NotificationOutcome {
   /** Why nothing was sent (no recipients, no SMTP configured) or why sending failed. */
   reason?: string;
 }
+
+export type BackupMethod = 'pg_dump' | 'clone';
+
+/** Where a backup is and how to trust it. No credentials: it is kept in workflow history. */
+export interface BackupRecord {
+  method: BackupMethod;
+  cluster: string;
+  /** The database that was backed up. */
+  database: string;
+  /** pg_dump: the dump file's absolute path; clone: the name of the clone database. */
+  location: string;
+  sizeBytes: number;
+  /** sha256 (hex) of the dump file; pg_dump only. */
+  checksum?: string;
+  durationMs: number;
+  createdAt: string;
+  /** The application version NocoBase had recorded when the backup was taken. */
+  applicationVersion: string | null;
+}

@@ -40,6 +40,8 @@ export const databaseSchema = z
     /** File (readable by the worker) that holds the password. */
     passwordFile: z.string().min(1).optional(),
     ssl: z.boolean().default(false),
+    /** Database to connect to while the cluster's database is cloned, renamed or recreated. */
+    maintenanceDatabase: z.string().min(1).default('postgres'),
   })
   .refine((db) => (db.passwordEnv === undefined) !== (db.passwordFile === undefined), {
     message: 'expected exactly one of passwordEnv or passwordFile (passwords never go in this file)',
@@ -63,9 +65,18 @@ export const clusterSchema = z
     loadBalancer: loadBalancerSchema,
     notifications: z.strictObject({ recipients: z.array(z.email()).default([]) }).default({ recipients: [] }),
     backup: z.strictObject({
+      /** pg_dump: a verified custom-format file; clone: CREATE DATABASE ... TEMPLATE, rolled back by renaming. */
       method: z.enum(['pg_dump', 'clone']).default('pg_dump'),
       directory: z.string().startsWith('/', 'expected an absolute path'),
+      /** Directory holding pg_dump and pg_restore (no older than the server); default: the PATH. */
+      pgBin: z.string().startsWith('/', 'expected an absolute path').optional(),
     }),
+    approval: z
+      .strictObject({
+        /** Who may approve or reject; a decision from anyone else is recorded and ignored. Empty: anyone. */
+        approvers: z.array(z.string().min(1)).default([]),
+      })
+      .default({ approvers: [] }),
     timeouts: z
       .strictObject({
         nodeReady: duration.default(600_000),
