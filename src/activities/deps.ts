@@ -17,6 +17,8 @@ export interface ActivityDeps {
   haproxy(runtimeApi: string): HaproxyRuntime;
   /** Absent when the configuration has no `smtp` section: notifications are then skipped. */
   readonly mailer?: Transporter;
+  /** The Temporal Web UI's base URL, for links in notifications (TEMPORAL_UI_URL). */
+  readonly temporalUiUrl?: string;
   /** How often waiting activities look again; tests shorten it. */
   readonly pollIntervalMs?: number;
 }

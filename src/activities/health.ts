@@ -12,6 +12,8 @@ export interface WaitNodeReadyInput {
   node: string;
   /** Also wait until the database shows every built-in plugin installed and enabled. */
   requirePlugins: boolean;
+  /** Also wait until the database records this application version (an upgrade has finished). */
+  expectVersion?: string | null;
 }
 
 interface Observation {
@@ -80,7 +82,8 @@ export function createHealthActivities(deps: ActivityDeps) {
         if (health.ok) {
           const state = await readApplicationState(deps.database(input.cluster));
           last = { health: health.code, version: state.version, plugins: state.plugins };
-          if (!input.requirePlugins || pluginsReady(state.plugins)) {
+          const versionOk = !input.expectVersion || state.version === input.expectVersion;
+          if (versionOk && (!input.requirePlugins || pluginsReady(state.plugins))) {
             return { node: node.name, version: state.version, ...(state.plugins ? { plugins: state.plugins } : {}), waitedMs: Date.now() - startedAt };
           }
         }

@@ -31,6 +31,22 @@ export function createImageActivities(deps: ActivityDeps) {
 
   return {
     /**
+     * The application version an image carries in its `org.opencontainers.image.version` label,
+     * or null when it has none. Read-only; the image must be on the first node's host already.
+     */
+    async imageVersion(input: { cluster: string; image: string }): Promise<string | null> {
+      const [first] = getCluster(deps, input.cluster).nodes;
+      if (!first) return null;
+      try {
+        const info = await deps.docker(first.dockerHost).getImage(input.image).inspect();
+        return info.Config.Labels?.['org.opencontainers.image.version'] ?? null;
+      } catch (error) {
+        if (isNotFound(error)) throw ApplicationFailure.nonRetryable(`image ${input.image} is not on ${first.dockerHost}`, FailureType.ImageUnavailable);
+        throw error;
+      }
+    },
+
+    /**
      * Makes sure each image is on every Docker host of the cluster, pulling what is missing before
      * anything else is touched. Idempotent: present images are not pulled again.
      */

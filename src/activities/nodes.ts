@@ -48,6 +48,7 @@ export function createNodeActivities(deps: ActivityDeps) {
         database: { host: cluster.database.host, port: cluster.database.port, database: cluster.database.database },
         loadBalancer: { backend: cluster.loadBalancer.backend, url: cluster.loadBalancer.url },
         recipients: cluster.notifications.recipients,
+        approvers: cluster.approval.approvers,
       };
     },
 

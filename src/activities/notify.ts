@@ -1,4 +1,4 @@
-import { log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import type { NotificationOutcome } from '../common/procedure-types';
 import { getCluster } from './cluster-lookup';
 import type { ActivityDeps } from './deps';
@@ -7,23 +7,40 @@ export interface NotificationInput {
   cluster: string;
   subject: string;
   text: string;
+  /** `approvers` adds the cluster's approvers that are email addresses to the recipients. */
+  audience?: 'recipients' | 'approvers';
 }
 
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
 export function createNotifyActivities(deps: ActivityDeps) {
+  /** A link to this workflow run in the Temporal UI, when the worker knows where the UI is. */
+  function workflowLink(): string | undefined {
+    const info = Context.current().info;
+    // Standalone activities (and tests) run outside a workflow: no link then.
+    if (!deps.temporalUiUrl || !info.workflowExecution || !info.workflowNamespace) return undefined;
+    const { workflowId, runId } = info.workflowExecution;
+    return `${deps.temporalUiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(info.workflowNamespace)}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
+  }
+
   return {
     /**
-     * Emails the cluster's recipients. Not idempotent in the strict sense (a retry after a lost
-     * answer can send twice); a duplicate notice is the lesser harm than a missing one.
+     * Emails the cluster's recipients (and approvers, when asked), with a link to the workflow in
+     * the Temporal UI. Not idempotent in the strict sense (a retry after a lost answer can send
+     * twice); a duplicate notice is the lesser harm than a missing one.
      */
     async sendNotification(input: NotificationInput): Promise<NotificationOutcome> {
-      const recipients = getCluster(deps, input.cluster).notifications.recipients;
+      const cluster = getCluster(deps, input.cluster);
+      const approvers = input.audience === 'approvers' ? cluster.approval.approvers.filter((approver) => EMAIL.test(approver)) : [];
+      const recipients = [...new Set([...cluster.notifications.recipients, ...approvers])];
       if (recipients.length === 0) return { sent: false, recipients, reason: 'the cluster has no notification recipients' };
       if (!deps.mailer || !deps.config.smtp) return { sent: false, recipients, reason: 'the worker has no smtp configuration' };
+      const link = workflowLink();
       const info = (await deps.mailer.sendMail({
         from: deps.config.smtp.from,
         to: recipients,
         subject: `[nocobase-maintenance] ${input.cluster}: ${input.subject}`,
-        text: input.text,
+        text: link ? `${input.text}\n\nTemporal UI: ${link}\n` : input.text,
       })) as { messageId?: string };
       log.info('notification sent', { cluster: input.cluster, subject: input.subject, recipients });
       return { sent: true, recipients, ...(info.messageId ? { messageId: info.messageId } : {}) };

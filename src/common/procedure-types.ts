@@ -20,6 +20,8 @@ export interface ClusterPlan {
   database: { host: string; port: number; database: string };
   loadBalancer: { backend: string; url?: string | undefined };
   recipients: string[];
+  /** Who may approve or reject a decision; empty means anyone. */
+  approvers: string[];
 }
 
 export interface NodeReadiness {

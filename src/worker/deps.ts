@@ -37,6 +37,7 @@ export function buildDeps(config: MaintenanceConfig, env: NodeJS.ProcessEnv = pr
   return {
     config,
     ...(mailer ? { mailer } : {}),
+    ...(env.TEMPORAL_UI_URL ? { temporalUiUrl: env.TEMPORAL_UI_URL } : {}),
     docker(dockerHost) {
       let docker = dockers.get(dockerHost);
       if (!docker) dockers.set(dockerHost, (docker = new Docker(dockerOptions(dockerHost))));

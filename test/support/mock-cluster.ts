@@ -24,11 +24,13 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
     database: { host: 'db.test', port: 5432, database: 'nocobase' },
     loadBalancer: { backend: `${cluster}_nodes` },
     recipients: ['ops@example.test'],
+    approvers: ['alice', 'ops@example.test'],
   };
 
   const defaults: Activities = {
     describeCluster: async () => plan,
     checkDatabase: async () => ({ serverVersion: '15', version: null, plugins: null }),
+    imageVersion: async ({ image }) => image.split(':').at(-1) ?? null,
     ensureImages: async ({ images }) => images.map((image) => ({ dockerHost: 'unix:///docker.sock', image, pulled: false })),
     startNode: async ({ node }) => ({ ...nodes.find((n) => n.name === node)!, running: true, state: 'running' }),
     stopNode: async ({ node }) => ({ ...nodes.find((n) => n.name === node)!, running: false, state: 'exited' }),
