@@ -1,0 +1,222 @@
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { statfs } from 'node:fs/promises';
+import type { Client } from 'pg';
+import { FailureType } from '../common/failure-types';
+import type { BackupMethod, BackupRecord } from '../common/procedure-types';
+import type { ClusterConfig } from '../config/schema';
+import { isOurClone, restoreClone, takeClone, verifyClone } from './backup-clone';
+import { countTables, dumpFiles, ensureDirectory, finishedDump, removeStalePartial, restoreDump, takeDump, verifyDump } from './backup-dump';
+import { getCluster } from './cluster-lookup';
+import { databaseInfo, ddlOnFreeDatabase, derivedName, ident, setComment, unreachable, withMaintenanceClient } from './database-admin';
+import type { ActivityDeps } from './deps';
+import { readApplicationState } from './nocobase-tables';
+
+/** Headroom over the database's size: a custom-format dump is usually far smaller, never much larger. */
+const DUMP_SPACE_FACTOR = 1.2;
+const DUMP_SPACE_MARGIN = 64 * 1024 * 1024;
+
+export interface BackupRoom {
+  method: BackupMethod;
+  databaseBytes: number;
+  /** null for clones: the database server's disk is not visible from the worker. */
+  freeBytes: number | null;
+  enough: boolean;
+}
+
+export interface RestoreOutcome {
+  /** The dump file or clone the database now comes from. */
+  restoredFrom: string;
+  /** Where the database as it was before the restore is kept (never dropped). */
+  setAsideAs: string;
+}
+
+export function createBackupActivities(deps: ActivityDeps) {
+  /** Runs a query on the cluster's own database, mapping driver errors to DatabaseUnreachable. */
+  async function onClusterDatabase<T>(cluster: ClusterConfig, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw unreachable(cluster.database, cluster.database.database, error);
+    }
+  }
+
+  async function room(clusterName: string, cluster: ClusterConfig, method: BackupMethod): Promise<BackupRoom> {
+    const databaseBytes = await onClusterDatabase(cluster, async () => {
+      const { rows } = await deps.database(clusterName).query<{ size: string }>('SELECT pg_database_size(current_database()) AS size');
+      return Number(rows[0]?.size ?? 0);
+    });
+    if (method === 'clone') return { method, databaseBytes, freeBytes: null, enough: true };
+    await ensureDirectory(cluster.backup.directory);
+    const fs = await statfs(cluster.backup.directory);
+    const freeBytes = fs.bavail * fs.bsize;
+    const needed = Math.ceil(databaseBytes * DUMP_SPACE_FACTOR) + DUMP_SPACE_MARGIN;
+    if (freeBytes <= needed) {
+      throw ApplicationFailure.nonRetryable(
+        `${cluster.backup.directory} has ${mib(freeBytes)} free; a dump of ${cluster.database.database} (${mib(databaseBytes)}) needs more than ${mib(needed)}`,
+        FailureType.InsufficientBackupSpace,
+        { databaseBytes, freeBytes, neededBytes: needed },
+      );
+    }
+    return { method, databaseBytes, freeBytes, enough: true };
+  }
+
+  async function applicationVersion(clusterName: string, cluster: ClusterConfig): Promise<string | null> {
+    return onClusterDatabase(cluster, async () => (await readApplicationState(deps.database(clusterName))).version);
+  }
+
+  return {
+    /**
+     * Measures the database and, for pg_dump, the free space in `backup.directory` (creating the
+     * directory). Read-only apart from that; safe to retry. Fails non-retryable as
+     * InsufficientBackupSpace when a dump would not fit.
+     */
+    async checkBackupRoom(input: { cluster: string; method?: BackupMethod }): Promise<BackupRoom> {
+      const cluster = getCluster(deps, input.cluster);
+      return room(input.cluster, cluster, input.method ?? cluster.backup.method);
+    },
+
+    /**
+     * Takes a backup of the cluster's database: a verified, checksummed pg_dump file in
+     * `backup.directory`, or a clone database on the same server (which ends this role's other
+     * sessions on the database, the worker's pools included). Safe to retry: `label` names the
+     * backup, and a retry returns the finished backup of that label instead of taking another.
+     * Heartbeats while pg_dump runs.
+     */
+    async backupDatabase(input: { cluster: string; method?: BackupMethod; label: string }): Promise<BackupRecord> {
+      const cluster = getCluster(deps, input.cluster);
+      const method = input.method ?? cluster.backup.method;
+      if (method === 'clone') {
+        return withMaintenanceClient(cluster.database, (client) =>
+          sqlFailure(FailureType.BackupFailed, () =>
+            takeClone(client, { clusterName: input.cluster, cluster, label: input.label, applicationVersion: () => applicationVersion(input.cluster, cluster) }),
+          ),
+        );
+      }
+      await ensureDirectory(cluster.backup.directory);
+      const files = dumpFiles(input.cluster, cluster, input.label, Context.current().info.attempt);
+      const finished = await finishedDump(files);
+      if (finished) return finished;
+      // Anything else under this label is an interrupted attempt: start over from a clean slate.
+      await removeStalePartial(files);
+      await room(input.cluster, cluster, method);
+      const version = await applicationVersion(input.cluster, cluster);
+      const tables = await onClusterDatabase(cluster, () => countTables(deps.database(input.cluster)));
+      return takeDump({ clusterName: input.cluster, cluster, files, applicationVersion: version, tables });
+    },
+
+    /**
+     * Brings the cluster's database back to `backup`. The current database is renamed aside to
+     * `<db>_rb_<label>` (never dropped), then the clone is renamed into place or the dump is
+     * restored into a new database, which is marked with a comment when complete. Ends this
+     * role's sessions on the databases involved. Safe to retry after any partial step: a marked
+     * database means done; a half-restored one (the dump is still there) is dropped and redone.
+     * A damaged dump or missing clone is refused before anything is touched.
+     */
+    async restoreDatabase(input: { cluster: string; backup: BackupRecord; label: string }): Promise<RestoreOutcome> {
+      const cluster = getCluster(deps, input.cluster);
+      const { backup, label } = input;
+      const name = cluster.database.database;
+      if (backup.cluster !== input.cluster || backup.database !== name) {
+        throw ApplicationFailure.nonRetryable(
+          `backup of ${backup.cluster}/${backup.database} cannot restore ${input.cluster}/${name}`,
+          FailureType.RestoreFailed,
+        );
+      }
+      const aside = derivedName(name, 'rb', label);
+      const mark = `nocobase-maintenance restored from ${backup.location} label ${label}`;
+      const outcome = { restoredFrom: backup.location, setAsideAs: aside };
+
+      return withMaintenanceClient(cluster.database, (client) =>
+        sqlFailure(FailureType.RestoreFailed, async () => {
+          const current = await databaseInfo(client, name);
+          if (current.exists && current.comment === mark) return outcome;
+          // Checked on every attempt that still has work to do: the file may have changed since.
+          if (backup.method === 'pg_dump') await verifyDump(backup);
+          const setAside = await databaseInfo(client, aside);
+          if (!setAside.exists) {
+            if (backup.method === 'clone') await verifyClone(client, backup);
+            if (current.exists) {
+              await ddlOnFreeDatabase(client, name, `ALTER DATABASE ${ident(name)} RENAME TO ${ident(aside)}`, FailureType.RestoreFailed, `set ${name} aside`);
+              log.info('database set aside', { cluster: input.cluster, database: name, aside });
+            } else {
+              log.warn('no database to set aside: restoring into an empty place', { cluster: input.cluster, database: name });
+            }
+          } else if (current.exists) {
+            await clearUnfinished(client, cluster, backup);
+          }
+          if (backup.method === 'clone') {
+            if (!(await databaseInfo(client, name)).exists) await restoreClone(client, cluster, backup);
+          } else {
+            await restoreDump(client, cluster, backup);
+          }
+          await setComment(client, name, mark);
+          log.info('database restored', { cluster: input.cluster, database: name, from: backup.location, aside });
+          return outcome;
+        }),
+      );
+    },
+
+    /**
+     * Drops a clone backup (when no clone is to be kept after a successful upgrade). Safe to
+     * retry: a clone already gone is fine. Refuses to drop a database that is not our clone. Dump
+     * files are left alone on purpose: they are cheap, off the database server, and an operator's
+     * last resort; pruning them is a retention policy, not part of a procedure.
+     */
+    async discardBackup(input: { cluster: string; backup: BackupRecord }): Promise<void> {
+      const cluster = getCluster(deps, input.cluster);
+      if (input.backup.method !== 'clone') return;
+      const clone = input.backup.location;
+      if (clone === cluster.database.database) {
+        throw ApplicationFailure.nonRetryable(`refusing to drop ${clone}: it is the cluster's database, not a clone`, FailureType.InvalidInput);
+      }
+      await withMaintenanceClient(cluster.database, (client) =>
+        sqlFailure(FailureType.BackupFailed, async () => {
+          const info = await databaseInfo(client, clone);
+          if (!info.exists) return;
+          if (!isOurClone(info.comment)) {
+            throw ApplicationFailure.nonRetryable(`refusing to drop ${clone}: it is not a clone made by nocobase-maintenance`, FailureType.InvalidInput);
+          }
+          await ddlOnFreeDatabase(client, clone, `DROP DATABASE IF EXISTS ${ident(clone)}`, FailureType.BackupFailed, `drop clone ${clone}`);
+          log.info('clone backup dropped', { cluster: input.cluster, clone });
+        }),
+      );
+    },
+  };
+}
+
+/**
+ * The database exists unmarked while the old one is already aside: an earlier attempt died
+ * before finishing. A half pg_restore is dropped (the dump file, not it, is the copy that
+ * matters); a renamed clone only lacks its mark, which the caller adds.
+ */
+async function clearUnfinished(client: Client, cluster: ClusterConfig, backup: BackupRecord): Promise<void> {
+  const name = cluster.database.database;
+  if (backup.method === 'clone') {
+    if ((await databaseInfo(client, backup.location)).exists) {
+      throw ApplicationFailure.nonRetryable(
+        `${name} exists although it was set aside and the clone ${backup.location} is still there: someone else created it`,
+        FailureType.RestoreFailed,
+      );
+    }
+    return;
+  }
+  await ddlOnFreeDatabase(client, name, `DROP DATABASE ${ident(name)}`, FailureType.RestoreFailed, `drop the half-restored ${name}`);
+  log.warn('dropped a half-restored database to restore it again', { database: name, from: backup.location });
+}
+
+/** SQL errors in DDL: permission and missing-object errors are permanent, the rest retryable. */
+async function sqlFailure<T>(type: FailureType, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof ApplicationFailure) throw error;
+    const code = (error as { code?: string }).code ?? '';
+    const message = `${(error as Error).message}${code ? ` (SQLSTATE ${code})` : ''}`;
+    if (/^(28|3D|42)/.test(code)) throw ApplicationFailure.nonRetryable(message, type);
+    throw ApplicationFailure.retryable(message, type);
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}

@@ -1,0 +1,155 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { createHash } from 'node:crypto';
+import { Client, escapeIdentifier, escapeLiteral } from 'pg';
+import { FailureType } from '../common/failure-types';
+import { resolveDatabasePassword } from '../config/load';
+import type { DatabaseConfig } from '../config/schema';
+
+/**
+ * Whole-database operations (clone, rename, create, drop) for backups and restores. They run on
+ * a connection to `maintenanceDatabase`: PostgreSQL refuses to copy, rename or drop a database
+ * that anyone (ourselves included) is connected to.
+ */
+
+/** PostgreSQL error classes that a retry will not cure: bad password, unknown database, no permission. */
+const PERMANENT_SQLSTATE = /^(28|3D|42501)/;
+/** object_in_use: a session reconnected between our terminate and our DDL. */
+const OBJECT_IN_USE = '55006';
+const DDL_ATTEMPTS = 3;
+const MAX_IDENTIFIER_BYTES = 63;
+
+export const ident = escapeIdentifier;
+export const literal = escapeLiteral;
+
+/** The cluster's password, resolved on the worker; a missing secret is a configuration mistake. */
+export function databasePassword(db: DatabaseConfig): string {
+  try {
+    return resolveDatabasePassword(db);
+  } catch (error) {
+    throw ApplicationFailure.nonRetryable((error as Error).message, FailureType.Misconfigured);
+  }
+}
+
+/** Maps a driver error to DatabaseUnreachable, permanent only for credentials and missing objects. */
+export function unreachable(db: DatabaseConfig, database: string, error: unknown): ApplicationFailure {
+  if (error instanceof ApplicationFailure) return error;
+  const code = (error as { code?: string }).code ?? '';
+  const message = `database ${database} at ${db.host}:${db.port} is not usable: ${(error as Error).message}`;
+  if (PERMANENT_SQLSTATE.test(code)) return ApplicationFailure.nonRetryable(message, FailureType.DatabaseUnreachable);
+  return ApplicationFailure.retryable(message, FailureType.DatabaseUnreachable);
+}
+
+/** Runs `work` on a fresh connection to the maintenance database with the cluster's credentials. */
+export async function withMaintenanceClient<T>(db: DatabaseConfig, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({
+    host: db.host,
+    port: db.port,
+    database: db.maintenanceDatabase,
+    user: db.user,
+    password: databasePassword(db),
+    ssl: db.ssl,
+    connectionTimeoutMillis: 5_000,
+  });
+  // The server going away mid-operation surfaces as a failed query; this only keeps it from crashing the worker.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw unreachable(db, db.maintenanceDatabase, error);
+  }
+  try {
+    return await work(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export interface DatabaseInfo {
+  exists: boolean;
+  comment: string | null;
+  owner: string | null;
+}
+
+export async function databaseInfo(client: Client, name: string): Promise<DatabaseInfo> {
+  const { rows } = await client.query<{ comment: string | null; owner: string }>(
+    `SELECT shobj_description(d.oid, 'pg_database') AS comment, pg_get_userbyid(d.datdba) AS owner
+       FROM pg_database d WHERE d.datname = $1`,
+    [name],
+  );
+  const row = rows[0];
+  return row ? { exists: true, comment: row.comment, owner: row.owner } : { exists: false, comment: null, owner: null };
+}
+
+export async function databaseSize(client: Client, name: string): Promise<number> {
+  const { rows } = await client.query<{ size: string }>('SELECT pg_database_size($1) AS size', [name]);
+  return Number(rows[0]?.size ?? 0);
+}
+
+export async function setComment(client: Client, database: string, comment: string): Promise<void> {
+  await client.query(`COMMENT ON DATABASE ${ident(database)} IS ${literal(comment)}`);
+}
+
+/**
+ * Ends this role's sessions on `database` (the worker's own idle pool connections among them:
+ * the pools reconnect on their next query) and lists the client sessions of other roles, which
+ * we may not and should not end: someone else is working there.
+ */
+async function freeDatabase(client: Client, database: string): Promise<string[]> {
+  await client.query(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+      WHERE usename = current_user AND datname = $1 AND pid <> pg_backend_pid()`,
+    [database],
+  );
+  const { rows } = await client.query<{ who: string }>(
+    // Other roles' rows show no backend_type to an unprivileged role; background workers have no usename.
+    `SELECT format('%s (pid %s, %s)', usename, pid, coalesce(nullif(application_name, ''), host(client_addr), 'client')) AS who
+       FROM pg_stat_activity
+      WHERE datname = $1 AND usename IS NOT NULL AND usename <> current_user
+        AND coalesce(backend_type, 'client backend') = 'client backend'`,
+    [database],
+  );
+  return rows.map((row) => row.who);
+}
+
+/**
+ * Runs DDL that needs `database` free of sessions. Sessions of other roles make it a retryable
+ * failure naming them (they may go away; an operator may end them); our own are ended each try.
+ */
+export async function ddlOnFreeDatabase(client: Client, database: string, sql: string, failureType: FailureType, what: string): Promise<void> {
+  let others: string[] = [];
+  for (let attempt = 1; attempt <= DDL_ATTEMPTS; attempt++) {
+    others = await freeDatabase(client, database);
+    if (others.length > 0) break;
+    try {
+      await client.query(sql);
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== OBJECT_IN_USE) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+    }
+  }
+  const who = others.length > 0 ? `other sessions are connected: ${others.join(', ')}` : 'sessions keep reconnecting to it';
+  throw ApplicationFailure.retryable(`cannot ${what}: ${who}`, failureType, { database, connected: others });
+}
+
+/**
+ * `<db>_<infix>_<label>` as a database name: the label reduced to [a-z0-9_], and cut to
+ * PostgreSQL's 63 bytes. Whenever that loses information a hash of the label is appended, so two
+ * labels never share a name and the same label always gives the same name (retries find it).
+ */
+export function derivedName(database: string, infix: string, label: string): string {
+  const slug = label.toLowerCase().replace(/[^a-z0-9_]+/g, '_');
+  const plain = `${database}_${infix}_${slug}`;
+  if (slug === label && Buffer.byteLength(plain) <= MAX_IDENTIFIER_BYTES) return plain;
+  const suffix = `_${createHash('sha256').update(label).digest('hex').slice(0, 8)}`;
+  let head = plain;
+  while (Buffer.byteLength(head + suffix) > MAX_IDENTIFIER_BYTES) head = head.slice(0, -1);
+  return head + suffix;
+}
+
+/** A label as a file-name part: safe characters kept, a hash appended when anything was replaced. */
+export function fileSlug(label: string): string {
+  const slug = label.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^\.+/, '_').slice(0, 100);
+  return slug === label ? slug : `${slug}_${createHash('sha256').update(label).digest('hex').slice(0, 8)}`;
+}
