@@ -1,8 +1,10 @@
+import { createBackupActivities } from './backup';
 import { createDatabaseActivities } from './database';
 import type { ActivityDeps } from './deps';
 import { createHealthActivities } from './health';
 import { createImageActivities } from './images';
 import { createLoadBalancerActivities } from './load-balancer';
+import { createNodeImageActivities } from './node-images';
 import { createNodeActivities } from './nodes';
 import { createNotifyActivities } from './notify';
 
@@ -12,8 +14,10 @@ export type { ActivityDeps } from './deps';
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createNodeActivities(deps),
+    ...createNodeImageActivities(deps),
     ...createImageActivities(deps),
     ...createDatabaseActivities(deps),
+    ...createBackupActivities(deps),
     ...createHealthActivities(deps),
     ...createLoadBalancerActivities(deps),
     ...createNotifyActivities(deps),

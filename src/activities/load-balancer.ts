@@ -76,9 +76,10 @@ export function createLoadBalancerActivities(deps: ActivityDeps) {
 
     /**
      * Waits until HAProxy's health checks report every given node's server UP and, when the
-     * cluster has a public `url`, that URL answers 200. Read-only, heartbeats, safe to retry.
+     * cluster has a public `url` (and `publicUrl` is not false), that URL answers 200.
+     * Read-only, heartbeats, safe to retry.
      */
-    async waitLoadBalancerServing(input: { cluster: string; nodes: string[] }): Promise<ServerStatus[]> {
+    async waitLoadBalancerServing(input: { cluster: string; nodes: string[]; publicUrl?: boolean }): Promise<ServerStatus[]> {
       const context = Context.current();
       const cluster = getCluster(deps, input.cluster);
       const servers = input.nodes.map((name) => lbServerName(getNode(deps, input.cluster, name)));
@@ -87,7 +88,8 @@ export function createLoadBalancerActivities(deps: ActivityDeps) {
         const statuses = await serverStatuses(cluster, servers);
         const allUp = statuses.every((entry) => entry.status === 'UP');
         let publicStatus: number | string = 'not checked';
-        if (allUp && cluster.loadBalancer.url) {
+        // While the maintenance page is up the public URL answers 503 by design: the caller says.
+        if (allUp && cluster.loadBalancer.url && input.publicUrl !== false) {
           publicStatus = await fetch(cluster.loadBalancer.url, { signal: AbortSignal.timeout(2_000) })
             .then((response) => response.status)
             .catch((error: Error) => error.message);

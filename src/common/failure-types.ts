@@ -25,4 +25,25 @@ export enum FailureType {
   LoadBalancerError = 'LoadBalancerError',
   /** The load balancer did not report the nodes as serving within its timeout. */
   LoadBalancerNotServing = 'LoadBalancerNotServing',
+  /** A backup could not be taken or did not verify; nothing was changed in the database. */
+  BackupFailed = 'BackupFailed',
+  /** The backup directory has too little free space for a dump of the database. */
+  InsufficientBackupSpace = 'InsufficientBackupSpace',
+  /** The database could not be brought back to a backup; the database set aside is kept. */
+  RestoreFailed = 'RestoreFailed',
+  /** A version upgrade was asked for the image every node already runs. */
+  AlreadyOnImage = 'AlreadyOnImage',
+  /** An approver rejected the upgraded node; the cluster was rolled back. */
+  UpgradeRejected = 'UpgradeRejected',
+  /** Nobody decided within the approval timeout and the policy said roll back. */
+  ApprovalTimedOut = 'ApprovalTimedOut',
+  /** Undoing a failed procedure failed too: the cluster needs a person now. */
+  RollbackFailed = 'RollbackFailed',
+  /** A step that changes a node's container found it running; the workflow stops nodes first. */
+  NodeNotStopped = 'NodeNotStopped',
+  /**
+   * A node's container cannot be replaced on another image: a container saved under the same label
+   * is in the way, or the image it was created from is gone so its own settings cannot be told apart.
+   */
+  ContainerReplaceFailed = 'ContainerReplaceFailed',
 }

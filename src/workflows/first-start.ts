@@ -3,6 +3,7 @@ import { FailureType } from '../common/failure-types';
 import type { ClusterPlan, CompensationOutcome, NodeReadiness, NotificationOutcome } from '../common/procedure-types';
 import { longRunning, preflight, quick } from './activity-options';
 import { checkInput, checkWorkflowId } from './input-checks';
+import { notify } from './notify';
 import { ProcedureTracker } from './procedure-tracker';
 import { describeFailure, failureType, Saga } from './saga';
 
@@ -109,15 +110,6 @@ async function preflightChecks(cluster: string, tracker: ProcedureTracker): Prom
   await preflight.checkDatabase({ cluster });
   await longRunning.ensureImages({ cluster, images: plan.nodes.map((node) => node.image) });
   return plan;
-}
-
-/** A notice that cannot be sent never fails the procedure: the outcome records why. */
-async function notify(cluster: string, subject: string, text: string): Promise<NotificationOutcome> {
-  try {
-    return await quick.sendNotification({ cluster, subject, text });
-  } catch (error) {
-    return { sent: false, recipients: [], reason: describeFailure(error) };
-  }
 }
 
 function failureReport(step: string, error: unknown, compensations: CompensationOutcome[]): string {

@@ -1,2 +1,3 @@
 // Every export here becomes a workflow type on the worker: export workflow functions only.
 export { firstStart } from './first-start';
+export { versionUpgrade } from './version-upgrade';

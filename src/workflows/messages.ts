@@ -1,25 +1,78 @@
-import { defineQuery } from '@temporalio/workflow';
-import type { CompensationOutcome } from '../common/procedure-types';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { BackupRecord, CompensationOutcome } from '../common/procedure-types';
 
 /** Signals, queries and updates: defined once here, imported by workflows, scripts and tests. */
 
-export type ProcedureName = 'firstStart';
+export type ProcedureName = 'firstStart' | 'versionUpgrade';
 
 export type NodeState = 'stopped' | 'starting' | 'ready' | 'stopping' | 'failed';
+
+export type ApprovalState = 'not-requested' | 'awaiting' | 'approved' | 'rejected' | 'timed-out';
+
+export interface ApproveDecision {
+  by: string;
+  comment?: string;
+}
+
+export interface RejectDecision {
+  by: string;
+  reason?: string;
+}
+
+/** The update's argument: the same decision as the signals, in one message. */
+export interface Decision {
+  decision: 'approve' | 'reject';
+  by: string;
+  comment?: string;
+  reason?: string;
+}
+
+export interface RecordedDecision extends Decision {
+  at: string;
+  via: 'signal' | 'update' | 'timeout';
+}
+
+export interface IgnoredDecision extends Decision {
+  at: string;
+  why: string;
+}
+
+export interface ApprovalStatus {
+  state: ApprovalState;
+  approvers: string[];
+  decision?: RecordedDecision;
+  /** Decisions that arrived from someone not allowed, or when nothing awaited one. */
+  ignored: IgnoredDecision[];
+}
 
 export interface ProcedureStatus {
   procedure: ProcedureName;
   cluster: string;
   /** The step running now, or the last one when the procedure has ended. */
   step: string;
-  outcome: 'running' | 'succeeded' | 'failed' | 'compensating';
+  outcome: 'running' | 'succeeded' | 'failed' | 'compensating' | 'rolled-back';
   nodes: Record<string, { container: string; image?: string; state: NodeState }>;
   /** What the procedure waits for, in words, when it waits. */
   waitingFor?: string;
   steps: { step: string; startedAt: string; endedAt?: string }[];
+  target?: { image: string; version: string | null };
+  backup?: BackupRecord;
+  approval?: ApprovalStatus;
   error?: { type: string; message: string };
   compensations?: CompensationOutcome[];
 }
 
 /** `temporal workflow query --name status` */
 export const statusQuery = defineQuery<ProcedureStatus>('status');
+
+/** `temporal workflow signal --name approve --input '{"by":"alice","comment":"..."}'` */
+export const approveSignal = defineSignal<[ApproveDecision]>('approve');
+
+/** `temporal workflow signal --name reject --input '{"by":"alice","reason":"..."}'` */
+export const rejectSignal = defineSignal<[RejectDecision]>('reject');
+
+/**
+ * `temporal workflow update execute --name decide --input '{"decision":"approve","by":"alice"}'`:
+ * the same decision as the signals, but the caller is told at once when it is refused.
+ */
+export const decideUpdate = defineUpdate<RecordedDecision, [Decision]>('decide');

@@ -39,13 +39,38 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
     setMaintenanceMode: async () => undefined,
     waitLoadBalancerServing: async ({ nodes: names }) => names.map((server) => ({ server, status: 'UP' })),
     sendNotification: async ({ subject }) => ({ sent: true, recipients: ['ops@example.test'], messageId: subject }),
+    checkBackupRoom: async ({ method }) => ({ method: method ?? 'pg_dump', databaseBytes: 1_000, freeBytes: 1_000_000, enough: true }),
+    backupDatabase: async ({ label, method }) => ({
+      method: method ?? 'pg_dump',
+      cluster,
+      database: 'nocobase',
+      location: `/backups/${cluster}-${label}.dump`,
+      sizeBytes: 1_000,
+      checksum: 'abc',
+      durationMs: 5,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      applicationVersion: '1.6.0',
+    }),
+    restoreDatabase: async ({ label }) => ({ restoredFrom: `/backups/${cluster}-${label}.dump`, setAsideAs: `nocobase_rb_${label}` }),
+    discardBackup: async () => undefined,
+    replaceNodeImage: async ({ node, image, label }) => ({
+      node,
+      container: `${cluster}-${node}`,
+      previousImage: 'registry.test/nocobase:1.6.0',
+      image,
+      savedAs: `${cluster}-${node}-pre-${label}`,
+      changed: true,
+    }),
+    restoreNodeImage: async ({ node }) => ({ node, container: `${cluster}-${node}`, image: 'registry.test/nocobase:1.6.0', restored: true }),
+    discardSavedNode: async () => ({ removed: true }),
   };
 
   const activities = Object.fromEntries(
     Object.entries(defaults).map(([name, implementation]) => [
       name,
       async (input: Record<string, unknown>) => {
-        const label = [name, input.node ?? (input.state as string | undefined) ?? (input.on === undefined ? undefined : input.on ? 'on' : 'off')]
+        const detail = input.node ?? input.state ?? (input.on === undefined ? undefined : input.on ? 'on' : 'off') ?? (input.audience === 'approvers' ? 'approvers' : undefined);
+        const label = [name, detail as string | undefined]
           .filter((part) => part !== undefined)
           .join(':');
         calls.push(label);

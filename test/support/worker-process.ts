@@ -8,11 +8,21 @@ const ROOT = join(__dirname, '..', '..');
  * Runs the real worker entry point (`npm run worker`'s command) as a child process with the
  * stack's environment, and resolves once it reports that it polls its task queue.
  */
-export async function startWorkerProcess(env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<void> }> {
+export interface WorkerProcess {
+  child: ChildProcess;
+  output: () => string;
+  /** SIGINT, as Ctrl-C: the worker drains and exits. */
+  stop: () => Promise<void>;
+  /** SIGKILL to the whole process group (tsx runs the worker in a child node process). */
+  kill: () => Promise<void>;
+}
+
+export async function startWorkerProcess(env: NodeJS.ProcessEnv = process.env): Promise<WorkerProcess> {
   const child = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'src', 'worker', 'main.ts')], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group, so a kill reaches tsx's child too
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -36,8 +46,13 @@ export async function startWorkerProcess(env: NodeJS.ProcessEnv = process.env): 
     child,
     output: () => output,
     stop: async () => {
-      if (child.exitCode !== null) return;
-      child.kill('SIGINT');
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      process.kill(-child.pid!, 'SIGINT');
+      await exited;
+    },
+    kill: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      process.kill(-child.pid!, 'SIGKILL');
       await exited;
     },
   };

@@ -1,0 +1,228 @@
+import { ApplicationFailure, CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { FailureType } from '../common/failure-types';
+import type { BackupRecord, ClusterPlan, CompensationOutcome, NodeReadiness, NotificationOutcome } from '../common/procedure-types';
+import { longRunning, preflight, quick } from './activity-options';
+import { Approval } from './approval';
+import { checkWorkflowId } from './input-checks';
+import type { IgnoredDecision, RecordedDecision } from './messages';
+import { restoreTraffic, startFirstThenOthers } from './node-rollout';
+import { notify } from './notify';
+import { ProcedureTracker } from './procedure-tracker';
+import { describeFailure, failureType, Saga } from './saga';
+import { checkUpgradeInput, type CheckedUpgradeInput, type VersionUpgradeInput } from './version-upgrade-input';
+import { decisionRequest, outcomeReport } from './version-upgrade-mail';
+
+export type { VersionUpgradeInput } from './version-upgrade-input';
+
+export interface VersionUpgradeResult {
+  cluster: string;
+  outcome: 'upgraded' | 'rolled-back';
+  /** Why the upgrade was rolled back (rejection or approval timeout). */
+  reason?: string;
+  from: { version: string | null; images: Record<string, string> };
+  to: { image: string; version: string | null };
+  backup?: BackupRecord;
+  smoke?: NodeReadiness;
+  decision?: RecordedDecision;
+  ignoredDecisions: IgnoredDecision[];
+  compensations?: CompensationOutcome[];
+  /** Saved pre-upgrade containers that could not be removed after success (harmless, stopped). */
+  leftovers?: string[];
+  notification: NotificationOutcome;
+  steps: { step: string; startedAt: string; endedAt?: string }[];
+}
+
+const ROLLBACK_REQUESTS: string[] = [FailureType.UpgradeRejected, FailureType.ApprovalTimedOut];
+
+/**
+ * Version upgrade, as NocoBase's cluster guide prescribes, made safe: maintenance page, every node
+ * stopped, a verified backup, the new image on ONE node, its upgrade awaited, a human decision,
+ * then the other nodes and traffic. Each step pushes its undo first; on rejection, timeout,
+ * failure or cancellation the undo runs in a non-cancellable scope and leaves the cluster serving
+ * the previous version with the previous data.
+ *
+ * Side effects: LB maintenance switch and servers, container stops/starts and recreation, a
+ * database backup (kept), a database restore on rollback, emails.
+ */
+export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<VersionUpgradeResult> {
+  const input = checkUpgradeInput(rawInput);
+  checkWorkflowId(input.cluster);
+  const { cluster, image } = input;
+  const tracker = new ProcedureTracker('versionUpgrade', cluster);
+  const approval = new Approval();
+  tracker.status.approval = approval.status;
+  tracker.status.target = { image, version: null };
+  const saga = new Saga();
+  // Names the backup and the saved containers of this run, so a retried activity finds its work.
+  const label = workflowInfo().runId.replace(/-/g, '').slice(0, 12);
+  const from: VersionUpgradeResult['from'] = { version: null, images: {} };
+  let smoke: NodeReadiness | undefined;
+
+  try {
+    const { plan, targetVersion } = await tracker.step('preflight', () => upgradePreflight(input, tracker, from));
+    approval.allow(plan.approvers);
+    tracker.status.target = { image, version: targetVersion };
+    const all = plan.nodes.map((node) => node.name);
+    const running = plan.nodes.filter((node) => node.running).map((node) => node.name);
+    const [first, ...others] = plan.nodes;
+    if (!first) throw ApplicationFailure.nonRetryable(`cluster ${cluster} has no nodes`, FailureType.Misconfigured);
+
+    await tracker.step('maintenance-page', async () => {
+      saga.push('give traffic back to the nodes', () => restoreTraffic(cluster, running));
+      await quick.setMaintenanceMode({ cluster, on: true });
+    });
+
+    await tracker.step('stop-nodes', async () => {
+      saga.push('start the previous version, first node first', () => startFirstThenOthers(cluster, running, tracker));
+      await Promise.all(
+        all.map(async (node) => {
+          tracker.node(node, 'stopping');
+          await quick.stopNode({ cluster, node });
+          tracker.node(node, 'stopped');
+        }),
+      );
+    });
+
+    await tracker.step('backup', async () => {
+      const record = await longRunning.backupDatabase({ cluster, label, ...(input.backupMethod ? { method: input.backupMethod } : {}) });
+      tracker.status.backup = record;
+      saga.push('restore the database from the backup', () => longRunning.restoreDatabase({ cluster, backup: record, label }));
+    });
+
+    await tracker.step('update-image', async () => {
+      saga.push(`put ${first.name} back on ${first.image}`, () => quick.restoreNodeImage({ cluster, node: first.name, label }));
+      await quick.replaceNodeImage({ cluster, node: first.name, image, label });
+      tracker.node(first.name, 'stopped', { image });
+    });
+
+    smoke = await tracker.step('start-first-node', async () => {
+      saga.push(`stop ${first.name}`, () => quick.stopNode({ cluster, node: first.name }));
+      tracker.node(first.name, 'starting');
+      tracker.waitingFor(`${first.name} to finish the upgrade to ${targetVersion ?? image} and become healthy`);
+      await quick.startNode({ cluster, node: first.name });
+      const ready = await longRunning.waitNodeReady({ cluster, node: first.name, requirePlugins: true, expectVersion: targetVersion });
+      tracker.node(first.name, 'ready');
+      return ready;
+    });
+
+    await tracker.step('verify', async () => {
+      tracker.waitingFor(`a decision: approve or reject ${first.name} on ${image}`);
+      await notify(cluster, `upgrade to ${image} awaits your decision`, decisionRequest(workflowInfo(), first.name, image, smoke), 'approvers');
+      const state = await approval.wait(input.approvalTimeoutMs, input.onTimeout);
+      tracker.waitingFor(undefined);
+      if (state === 'rejected') {
+        const decision = approval.status.decision;
+        throw ApplicationFailure.nonRetryable(`rejected by ${decision?.by}${decision?.reason ? `: ${decision.reason}` : ''}`, FailureType.UpgradeRejected);
+      }
+      if (state === 'timed-out') throw ApplicationFailure.nonRetryable('nobody decided within the approval timeout', FailureType.ApprovalTimedOut);
+    });
+
+    await tracker.step('start-other-nodes', async () => {
+      for (const node of others) {
+        saga.push(`put ${node.name} back on ${node.image}`, () => quick.restoreNodeImage({ cluster, node: node.name, label }));
+        saga.push(`stop ${node.name}`, () => quick.stopNode({ cluster, node: node.name }));
+      }
+      await Promise.all(
+        others.map(async (node) => {
+          await quick.replaceNodeImage({ cluster, node: node.name, image, label });
+          tracker.node(node.name, 'starting', { image });
+          await quick.startNode({ cluster, node: node.name });
+          await longRunning.waitNodeReady({ cluster, node: node.name, requirePlugins: false, expectVersion: targetVersion });
+          tracker.node(node.name, 'ready');
+        }),
+      );
+    });
+
+    await tracker.step('restore-traffic', () => restoreTraffic(cluster, all));
+    const leftovers = await tracker.step('cleanup', () => discardSavedContainers(cluster, all, label));
+    const notification = await tracker.step('notify', () =>
+      notify(cluster, `upgraded to ${image}`, outcomeReport({ cluster, image, outcome: 'upgraded', status: tracker.status })),
+    );
+    tracker.succeeded();
+    return { ...result('upgraded', notification), ...(leftovers.length > 0 ? { leftovers } : {}) };
+  } catch (error) {
+    tracker.failing(error);
+    const compensations = await saga.compensate();
+    const requested = ROLLBACK_REQUESTS.includes(failureType(error));
+    const broken = compensations.filter((outcome) => !outcome.ok);
+    tracker.failed(compensations);
+    const notification = await CancellationScope.nonCancellable(() =>
+      notify(cluster, broken.length > 0 ? `upgrade to ${image} FAILED and the ROLLBACK FAILED` : `upgrade to ${image} rolled back`,
+        outcomeReport({ cluster, image, outcome: 'rolled-back', status: tracker.status, error })),
+    );
+    if (broken.length > 0) {
+      throw ApplicationFailure.create({
+        type: FailureType.RollbackFailed,
+        nonRetryable: true,
+        message: `upgrade of ${cluster} failed at ${tracker.status.step} (${failureType(error)}: ${describeFailure(error)}) and the rollback failed too: ${broken.map((outcome) => `${outcome.step}: ${outcome.error}`).join('; ')}`,
+        details: [{ cause: { type: failureType(error), message: describeFailure(error) }, compensations, nodes: tracker.status.nodes, backup: tracker.status.backup }],
+      });
+    }
+    if (isCancellation(error)) throw error;
+    if (requested) {
+      tracker.status.outcome = 'rolled-back';
+      return { ...result('rolled-back', notification), reason: describeFailure(error), compensations };
+    }
+    throw ApplicationFailure.create({
+      type: failureType(error),
+      nonRetryable: true,
+      message: `upgrade of ${cluster} to ${image} failed at step ${tracker.status.step} and was rolled back: ${describeFailure(error)}`,
+      details: [{ step: tracker.status.step, compensations, backup: tracker.status.backup }],
+      cause: error instanceof Error ? error : undefined,
+    });
+  }
+
+  function result(outcome: VersionUpgradeResult['outcome'], notification: NotificationOutcome): VersionUpgradeResult {
+    return {
+      cluster,
+      outcome,
+      from,
+      to: { image, version: tracker.status.target?.version ?? null },
+      ...(tracker.status.backup ? { backup: tracker.status.backup } : {}),
+      ...(smoke ? { smoke } : {}),
+      ...(approval.status.decision ? { decision: approval.status.decision } : {}),
+      ignoredDecisions: approval.status.ignored,
+      notification,
+      steps: tracker.status.steps,
+    };
+  }
+}
+
+/** Touches nothing: the plan, the versions, room for the backup, the image on every host. */
+async function upgradePreflight(
+  input: CheckedUpgradeInput,
+  tracker: ProcedureTracker,
+  from: VersionUpgradeResult['from'],
+): Promise<{ plan: ClusterPlan; targetVersion: string | null }> {
+  const { cluster, image } = input;
+  const plan = await preflight.describeCluster({ cluster });
+  for (const node of plan.nodes) {
+    tracker.node(node.name, node.running ? 'ready' : 'stopped', { container: node.container, image: node.image });
+    from.images[node.name] = node.image;
+  }
+  if (plan.nodes.every((node) => node.image === image)) {
+    throw ApplicationFailure.nonRetryable(`every node of ${cluster} already runs ${image}`, FailureType.AlreadyOnImage);
+  }
+  from.version = (await preflight.checkDatabase({ cluster })).version;
+  await preflight.checkBackupRoom({ cluster, ...(input.backupMethod ? { method: input.backupMethod } : {}) });
+  await longRunning.ensureImages({ cluster, images: [image] });
+  const targetVersion = await preflight.imageVersion({ cluster, image });
+  return { plan, targetVersion };
+}
+
+/**
+ * The previous containers were kept for a rollback; after success they go. One that cannot be
+ * removed is stopped and harmless, so it is reported in the result instead of failing an upgrade
+ * that succeeded.
+ */
+async function discardSavedContainers(cluster: string, nodes: string[], label: string): Promise<string[]> {
+  const outcomes = await Promise.all(
+    nodes.map((node) =>
+      quick.discardSavedNode({ cluster, node, label }).then(
+        () => undefined,
+        (error: unknown) => `${node}: ${describeFailure(error)}`,
+      ),
+    ),
+  );
+  return outcomes.filter((outcome): outcome is string => outcome !== undefined);
+}

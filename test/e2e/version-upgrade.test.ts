@@ -1,0 +1,172 @@
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { Client as PgClient } from 'pg';
+import { connectClient } from '../../src/client/connect';
+import { FailureType } from '../../src/common/failure-types';
+import { STEP_ATTRIBUTE } from '../../src/common/search-attributes';
+import { procedureWorkflowId, TASK_QUEUE } from '../../src/common/task-queue';
+import { approveSignal, rejectSignal, statusQuery } from '../../src/workflows/messages';
+import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workflows/version-upgrade';
+import { fingerprint } from '../support/business-data';
+import { receivedMail } from '../support/maildir';
+import { startProber } from '../support/prober';
+import { resetDemo, stackDeps, stackEnv } from '../support/stack';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+
+const workflowId = procedureWorkflowId('demo');
+const containers = ['demo-node-1', 'demo-node-2', 'demo-node-3'];
+type Upgrade = WorkflowHandle<(input: VersionUpgradeInput) => Promise<VersionUpgradeResult>>;
+
+async function images(): Promise<string[]> {
+  const docker = stackDeps().docker(stackEnv().DOCKER_HOST);
+  return Promise.all(containers.map(async (name) => (await docker.getContainer(name).inspect()).Config.Image));
+}
+
+async function sumOfAmounts(): Promise<number> {
+  const db = new PgClient({ connectionString: stackEnv().DATABASE_URL });
+  await db.connect();
+  try {
+    const columns = await db.query(`SELECT 1 FROM information_schema.columns WHERE table_name = 'demo_orders' AND column_name = 'amount_cents'`);
+    const sql = columns.rowCount ? 'SELECT sum(amount_cents) AS cents FROM demo_orders' : 'SELECT sum(amount * 100) AS cents FROM demo_orders';
+    return Number((await db.query<{ cents: string }>(sql)).rows[0]?.cents);
+  } finally {
+    await db.end();
+  }
+}
+
+/** Polls the workflow until `ready` says so (queries need a live worker; describe does not). */
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const awaitingDecision = (handle: Upgrade) =>
+  until('the decision request', async () => ((await handle.query(statusQuery)).approval?.state === 'awaiting' ? true : undefined));
+
+describe('versionUpgrade on the 3-node demo cluster, through the real worker process', () => {
+  let client: Client;
+  let worker: WorkerProcess;
+  before(async () => {
+    worker = await startWorkerProcess();
+    client = await connectClient();
+  });
+  after(async () => {
+    await worker?.stop();
+    await client?.connection.close();
+    await resetDemo();
+  });
+
+  /** An empty demo cluster brought up on v1 by the firstStart procedure. */
+  beforeEach(async () => {
+    await resetDemo();
+    await client.workflow.getHandle(workflowId).terminate('e2e test needs the demo cluster').catch(() => undefined);
+    await client.workflow.execute('firstStart', { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo' }] });
+  });
+
+  async function startUpgrade(input: Partial<VersionUpgradeInput> = {}): Promise<Upgrade> {
+    return (await client.workflow.start('versionUpgrade', {
+      taskQueue: TASK_QUEUE,
+      workflowId,
+      args: [{ cluster: 'demo', image: stackEnv().DEMO_IMAGE_V2, ...input }],
+    })) as Upgrade;
+  }
+
+  it('upgrades v1 to v2 once approved: every node on v2, data migrated, 503 then 200 for users, mails sent', async () => {
+    const cents = await sumOfAmounts();
+    const mailBefore = receivedMail(stackEnv().SMTP_MAILDIR).length;
+    const prober = startProber(stackEnv().LB_URL);
+    const handle = await startUpgrade();
+    await awaitingDecision(handle);
+    await handle.signal(approveSignal, { by: 'alice', comment: 'smoke test passed' });
+    const result = await handle.result();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const probes = await prober.stop();
+
+    assert.equal(result.outcome, 'upgraded');
+    assert.deepEqual(await images(), containers.map(() => stackEnv().DEMO_IMAGE_V2));
+    const after = await fingerprint(stackEnv().DATABASE_URL);
+    assert.equal(after.version, '1.7.0');
+    assert.equal(after.orders, 50, 'no business row lost');
+    assert.equal(await sumOfAmounts(), cents, 'the migration kept every amount');
+    assert.ok(after.columns.includes('amount_cents') && !after.columns.includes('amount'));
+
+    const statuses = probes.map((probe) => probe.status);
+    assert.deepEqual(statuses.filter((status) => status !== 200 && status !== 503), [], 'users never see a connection error');
+    assert.ok(statuses.includes(503), 'users saw the maintenance page');
+    assert.equal(statuses.at(-1), 200);
+
+    const mail = receivedMail(stackEnv().SMTP_MAILDIR).slice(mailBefore);
+    const request = mail.find((message) => /awaits your decision/.test(message.subject));
+    assert.ok(request, JSON.stringify(mail.map((message) => message.subject)));
+    assert.match(request.body, /temporal workflow signal --namespace default --workflow-id maintenance-demo --name approve/);
+    assert.match(request.body, /Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/maintenance-demo\//);
+    assert.ok(mail.some((message) => /upgraded to/.test(message.subject)));
+  });
+
+  for (const method of ['pg_dump', 'clone'] as const) {
+    it(`rolls back image and data (${method}) when rejected: v1 serving, business data byte for byte as before`, async () => {
+      const before = await fingerprint(stackEnv().DATABASE_URL);
+      const handle = await startUpgrade({ backupMethod: method });
+      await awaitingDecision(handle);
+      assert.equal((await fingerprint(stackEnv().DATABASE_URL)).version, '1.7.0', 'node-1 did migrate the data');
+      await handle.signal(rejectSignal, { by: 'ops@demo.test', reason: 'reports look wrong' });
+      const result = await handle.result();
+
+      assert.equal(result.outcome, 'rolled-back');
+      assert.equal(result.backup?.method, method);
+      assert.deepEqual(await images(), containers.map(() => stackEnv().DEMO_IMAGE_V1));
+      assert.deepEqual(await fingerprint(stackEnv().DATABASE_URL), before);
+      const response = await fetch(stackEnv().LB_URL);
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('x-standin-version'), '1.6.0');
+    });
+  }
+
+  it('rolls back on its own when the target image never becomes healthy', async () => {
+    const before = await fingerprint(stackEnv().DATABASE_URL);
+    const handle = await startUpgrade({ image: stackEnv().DEMO_IMAGE_BROKEN });
+    const error = await handle.result().catch((caught: unknown) => caught);
+    assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure, String(error));
+    assert.equal(error.cause.type, FailureType.NodeExited);
+    assert.deepEqual(await images(), containers.map(() => stackEnv().DEMO_IMAGE_V1));
+    assert.deepEqual(await fingerprint(stackEnv().DATABASE_URL), before);
+    assert.equal((await fetch(stackEnv().LB_URL)).status, 200);
+  });
+
+  it('completes correctly after the worker is killed while awaiting approval', async () => {
+    const handle = await startUpgrade();
+    await awaitingDecision(handle);
+    await worker.kill();
+    worker = await startWorkerProcess();
+    await handle.signal(approveSignal, { by: 'alice' });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'upgraded');
+    assert.deepEqual(await images(), containers.map(() => stackEnv().DEMO_IMAGE_V2));
+    assert.equal((await fetch(stackEnv().LB_URL)).status, 200);
+  });
+
+  it('completes correctly after the worker is killed during the backup', async () => {
+    // Enough data that the dump takes a moment, so the kill lands while it runs.
+    const db = new PgClient({ connectionString: stackEnv().DATABASE_URL });
+    await db.connect();
+    await db.query(`CREATE TABLE padding AS SELECT g AS id, md5(g::text) || repeat('x', 400) AS filler FROM generate_series(1, 300000) g`);
+    await db.end();
+    const handle = await startUpgrade();
+    await until('the backup step', async () => ((await handle.describe()).typedSearchAttributes.get(STEP_ATTRIBUTE) === 'backup' ? true : undefined), 60_000);
+    await worker.kill();
+    worker = await startWorkerProcess();
+    await awaitingDecision(handle);
+    await handle.signal(approveSignal, { by: 'alice' });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'upgraded');
+    assert.ok(result.backup && result.backup.sizeBytes > 1_000_000, 'the finished backup holds the data');
+    assert.deepEqual(await images(), containers.map(() => stackEnv().DEMO_IMAGE_V2));
+  });
+});

@@ -1,0 +1,211 @@
+import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { FailureType } from '../../src/common/failure-types';
+import { procedureWorkflowId } from '../../src/common/task-queue';
+import { approveSignal, decideUpdate, rejectSignal, statusQuery } from '../../src/workflows/messages';
+import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workflows/version-upgrade';
+import { failWith, mockCluster } from '../support/mock-cluster';
+import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
+
+let env: TestWorkflowEnvironment;
+before(async () => {
+  env = await startUnitEnvironment();
+});
+after(async () => {
+  await env?.teardown();
+});
+
+const TARGET = 'registry.test/nocobase:1.7.0';
+
+/** A mocked three-node cluster serving v1, as an upgrade finds it. */
+function runningCluster(overrides: Parameters<typeof mockCluster>[1] = {}) {
+  const mock = mockCluster(`unit-${randomUUID().slice(0, 8)}`, overrides);
+  for (const node of mock.plan.nodes) Object.assign(node, { running: true, state: 'running' });
+  return mock;
+}
+
+type Mock = ReturnType<typeof mockCluster>;
+type Upgrade = WorkflowHandle<(input: VersionUpgradeInput) => Promise<VersionUpgradeResult>>;
+
+/** Starts an upgrade on a mocked cluster and hands the test its handle while the worker runs. */
+async function withUpgrade<T>(mock: Mock, input: Partial<VersionUpgradeInput>, body: (handle: Upgrade) => Promise<T>): Promise<T> {
+  const cluster = mock.plan.cluster;
+  return withMockedWorker(env, mock.activities, async (taskQueue) => {
+    const handle = (await env.client.workflow.start('versionUpgrade', {
+      taskQueue,
+      workflowId: procedureWorkflowId(cluster),
+      args: [{ cluster, image: TARGET, ...input }],
+    })) as Upgrade;
+    return body(handle);
+  });
+}
+
+/** Resolves once the workflow waits for a decision. */
+async function awaitingDecision(handle: Upgrade): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if ((await handle.query(statusQuery)).approval?.state === 'awaiting') return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.fail('the upgrade never asked for a decision');
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const error = await promise.then(() => assert.fail('expected the workflow to fail'), (caught: unknown) => caught);
+  assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(error)}`);
+  return error.cause;
+}
+
+const starts = (calls: string[]) => calls.filter((call) => /^(startNode|replaceNodeImage):node-\d$/.test(call));
+const ROLLBACK = /^(stopNode|restoreNodeImage|restoreDatabase|startNode|setLoadBalancerServers|setMaintenanceMode):?(node-\d|ready|off)?$/;
+
+describe('versionUpgrade workflow', () => {
+  it('upgrades one node, waits for approval, then the others, then gives traffic back', async () => {
+    const mock = runningCluster();
+    const result = await withUpgrade(mock, {}, async (handle) => {
+      await awaitingDecision(handle);
+      assert.deepEqual(starts(mock.calls), ['replaceNodeImage:node-1', 'startNode:node-1'], 'only node-1 before the decision');
+      await handle.signal(approveSignal, { by: 'alice', comment: 'looks good' });
+      return handle.result();
+    });
+    const calls = mock.calls.filter((call) => !call.endsWith(':done'));
+    assert.deepEqual(calls.slice(0, 6), ['describeCluster', 'checkDatabase', 'checkBackupRoom', 'ensureImages', 'imageVersion', 'setMaintenanceMode:on']);
+    const before = (a: string, b: string) => assert.ok(calls.indexOf(a) < calls.indexOf(b), `${a} before ${b}: ${calls.join(' ')}`);
+    for (const node of ['node-1', 'node-2', 'node-3']) before(`stopNode:${node}`, 'backupDatabase');
+    before('backupDatabase', 'replaceNodeImage:node-1');
+    before('waitNodeReady:node-1', 'sendNotification:approvers');
+    before('replaceNodeImage:node-2', 'startNode:node-2');
+    before('waitNodeReady:node-3', 'setLoadBalancerServers:ready');
+    before('setLoadBalancerServers:ready', 'setMaintenanceMode:off');
+    assert.ok(!calls.includes('restoreDatabase') && !calls.includes('restoreNodeImage:node-1'), 'nothing rolled back');
+    assert.equal(calls.filter((call) => call.startsWith('discardSavedNode')).length, 3);
+
+    assert.equal(result.outcome, 'upgraded');
+    assert.deepEqual(result.to, { image: TARGET, version: '1.7.0' });
+    assert.equal(result.decision?.by, 'alice');
+    assert.equal(result.decision?.via, 'signal');
+    assert.equal(result.backup?.method, 'pg_dump');
+  });
+
+  it('rolls back image and data in reverse order when rejected, and says why in the result', async () => {
+    const mock = runningCluster();
+    const result = await withUpgrade(mock, {}, async (handle) => {
+      await awaitingDecision(handle);
+      await handle.signal(rejectSignal, { by: 'ops@example.test', reason: 'login page broken' });
+      return handle.result();
+    });
+    assert.equal(result.outcome, 'rolled-back');
+    assert.match(result.reason ?? '', /rejected by ops@example\.test: login page broken/);
+    const undo = mock.calls.slice(mock.calls.indexOf('sendNotification:approvers:done')).filter((call) => ROLLBACK.test(call));
+    assert.deepEqual(undo.slice(0, 4), ['stopNode:node-1', 'restoreNodeImage:node-1', 'restoreDatabase', 'startNode:node-1']);
+    assert.deepEqual(undo.slice(4, 6).sort(), ['startNode:node-2', 'startNode:node-3']);
+    assert.deepEqual(undo.slice(6), ['setLoadBalancerServers:ready', 'setMaintenanceMode:off']);
+    assert.ok(undo.indexOf('startNode:node-1') < undo.indexOf('startNode:node-2'), 'the first node starts first after a rollback');
+    assert.ok(!mock.calls.includes('replaceNodeImage:node-2'), 'no other node was touched');
+    assert.deepEqual(result.compensations?.every((outcome) => outcome.ok), true);
+  });
+
+  it('ignores a decision from someone not on the allowlist, and one sent before it is wanted', async () => {
+    const mock = runningCluster();
+    const result = await withUpgrade(mock, {}, async (handle) => {
+      await handle.signal(approveSignal, { by: 'alice' }); // too early: nothing awaits yet
+      await awaitingDecision(handle);
+      await handle.signal(approveSignal, { by: 'mallory' });
+      const status = await handle.query(statusQuery);
+      assert.equal(status.approval?.state, 'awaiting', 'an unauthorized approval changes nothing');
+      await handle.signal(approveSignal, { by: 'alice' });
+      return handle.result();
+    });
+    assert.equal(result.outcome, 'upgraded');
+    assert.deepEqual(result.ignoredDecisions.map((ignored) => [ignored.by, /not-requested|not an approver/.exec(ignored.why)?.[0]]), [
+      ['alice', 'not-requested'],
+      ['mallory', 'not an approver'],
+    ]);
+  });
+
+  it('refuses an update from a stranger or when nothing awaits, and accepts one from an approver', async () => {
+    const mock = runningCluster();
+    await withUpgrade(mock, {}, async (handle) => {
+      await assert.rejects(handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', by: 'alice' }] }), (error: unknown) => {
+        assert.ok(error instanceof WorkflowUpdateFailedError);
+        assert.match(String(error.cause?.message), /nothing awaits a decision/);
+        return true;
+      });
+      await awaitingDecision(handle);
+      await assert.rejects(handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', by: 'mallory' }] }), (error: unknown) => {
+        assert.ok(error instanceof WorkflowUpdateFailedError);
+        assert.match(String(error.cause?.message), /mallory is not an approver of this cluster/);
+        return true;
+      });
+      const decision = await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', by: 'alice', comment: 'ok' }] });
+      assert.equal(decision.via, 'update');
+      assert.equal((await handle.result()).outcome, 'upgraded');
+    });
+  });
+
+  it('rolls back on approval timeout by default, and proceeds when the policy says so', async () => {
+    const rolledBack = runningCluster();
+    const timedOut = await withUpgrade(rolledBack, { approval: { timeout: '1s' } }, (handle) => handle.result());
+    assert.equal(timedOut.outcome, 'rolled-back');
+    assert.match(timedOut.reason ?? '', /nobody decided/);
+    assert.ok(rolledBack.calls.includes('restoreDatabase'));
+
+    const proceeding = runningCluster();
+    const proceeded = await withUpgrade(proceeding, { approval: { timeout: '1s', onTimeout: 'proceed' } }, (handle) => handle.result());
+    assert.equal(proceeded.outcome, 'upgraded');
+    assert.equal(proceeded.decision?.by, 'timeout');
+    assert.ok(!proceeding.calls.includes('restoreDatabase'));
+  });
+
+  it('rolls back automatically and fails with the step type when the new version never becomes ready', async () => {
+    const mock = runningCluster({
+      waitNodeReady: ({ node, expectVersion }) => (node === 'node-1' && expectVersion === '1.7.0' ? failWith(FailureType.NodeExited) : undefined),
+    });
+    const failure = await failureOf(withUpgrade(mock, {}, (handle) => handle.result()));
+    assert.equal(failure.type, FailureType.NodeExited);
+    assert.match(failure.message, /failed at step start-first-node and was rolled back/);
+    assert.ok(mock.calls.includes('restoreDatabase:done') && mock.calls.includes('restoreNodeImage:node-1:done'));
+    assert.ok(!mock.calls.includes('sendNotification:approvers'), 'no decision is asked for a broken node');
+  });
+
+  it('fails loudly as RollbackFailed, with both errors, when the rollback itself fails', async () => {
+    const mock = runningCluster({ restoreDatabase: () => failWith('RestoreFailed', 'dump checksum mismatch') });
+    const failure = await failureOf(
+      withUpgrade(mock, {}, async (handle) => {
+        await awaitingDecision(handle);
+        await handle.signal(rejectSignal, { by: 'alice', reason: 'no' });
+        return handle.result();
+      }),
+    );
+    assert.equal(failure.type, FailureType.RollbackFailed);
+    assert.match(failure.message, /UpgradeRejected/);
+    assert.match(failure.message, /dump checksum mismatch/);
+  });
+
+  it('refuses bad input and a cluster already on the image before touching anything', async () => {
+    const bad = runningCluster();
+    assert.equal((await failureOf(withUpgrade(bad, { image: 'registry.test/nocobase' }, (h) => h.result()))).type, FailureType.InvalidInput);
+    assert.equal((await failureOf(withUpgrade(bad, { approval: { timeout: 'soon' } }, (h) => h.result()))).type, FailureType.InvalidInput);
+    assert.deepEqual(bad.calls, []);
+
+    const same = runningCluster();
+    const failure = await failureOf(withUpgrade(same, { image: 'registry.test/nocobase:1.6.0' }, (h) => h.result()));
+    assert.equal(failure.type, FailureType.AlreadyOnImage);
+    assert.ok(!same.calls.some((call) => call.startsWith('setMaintenanceMode') || call.startsWith('stopNode')));
+  });
+
+  it('rolls back and ends cancelled when cancelled while awaiting approval', async () => {
+    const mock = runningCluster();
+    await withUpgrade(mock, {}, async (handle) => {
+      await awaitingDecision(handle);
+      await handle.cancel();
+      const error = await handle.result().catch((caught: unknown) => caught);
+      assert.ok(error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure, String(error));
+    });
+    assert.ok(mock.calls.includes('restoreDatabase:done'));
+    assert.ok(mock.calls.includes('setMaintenanceMode:off:done'));
+  });
+});
