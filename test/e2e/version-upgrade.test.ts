@@ -1,5 +1,5 @@
-import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { Client as PgClient } from 'pg';
@@ -7,7 +7,7 @@ import { connectClient } from '../../src/client/connect';
 import { FailureType } from '../../src/common/failure-types';
 import { STEP_ATTRIBUTE } from '../../src/common/search-attributes';
 import { procedureWorkflowId, TASK_QUEUE } from '../../src/common/task-queue';
-import { approveSignal, rejectSignal, statusQuery } from '../../src/workflows/messages';
+import { approveSignal, decideUpdate, rejectSignal, statusQuery } from '../../src/workflows/messages';
 import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workflows/version-upgrade';
 import { fingerprint } from '../support/business-data';
 import { receivedMail } from '../support/maildir';
@@ -84,8 +84,17 @@ describe('versionUpgrade on the 3-node demo cluster, through the real worker pro
     const prober = startProber(stackEnv().LB_URL);
     const handle = await startUpgrade();
     await awaitingDecision(handle);
+    // Someone not on the allowlist: the signal is recorded and ignored, the update refused at once.
+    await handle.signal(approveSignal, { by: 'mallory' });
+    await assert.rejects(handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', by: 'mallory' }] }), (error: unknown) => {
+      assert.ok(error instanceof WorkflowUpdateFailedError);
+      assert.match(String(error.cause?.message), /mallory is not an approver/);
+      return true;
+    });
+    assert.equal((await handle.query(statusQuery)).approval?.state, 'awaiting');
     await handle.signal(approveSignal, { by: 'alice', comment: 'smoke test passed' });
     const result = await handle.result();
+    assert.deepEqual(result.ignoredDecisions.map((ignored) => ignored.by), ['mallory']);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const probes = await prober.stop();
 
@@ -128,6 +137,29 @@ describe('versionUpgrade on the 3-node demo cluster, through the real worker pro
       assert.equal(response.headers.get('x-standin-version'), '1.6.0');
     });
   }
+
+  it('rolls back when nobody decides within the approval timeout', async () => {
+    const before = await fingerprint(stackEnv().DATABASE_URL);
+    const handle = await startUpgrade({ approval: { timeout: '2s' } });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'rolled-back');
+    assert.match(result.reason ?? '', /nobody decided/);
+    assert.deepEqual(await images(), containers.map(() => stackEnv().DEMO_IMAGE_V1));
+    assert.deepEqual(await fingerprint(stackEnv().DATABASE_URL), before);
+    assert.equal((await fetch(stackEnv().LB_URL)).status, 200);
+  });
+
+  it('rolls back image and data when cancelled in the middle, then ends cancelled', async () => {
+    const before = await fingerprint(stackEnv().DATABASE_URL);
+    const handle = await startUpgrade();
+    await awaitingDecision(handle);
+    await handle.cancel();
+    const error = await handle.result().catch((caught: unknown) => caught);
+    assert.ok(error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure, String(error));
+    assert.deepEqual(await images(), containers.map(() => stackEnv().DEMO_IMAGE_V1));
+    assert.deepEqual(await fingerprint(stackEnv().DATABASE_URL), before);
+    assert.equal((await fetch(stackEnv().LB_URL)).status, 200);
+  });
 
   it('rolls back on its own when the target image never becomes healthy', async () => {
     const before = await fingerprint(stackEnv().DATABASE_URL);
