@@ -90,13 +90,13 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
     });
 
     await tracker.step('update-image', async () => {
-      saga.push(`put ${first.name} back on ${first.image}`, () => quick.restoreNodeImage({ cluster, node: first.name, label }));
+      saga.push(`put ${first.name} back on ${first.image}`, () => putBack(first));
       await quick.replaceNodeImage({ cluster, node: first.name, image, label });
       tracker.node(first.name, 'stopped', { image });
     });
 
     smoke = await tracker.step('start-first-node', async () => {
-      saga.push(`stop ${first.name}`, () => quick.stopNode({ cluster, node: first.name }));
+      saga.push(`stop ${first.name}`, () => stop(first.name));
       tracker.node(first.name, 'starting');
       tracker.waitingFor(`${first.name} to finish the upgrade to ${targetVersion ?? image} and become healthy`);
       await quick.startNode({ cluster, node: first.name });
@@ -119,8 +119,8 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
 
     await tracker.step('start-other-nodes', async () => {
       for (const node of others) {
-        saga.push(`put ${node.name} back on ${node.image}`, () => quick.restoreNodeImage({ cluster, node: node.name, label }));
-        saga.push(`stop ${node.name}`, () => quick.stopNode({ cluster, node: node.name }));
+        saga.push(`put ${node.name} back on ${node.image}`, () => putBack(node));
+        saga.push(`stop ${node.name}`, () => stop(node.name));
       }
       await Promise.all(
         others.map(async (node) => {
@@ -170,6 +170,16 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
       details: [{ step: tracker.status.step, compensations, backup: tracker.status.backup }],
       cause: error instanceof Error ? error : undefined,
     });
+  }
+
+  // Undo steps that also keep the status query's node table true during a rollback.
+  async function stop(node: string): Promise<void> {
+    await quick.stopNode({ cluster, node });
+    tracker.node(node, 'stopped');
+  }
+  async function putBack(node: { name: string; image: string }): Promise<void> {
+    await quick.restoreNodeImage({ cluster, node: node.name, label });
+    tracker.node(node.name, 'stopped', { image: node.image });
   }
 
   function result(outcome: VersionUpgradeResult['outcome'], notification: NotificationOutcome): VersionUpgradeResult {

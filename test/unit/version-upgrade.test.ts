@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { FailureType } from '../../src/common/failure-types';
 import { procedureWorkflowId } from '../../src/common/task-queue';
-import { approveSignal, decideUpdate, rejectSignal, statusQuery } from '../../src/workflows/messages';
+import { approveSignal, decideUpdate, rejectSignal, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
 import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workflows/version-upgrade';
 import { failWith, mockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
@@ -92,12 +92,18 @@ describe('versionUpgrade workflow', () => {
 
   it('rolls back image and data in reverse order when rejected, and says why in the result', async () => {
     const mock = runningCluster();
+    let status: ProcedureStatus | undefined;
     const result = await withUpgrade(mock, {}, async (handle) => {
       await awaitingDecision(handle);
+      assert.equal((await handle.query(statusQuery)).nodes['node-1']?.image, TARGET);
       await handle.signal(rejectSignal, { by: 'ops@example.test', reason: 'login page broken' });
-      return handle.result();
+      const outcome = await handle.result();
+      status = await handle.query(statusQuery);
+      return outcome;
     });
     assert.equal(result.outcome, 'rolled-back');
+    assert.equal(status?.outcome, 'rolled-back');
+    assert.deepEqual(status?.nodes['node-1'], { container: `${mock.plan.cluster}-node-1`, image: 'registry.test/nocobase:1.6.0', state: 'ready' });
     assert.match(result.reason ?? '', /rejected by ops@example\.test: login page broken/);
     const undo = mock.calls.slice(mock.calls.indexOf('sendNotification:approvers:done')).filter((call) => ROLLBACK.test(call));
     assert.deepEqual(undo.slice(0, 4), ['stopNode:node-1', 'restoreNodeImage:node-1', 'restoreDatabase', 'startNode:node-1']);
