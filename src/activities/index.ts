@@ -4,6 +4,7 @@ import type { ActivityDeps } from './deps';
 import { createHealthActivities } from './health';
 import { createImageActivities } from './images';
 import { createLoadBalancerActivities } from './load-balancer';
+import { createNodeCommandActivities } from './node-commands';
 import { createNodeImageActivities } from './node-images';
 import { createNodeActivities } from './nodes';
 import { createNotifyActivities } from './notify';
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createNodeActivities(deps),
     ...createNodeImageActivities(deps),
+    ...createNodeCommandActivities(deps),
     ...createImageActivities(deps),
     ...createDatabaseActivities(deps),
     ...createBackupActivities(deps),

@@ -12,6 +12,8 @@ export interface ServerStatus {
   server: string;
   /** HAProxy's status column: UP, DOWN, MAINT, DRAIN, "UP 1/2", ... */
   status: string;
+  /** Requests the server is handling right now (HAProxy's `scur`). */
+  sessions: number;
 }
 
 export function createLoadBalancerActivities(deps: ActivityDeps) {
@@ -39,7 +41,7 @@ export function createLoadBalancerActivities(deps: ActivityDeps) {
           FailureType.LoadBalancerError,
         );
       }
-      return { server, status: row.status ?? '' };
+      return { server, status: row.status ?? '', sessions: Number(row.scur ?? 0) };
     });
   }
 
@@ -72,6 +74,26 @@ export function createLoadBalancerActivities(deps: ActivityDeps) {
       }
       const present = entries.split('\n').some((line) => line.trim().split(/\s+/)[1] === key);
       await run(runtime(cluster), `${present ? 'set' : 'add'} map ${maintenanceMap} ${key} ${value}`);
+    },
+
+    /**
+     * Waits until the given nodes' servers handle no request any more (after `drain` or `maint`),
+     * so stopping them cuts nobody off. Read-only, heartbeats, safe to retry.
+     */
+    async waitServersDrained(input: { cluster: string; nodes: string[] }): Promise<ServerStatus[]> {
+      const context = Context.current();
+      const cluster = getCluster(deps, input.cluster);
+      const servers = input.nodes.map((name) => lbServerName(getNode(deps, input.cluster, name)));
+      const startedAt = (context.info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
+      for (;;) {
+        const statuses = await serverStatuses(cluster, servers);
+        if (statuses.every((entry) => entry.sessions === 0)) return statuses;
+        context.heartbeat({ startedAt, statuses });
+        if (Date.now() - startedAt > cluster.timeouts.loadBalancerReady) {
+          throw ApplicationFailure.nonRetryable(`servers still busy after ${Math.round(cluster.timeouts.loadBalancerReady / 1000)}s: ${JSON.stringify(statuses)}`, FailureType.LoadBalancerNotDrained);
+        }
+        await context.sleep(deps.pollIntervalMs ?? 500);
+      }
     },
 
     /**

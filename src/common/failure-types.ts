@@ -46,4 +46,8 @@ export enum FailureType {
    * is in the way, or the image it was created from is gone so its own settings cannot be told apart.
    */
   ContainerReplaceFailed = 'ContainerReplaceFailed',
+  /** An in-app maintenance operation (e.g. `yarn pm enable`) failed; its output is in the details. */
+  OperationFailed = 'OperationFailed',
+  /** The load balancer did not drain a node's connections within its timeout. */
+  LoadBalancerNotDrained = 'LoadBalancerNotDrained',
 }

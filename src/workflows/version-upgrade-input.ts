@@ -1,15 +1,15 @@
 import { ApplicationFailure } from '@temporalio/workflow';
-import { parseDuration } from '../common/duration';
 import { FailureType } from '../common/failure-types';
 import type { BackupMethod } from '../common/procedure-types';
 import type { TimeoutPolicy } from './approval';
+import { checkApprovalInput, type ApprovalInput } from './approval-input';
 import { checkInput } from './input-checks';
 
 export interface VersionUpgradeInput {
   cluster: string;
   /** registry/name:tag or name@sha256:digest; an explicit tag or digest is required. */
   image: string;
-  approval?: { timeout?: string; onTimeout?: TimeoutPolicy };
+  approval?: ApprovalInput;
   /** Overrides the cluster's `backup.method` for this upgrade. */
   backupMethod?: BackupMethod;
 }
@@ -21,8 +21,6 @@ export interface CheckedUpgradeInput {
   onTimeout: TimeoutPolicy;
   backupMethod: BackupMethod | undefined;
 }
-
-export const DEFAULT_APPROVAL_TIMEOUT = '2h';
 
 // Docker's reference grammar, simplified: optional registry host[:port]/, path components, and a
 // tag and/or digest. "latest" by omission is refused: an upgrade names the version it installs.
@@ -38,20 +36,7 @@ export function checkUpgradeInput(raw: unknown): CheckedUpgradeInput {
   if (!lastPart.includes(':') && !image.includes('@sha256:')) {
     throw invalid(`"image" must name an explicit tag or digest (got ${image}): an upgrade says which version it installs`);
   }
-  const approval = input.approval ?? {};
-  if (typeof approval !== 'object' || approval === null || Array.isArray(approval)) throw invalid('"approval" must be an object');
-  const unknown = Object.keys(approval).filter((key) => key !== 'timeout' && key !== 'onTimeout');
-  if (unknown.length > 0) throw invalid(`unknown "approval" key(s) ${unknown.join(', ')}; expected timeout, onTimeout`);
-  const onTimeout = approval.onTimeout ?? 'rollback';
-  if (!['rollback', 'proceed', 'wait'].includes(onTimeout)) throw invalid(`"approval.onTimeout" must be rollback, proceed or wait, got ${JSON.stringify(onTimeout)}`);
-  let approvalTimeoutMs: number | undefined;
-  if (onTimeout !== 'wait') {
-    try {
-      approvalTimeoutMs = parseDuration(approval.timeout ?? DEFAULT_APPROVAL_TIMEOUT);
-    } catch (error) {
-      throw invalid(`"approval.timeout": ${(error as Error).message}`);
-    }
-  }
+  const { timeoutMs: approvalTimeoutMs, onTimeout } = checkApprovalInput(input.approval);
   const { backupMethod } = input;
   if (backupMethod !== undefined && backupMethod !== 'pg_dump' && backupMethod !== 'clone') {
     throw invalid(`"backupMethod" must be pg_dump or clone, got ${JSON.stringify(backupMethod)}`);

@@ -10,7 +10,8 @@ import { notify } from './notify';
 import { ProcedureTracker } from './procedure-tracker';
 import { describeFailure, failureType, Saga } from './saga';
 import { checkUpgradeInput, type CheckedUpgradeInput, type VersionUpgradeInput } from './version-upgrade-input';
-import { decisionRequest, outcomeReport } from './version-upgrade-mail';
+import { awaitDecision } from './decision-step';
+import { outcomeReport } from './procedure-mail';
 
 export type { VersionUpgradeInput } from './version-upgrade-input';
 
@@ -105,17 +106,21 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
       return ready;
     });
 
-    await tracker.step('verify', async () => {
-      tracker.waitingFor(`a decision: approve or reject ${first.name} on ${image}`);
-      await notify(cluster, `upgrade to ${image} awaits your decision`, decisionRequest(workflowInfo(), first.name, image, smoke), 'approvers');
-      const state = await approval.wait(input.approvalTimeoutMs, input.onTimeout);
-      tracker.waitingFor(undefined);
-      if (state === 'rejected') {
-        const decision = approval.status.decision;
-        throw ApplicationFailure.nonRetryable(`rejected by ${decision?.by}${decision?.reason ? `: ${decision.reason}` : ''}`, FailureType.UpgradeRejected);
-      }
-      if (state === 'timed-out') throw ApplicationFailure.nonRetryable('nobody decided within the approval timeout', FailureType.ApprovalTimedOut);
-    });
+    await tracker.step('verify', () =>
+      awaitDecision(
+        {
+          cluster,
+          subject: `upgrade of ${first.name} to ${image}`,
+          summary: smokeSummary(first.name, image, smoke),
+          onApprove: 'the other nodes are upgraded and traffic comes back',
+          onReject: 'image and data are rolled back to before the upgrade',
+          rejectedType: FailureType.UpgradeRejected,
+        },
+        approval,
+        { timeoutMs: input.approvalTimeoutMs, onTimeout: input.onTimeout },
+        tracker,
+      ),
+    );
 
     await tracker.step('start-other-nodes', async () => {
       for (const node of others) {
@@ -136,7 +141,7 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
     await tracker.step('restore-traffic', () => restoreTraffic(cluster, all));
     const leftovers = await tracker.step('cleanup', () => discardSavedContainers(cluster, all, label));
     const notification = await tracker.step('notify', () =>
-      notify(cluster, `upgraded to ${image}`, outcomeReport({ cluster, image, outcome: 'upgraded', status: tracker.status })),
+      notify(cluster, `upgraded to ${image}`, outcomeReport(`${cluster} now runs ${image} on every node.`, tracker.status)),
     );
     tracker.succeeded();
     return { ...result('upgraded', notification), ...(leftovers.length > 0 ? { leftovers } : {}) };
@@ -148,7 +153,7 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
     tracker.failed(compensations);
     const notification = await CancellationScope.nonCancellable(() =>
       notify(cluster, broken.length > 0 ? `upgrade to ${image} FAILED and the ROLLBACK FAILED` : `upgrade to ${image} rolled back`,
-        outcomeReport({ cluster, image, outcome: 'rolled-back', status: tracker.status, error })),
+        outcomeReport(`The upgrade of ${cluster} to ${image} was rolled back.`, tracker.status, error)),
     );
     if (broken.length > 0) {
       throw ApplicationFailure.create({
@@ -196,6 +201,15 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
       steps: tracker.status.steps,
     };
   }
+}
+
+function smokeSummary(node: string, image: string, smoke: NodeReadiness | undefined): string[] {
+  const plugins = smoke?.plugins ? `${smoke.plugins.builtInReady}/${smoke.plugins.builtIn} built-in plugins enabled` : 'plugins not read';
+  return [
+    `${node} now runs ${image} and passed the automated checks:`,
+    `  health 200, recorded application version ${smoke?.version ?? 'unknown'}, ${plugins}.`,
+    'The other nodes are stopped and the load balancer shows the maintenance page.',
+  ];
 }
 
 /** Touches nothing: the plan, the versions, room for the backup, the image on every host. */

@@ -35,9 +35,9 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
     startNode: async ({ node }) => ({ ...nodes.find((n) => n.name === node)!, running: true, state: 'running' }),
     stopNode: async ({ node }) => ({ ...nodes.find((n) => n.name === node)!, running: false, state: 'exited' }),
     waitNodeReady: async ({ node }) => ({ node, version: '1.6.0', waitedMs: 5 }),
-    setLoadBalancerServers: async ({ nodes: names }) => names.map((server) => ({ server, status: 'MAINT' })),
+    setLoadBalancerServers: async ({ nodes: names }) => names.map((server) => ({ server, status: 'MAINT', sessions: 0 })),
     setMaintenanceMode: async () => undefined,
-    waitLoadBalancerServing: async ({ nodes: names }) => names.map((server) => ({ server, status: 'UP' })),
+    waitLoadBalancerServing: async ({ nodes: names }) => names.map((server) => ({ server, status: 'UP', sessions: 0 })),
     sendNotification: async ({ subject }) => ({ sent: true, recipients: ['ops@example.test'], messageId: subject }),
     checkBackupRoom: async ({ method }) => ({ method: method ?? 'pg_dump', databaseBytes: 1_000, freeBytes: 1_000_000, enough: true }),
     backupDatabase: async ({ label, method }) => ({
@@ -63,6 +63,8 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
     }),
     restoreNodeImage: async ({ node }) => ({ node, container: `${cluster}-${node}`, image: 'registry.test/nocobase:1.6.0', restored: true }),
     discardSavedNode: async () => ({ removed: true }),
+    waitServersDrained: async ({ nodes: names }) => names.map((server) => ({ server, status: 'MAINT', sessions: 0 })),
+    runNodeCommand: async ({ node, command }) => ({ node, command, exitCode: 0, output: `ran ${command.join(' ')}` }),
   };
 
   const activities = Object.fromEntries(

@@ -1,33 +1,26 @@
 import type { WorkflowInfo } from '@temporalio/workflow';
-import type { NodeReadiness } from '../common/procedure-types';
 import type { ProcedureStatus } from './messages';
 import { describeFailure, failureType } from './saga';
 
 /** The mail that asks for a decision: what was checked, and the exact commands to decide. */
-export function decisionRequest(info: WorkflowInfo, node: string, image: string, smoke: NodeReadiness | undefined): string {
+export function decisionRequest(info: WorkflowInfo, summary: string[], onApprove: string, onReject: string): string {
   const target = `--namespace ${info.namespace} --workflow-id ${info.workflowId}`;
-  const plugins = smoke?.plugins ? `${smoke.plugins.builtInReady}/${smoke.plugins.builtIn} built-in plugins enabled` : 'plugins not read';
   return [
-    `${node} now runs ${image} and passed the automated checks:`,
-    `  health 200, recorded application version ${smoke?.version ?? 'unknown'}, ${plugins}.`,
-    'The other nodes are stopped and the load balancer shows the maintenance page.',
+    ...summary,
     '',
-    'Approve (the other nodes are upgraded and traffic comes back):',
+    `Approve (${onApprove}):`,
     `  temporal workflow signal ${target} --name approve --input '{"by":"<you>","comment":"<why>"}'`,
-    'Reject (image and data are rolled back to before the upgrade):',
+    `Reject (${onReject}):`,
     `  temporal workflow signal ${target} --name reject --input '{"by":"<you>","reason":"<why>"}'`,
     'Or, to be told at once if your decision is refused:',
     `  temporal workflow update execute ${target} --name decide --input '{"decision":"approve","by":"<you>"}'`,
   ].join('\n');
 }
 
-/** The closing mail: outcome, backup, decision, and what was undone. */
-export function outcomeReport(report: { cluster: string; image: string; outcome: 'upgraded' | 'rolled-back'; status: ProcedureStatus; error?: unknown }): string {
-  const { status } = report;
-  const lines = [
-    report.outcome === 'upgraded' ? `${report.cluster} now runs ${report.image} on every node.` : `The upgrade of ${report.cluster} to ${report.image} was rolled back.`,
-  ];
-  if (report.error !== undefined) lines.push(`Why: ${failureType(report.error)} at step ${status.step}: ${describeFailure(report.error)}`);
+/** The closing mail: outcome, backup, decision, what was undone and each step's times. */
+export function outcomeReport(headline: string, status: ProcedureStatus, error?: unknown): string {
+  const lines = [headline];
+  if (error !== undefined) lines.push(`Why: ${failureType(error)} at step ${status.step}: ${describeFailure(error)}`);
   if (status.backup) {
     lines.push(`Backup: ${status.backup.method} of ${status.backup.database}, ${status.backup.sizeBytes} bytes, at ${status.backup.location}${status.backup.checksum ? `, sha256 ${status.backup.checksum}` : ''}.`);
   }

@@ -1,0 +1,35 @@
+import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
+import { FailureType } from '../common/failure-types';
+import type { Approval } from './approval';
+import type { ApprovalPolicy } from './approval-input';
+import { notify } from './notify';
+import { decisionRequest } from './procedure-mail';
+import type { ProcedureTracker } from './procedure-tracker';
+
+export interface DecisionRequest {
+  cluster: string;
+  /** What is to be decided, e.g. "node-1 on nocobase:1.7.0". */
+  subject: string;
+  /** The automated checks' findings, one line each, for the mail. */
+  summary: string[];
+  onApprove: string;
+  onReject: string;
+  /** The failure type a rejection becomes, so the procedure's undo runs. */
+  rejectedType: FailureType;
+}
+
+/**
+ * Asks the approvers (by mail, with the exact commands) and waits for the decision under the
+ * policy. A rejection or a timeout under `rollback` throws, so the caller's saga undoes its work.
+ */
+export async function awaitDecision(request: DecisionRequest, approval: Approval, policy: ApprovalPolicy, tracker: ProcedureTracker): Promise<void> {
+  tracker.waitingFor(`a decision: approve or reject ${request.subject}`);
+  await notify(request.cluster, `${request.subject} awaits your decision`, decisionRequest(workflowInfo(), request.summary, request.onApprove, request.onReject), 'approvers');
+  const state = await approval.wait(policy.timeoutMs, policy.onTimeout);
+  tracker.waitingFor(undefined);
+  if (state === 'rejected') {
+    const decision = approval.status.decision;
+    throw ApplicationFailure.nonRetryable(`rejected by ${decision?.by}${decision?.reason ? `: ${decision.reason}` : ''}`, request.rejectedType);
+  }
+  if (state === 'timed-out') throw ApplicationFailure.nonRetryable('nobody decided within the approval timeout', FailureType.ApprovalTimedOut);
+}
