@@ -61,6 +61,13 @@ export function createHealthActivities(deps: ActivityDeps) {
   }
 
   return {
+    /** One look at a node's health check, without waiting. Read-only; safe to retry. */
+    async probeNode(input: { cluster: string; node: string }): Promise<{ node: string; healthy: boolean; code: string }> {
+      const node = getNode(deps, input.cluster, input.node);
+      const health = await probeHealth(node.healthUrl);
+      return { node: node.name, healthy: health.ok, code: health.code };
+    },
+
     /**
      * Waits until a started node answers its health check with 200 and, when asked, the database
      * shows its plugins installed and enabled. Fails at once when the container exits; fails

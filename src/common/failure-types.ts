@@ -50,4 +50,8 @@ export enum FailureType {
   OperationFailed = 'OperationFailed',
   /** The load balancer did not drain a node's connections within its timeout. */
   LoadBalancerNotDrained = 'LoadBalancerNotDrained',
+  /** A procedure that needs a serving cluster found nodes stopped or unhealthy; nothing was touched. */
+  ClusterNotHealthy = 'ClusterNotHealthy',
+  /** An approver rejected the result of an in-app maintenance; the nodes were restored. */
+  MaintenanceRejected = 'MaintenanceRejected',
 }

@@ -1,3 +1,4 @@
 // Every export here becomes a workflow type on the worker: export workflow functions only.
 export { firstStart } from './first-start';
+export { inAppMaintenance } from './in-app-maintenance';
 export { versionUpgrade } from './version-upgrade';

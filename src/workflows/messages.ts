@@ -3,7 +3,7 @@ import type { BackupRecord, CompensationOutcome } from '../common/procedure-type
 
 /** Signals, queries and updates: defined once here, imported by workflows, scripts and tests. */
 
-export type ProcedureName = 'firstStart' | 'versionUpgrade';
+export type ProcedureName = 'firstStart' | 'versionUpgrade' | 'inAppMaintenance';
 
 export type NodeState = 'stopped' | 'starting' | 'ready' | 'stopping' | 'failed';
 
@@ -50,7 +50,7 @@ export interface ProcedureStatus {
   cluster: string;
   /** The step running now, or the last one when the procedure has ended. */
   step: string;
-  outcome: 'running' | 'succeeded' | 'failed' | 'compensating' | 'rolled-back';
+  outcome: 'running' | 'succeeded' | 'failed' | 'compensating' | 'rolled-back' | 'rejected';
   nodes: Record<string, { container: string; image?: string; state: NodeState }>;
   /** What the procedure waits for, in words, when it waits. */
   waitingFor?: string;
@@ -58,8 +58,20 @@ export interface ProcedureStatus {
   target?: { image: string; version: string | null };
   backup?: BackupRecord;
   approval?: ApprovalStatus;
+  /** In-app maintenance: each operation as it ran. */
+  operations?: OperationOutcome[];
+  /** In-app maintenance without operations: who said the work on the remaining node is done. */
+  maintenanceDoneBy?: string;
   error?: { type: string; message: string };
   compensations?: CompensationOutcome[];
+}
+
+export interface OperationOutcome {
+  /** e.g. "pm enable @nocobase/plugin-map" or "backup". */
+  operation: string;
+  ok: boolean;
+  output?: string;
+  backup?: BackupRecord;
 }
 
 /** `temporal workflow query --name status` */
@@ -76,3 +88,6 @@ export const rejectSignal = defineSignal<[RejectDecision]>('reject');
  * the same decision as the signals, but the caller is told at once when it is refused.
  */
 export const decideUpdate = defineUpdate<RecordedDecision, [Decision]>('decide');
+
+/** `temporal workflow signal --name maintenanceDone --input '{"by":"alice"}'`: the manual work is finished. */
+export const maintenanceDoneSignal = defineSignal<[{ by: string }]>('maintenanceDone');

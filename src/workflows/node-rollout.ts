@@ -26,6 +26,21 @@ export async function startFirstThenOthers(
 }
 
 /**
+ * Starts nodes in parallel and waits until each is healthy: for nodes that join a database another
+ * node already serves at their own version. Idempotent.
+ */
+export async function startNodes(cluster: string, nodes: string[], tracker: ProcedureTracker): Promise<void> {
+  await Promise.all(
+    nodes.map(async (node) => {
+      tracker.node(node, 'starting');
+      await quick.startNode({ cluster, node });
+      await longRunning.waitNodeReady({ cluster, node, requirePlugins: false });
+      tracker.node(node, 'ready');
+    }),
+  );
+}
+
+/**
  * Gives traffic back to the nodes: servers ready, wait until HAProxy sees them UP, then the
  * maintenance page off and the public URL answering 200. Idempotent.
  */

@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
 import type { BackupRecord, ClusterPlan, CompensationOutcome, NodeReadiness, NotificationOutcome } from '../common/procedure-types';
 import { longRunning, preflight, quick } from './activity-options';
@@ -8,6 +8,7 @@ import type { IgnoredDecision, RecordedDecision } from './messages';
 import { restoreTraffic, startFirstThenOthers } from './node-rollout';
 import { notify } from './notify';
 import { ProcedureTracker } from './procedure-tracker';
+import { runLabel } from './run-label';
 import { describeFailure, failureType, Saga } from './saga';
 import { checkUpgradeInput, type CheckedUpgradeInput, type VersionUpgradeInput } from './version-upgrade-input';
 import { awaitDecision } from './decision-step';
@@ -54,8 +55,7 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
   tracker.status.approval = approval.status;
   tracker.status.target = { image, version: null };
   const saga = new Saga();
-  // Names the backup and the saved containers of this run, so a retried activity finds its work.
-  const label = workflowInfo().runId.replace(/-/g, '').slice(0, 12);
+  const label = runLabel();
   const from: VersionUpgradeResult['from'] = { version: null, images: {} };
   let smoke: NodeReadiness | undefined;
 

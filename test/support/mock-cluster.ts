@@ -35,6 +35,7 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
     startNode: async ({ node }) => ({ ...nodes.find((n) => n.name === node)!, running: true, state: 'running' }),
     stopNode: async ({ node }) => ({ ...nodes.find((n) => n.name === node)!, running: false, state: 'exited' }),
     waitNodeReady: async ({ node }) => ({ node, version: '1.6.0', waitedMs: 5 }),
+    probeNode: async ({ node }) => ({ node, healthy: true, code: 'ok' }),
     setLoadBalancerServers: async ({ nodes: names }) => names.map((server) => ({ server, status: 'MAINT', sessions: 0 })),
     setMaintenanceMode: async () => undefined,
     waitLoadBalancerServing: async ({ nodes: names }) => names.map((server) => ({ server, status: 'UP', sessions: 0 })),

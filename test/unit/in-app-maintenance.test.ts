@@ -1,0 +1,150 @@
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { FailureType } from '../../src/common/failure-types';
+import { procedureWorkflowId } from '../../src/common/task-queue';
+import type { InAppMaintenanceInput, InAppMaintenanceResult } from '../../src/workflows/in-app-maintenance';
+import { approveSignal, maintenanceDoneSignal, rejectSignal, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
+import { mockCluster } from '../support/mock-cluster';
+import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
+
+let env: TestWorkflowEnvironment;
+before(async () => {
+  env = await startUnitEnvironment();
+});
+after(async () => {
+  await env?.teardown();
+});
+
+type Maintenance = WorkflowHandle<(input: InAppMaintenanceInput) => Promise<InAppMaintenanceResult>>;
+
+function servingCluster(overrides: Parameters<typeof mockCluster>[1] = {}) {
+  const mock = mockCluster(`unit-${randomUUID().slice(0, 8)}`, overrides);
+  for (const node of mock.plan.nodes) Object.assign(node, { running: true, state: 'running' });
+  return mock;
+}
+
+async function withMaintenance<T>(mock: ReturnType<typeof mockCluster>, input: Partial<InAppMaintenanceInput>, body: (handle: Maintenance) => Promise<T>): Promise<T> {
+  return withMockedWorker(env, mock.activities, async (taskQueue) => {
+    const handle = (await env.client.workflow.start('inAppMaintenance', {
+      taskQueue,
+      workflowId: procedureWorkflowId(mock.plan.cluster),
+      args: [{ cluster: mock.plan.cluster, ...input }],
+    })) as Maintenance;
+    return body(handle);
+  });
+}
+
+async function until(handle: Maintenance, what: (status: ProcedureStatus) => boolean): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (what(await handle.query(statusQuery))) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.fail('the procedure never got there');
+}
+const awaitingDecision = (handle: Maintenance) => until(handle, (status) => status.approval?.state === 'awaiting');
+
+const OPERATIONS: InAppMaintenanceInput['operations'] = [{ type: 'pm', args: ['enable', 'map'] }, { type: 'backup' }];
+
+describe('inAppMaintenance workflow', () => {
+  it('drains and stops the other nodes, runs the operations on node 1, asks, then restores every node', async () => {
+    const mock = servingCluster();
+    const result = await withMaintenance(mock, { operations: OPERATIONS }, async (handle) => {
+      await awaitingDecision(handle);
+      await handle.signal(approveSignal, { by: 'alice' });
+      return handle.result();
+    });
+    const calls = mock.calls.filter((call) => !call.endsWith(':done'));
+    const at = (call: string) => {
+      assert.ok(calls.includes(call), `${call} missing: ${calls.join(' ')}`);
+      return calls.indexOf(call);
+    };
+    assert.ok(at('setLoadBalancerServers:drain') < at('waitServersDrained'));
+    assert.ok(at('waitServersDrained') < at('setLoadBalancerServers:maint'));
+    assert.ok(at('setLoadBalancerServers:maint') < at('stopNode:node-2'));
+    assert.ok(at('stopNode:node-3') < at('runNodeCommand:node-1'));
+    assert.ok(at('runNodeCommand:node-1') < at('backupDatabase'));
+    assert.ok(at('backupDatabase') < at('sendNotification:approvers'));
+    assert.ok(at('sendNotification:approvers') < at('startNode:node-2'), 'the others come back only after the decision');
+    assert.ok(at('startNode:node-3') < at('setLoadBalancerServers:ready'));
+    assert.ok(!calls.includes('stopNode:node-1') && !calls.includes('restoreDatabase'));
+
+    assert.equal(result.outcome, 'completed');
+    assert.deepEqual(result.operations.map((operation) => [operation.operation, operation.ok]), [['pm enable map', true], ['backup', true]]);
+    assert.match(result.operations[0]?.output ?? '', /ran yarn pm enable map/);
+    assert.equal(result.backup?.method, 'pg_dump');
+  });
+
+  it('waits for maintenanceDone when there are no operations', async () => {
+    const mock = servingCluster();
+    const result = await withMaintenance(mock, {}, async (handle) => {
+      await until(handle, (status) => /maintenanceDone/.test(status.waitingFor ?? ''));
+      assert.ok(!mock.calls.includes('waitNodeReady:node-1'), 'no verification before the work is done');
+      await handle.signal(maintenanceDoneSignal, { by: 'bob' });
+      await awaitingDecision(handle);
+      await handle.signal(approveSignal, { by: 'alice' });
+      return handle.result();
+    });
+    assert.equal(result.maintenanceDoneBy, 'bob');
+    assert.deepEqual(result.operations, []);
+    assert.ok(!mock.calls.includes('runNodeCommand:node-1'));
+  });
+
+  it('restores every node and names the failed operation with its output', async () => {
+    const mock = servingCluster({
+      runNodeCommand: ({ command }) => {
+        throw ApplicationFailure.nonRetryable(`\`${command.join(' ')}\` exited with 1`, FailureType.OperationFailed, { output: 'plugin nope not found' });
+      },
+    });
+    const error = await withMaintenance(mock, { operations: [{ type: 'pm', args: ['enable', 'nope'] }] }, (handle) => handle.result()).catch((caught: unknown) => caught);
+    assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure, String(error));
+    assert.equal(error.cause.type, FailureType.OperationFailed);
+    assert.match(error.cause.message, /operation "pm enable nope"/);
+    const [details] = error.cause.details as [{ failedOperation: { output: string } }];
+    assert.equal(details.failedOperation.output, 'plugin nope not found');
+    const undo = mock.calls.slice(mock.calls.indexOf('runNodeCommand:node-1')).filter((call) => /^(startNode|setLoadBalancerServers):[^:]+$/.test(call));
+    assert.deepEqual(undo.sort(), ['setLoadBalancerServers:ready', 'startNode:node-2', 'startNode:node-3']);
+  });
+
+  it('brings every node back when rejected, restoring the backup only when asked', async () => {
+    for (const restoreBackupOnFailure of [false, true]) {
+      const mock = servingCluster();
+      const result: InAppMaintenanceResult = await withMaintenance(mock, { operations: OPERATIONS, restoreBackupOnFailure }, async (handle) => {
+        await awaitingDecision(handle);
+        await handle.signal(rejectSignal, { by: 'alice', reason: 'map plugin breaks the dashboard' });
+        return handle.result();
+      });
+      assert.equal(result.outcome, 'rejected');
+      assert.match(result.reason ?? '', /map plugin breaks the dashboard/);
+      assert.ok(mock.calls.includes('startNode:node-2:done') && mock.calls.includes('startNode:node-3:done'));
+      assert.equal(mock.calls.includes('restoreDatabase'), restoreBackupOnFailure);
+      if (restoreBackupOnFailure) {
+        const order = mock.calls.filter((call) => /^(stopNode:node-1|restoreDatabase|startNode:node-\d)$/.test(call));
+        assert.deepEqual(order.slice(0, 3), ['stopNode:node-1', 'restoreDatabase', 'startNode:node-1'], 'node 1 is stopped while its data goes back');
+      }
+    }
+  });
+
+  it('refuses malformed operations and an unhealthy cluster before touching anything', async () => {
+    const mock = servingCluster();
+    const bad = async (input: Partial<InAppMaintenanceInput>) => {
+      const error = await withMaintenance(mock, input, (handle) => handle.result()).catch((caught: unknown) => caught);
+      assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure);
+      return error.cause;
+    };
+    assert.equal((await bad({ operations: [{ type: 'pm', args: ['install', 'x'] }] })).type, FailureType.InvalidInput);
+    assert.equal((await bad({ operations: [{ type: 'pm', args: ['enable', '--force'] }] })).type, FailureType.InvalidInput);
+    assert.equal((await bad({ operations: [{ type: 'pm', args: ['enable', 'x'] }], restoreBackupOnFailure: true })).type, FailureType.InvalidInput);
+    assert.deepEqual(mock.calls, []);
+
+    const sick = servingCluster({ probeNode: ({ node }) => (node === 'node-3' ? Promise.resolve({ node, healthy: false, code: 'ECONNREFUSED' }) : undefined) });
+    const error = await withMaintenance(sick, { operations: OPERATIONS }, (handle) => handle.result()).catch((caught: unknown) => caught);
+    assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure);
+    assert.equal(error.cause.type, FailureType.ClusterNotHealthy);
+    assert.match(error.cause.message, /node-3 \(ECONNREFUSED\)/);
+    assert.ok(!sick.calls.some((call) => /^(setLoadBalancerServers|stopNode)/.test(call)));
+  });
+});
