@@ -1,0 +1,131 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { Client as PgClient } from 'pg';
+import { connectClient } from '../../src/client/connect';
+import { FailureType } from '../../src/common/failure-types';
+import { procedureWorkflowId, TASK_QUEUE } from '../../src/common/task-queue';
+import type { InAppMaintenanceInput, InAppMaintenanceResult } from '../../src/workflows/in-app-maintenance';
+import { approveSignal, maintenanceDoneSignal, rejectSignal, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
+import { startProber } from '../support/prober';
+import { resetDemo, stackEnv } from '../support/stack';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+
+const workflowId = procedureWorkflowId('demo');
+type Maintenance = WorkflowHandle<(input: InAppMaintenanceInput) => Promise<InAppMaintenanceResult>>;
+
+async function plugin(name: string): Promise<{ enabled: boolean; installed: boolean } | undefined> {
+  const db = new PgClient({ connectionString: stackEnv().DATABASE_URL });
+  await db.connect();
+  try {
+    return (await db.query<{ enabled: boolean; installed: boolean }>('SELECT enabled, installed FROM "applicationPlugins" WHERE name = $1', [name])).rows[0];
+  } finally {
+    await db.end();
+  }
+}
+
+/**
+ * Requests through the load balancer until every node has answered (at most 200): which nodes
+ * answered, and any non-200. Right after servers come back HAProxy's round robin lets the newcomers
+ * catch up first, so a fixed handful of requests may miss the node that served alone.
+ */
+async function servedBy(): Promise<{ nodes: string[]; errors: unknown[] }> {
+  const nodes = new Set<string>();
+  const errors: unknown[] = [];
+  for (let i = 0; i < 200 && nodes.size < 3; i++) {
+    const response = await fetch(stackEnv().LB_URL);
+    if (response.status !== 200) errors.push(response.status);
+    nodes.add(response.headers.get('x-standin-node') ?? '?');
+  }
+  return { nodes: [...nodes].sort(), errors };
+}
+
+async function until(handle: Maintenance, what: string, ready: (status: ProcedureStatus) => boolean): Promise<void> {
+  for (let i = 0; i < 1200; i++) {
+    if (ready(await handle.query(statusQuery))) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+describe('inAppMaintenance on the 3-node demo cluster, through the real worker process', () => {
+  let client: Client;
+  let worker: WorkerProcess;
+  before(async () => {
+    worker = await startWorkerProcess();
+    client = await connectClient();
+  });
+  after(async () => {
+    await worker?.stop();
+    await client?.connection.close();
+    await resetDemo();
+  });
+  beforeEach(async () => {
+    await resetDemo();
+    await client.workflow.getHandle(workflowId).terminate('e2e test needs the demo cluster').catch(() => undefined);
+    await client.workflow.execute('firstStart', { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo' }] });
+  });
+
+  const start = async (input: Partial<InAppMaintenanceInput>) =>
+    (await client.workflow.start('inAppMaintenance', { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo', ...input }] })) as Maintenance;
+
+  it('applies plugin operations and a backup on one node that alone serves, then every node serves again', async () => {
+    const prober = startProber(stackEnv().LB_URL, { intervalMs: 50 });
+    const handle = await start({ operations: [{ type: 'pm', args: ['add', 'map'] }, { type: 'pm', args: ['enable', 'map'] }, { type: 'backup' }] });
+    await until(handle, 'the decision request', (status) => status.approval?.state === 'awaiting');
+    await handle.signal(approveSignal, { by: 'alice' });
+    const result = await handle.result();
+    const probes = await prober.stop();
+
+    assert.equal(result.outcome, 'completed');
+    assert.deepEqual(await plugin('map'), { enabled: true, installed: true });
+    assert.deepEqual(result.operations.map((operation) => [operation.operation, operation.ok]), [['pm add map', true], ['pm enable map', true], ['backup', true]]);
+    assert.ok(result.backup?.checksum);
+
+    assert.deepEqual(probes.filter((probe) => probe.status !== 200), [], 'no request failed, in or out of maintenance');
+    const step = (name: string) => result.steps.find((entry) => entry.step === name)!;
+    const alone = probes.filter((probe) => probe.at > Date.parse(step('reduce-to-one-node').endedAt!) && probe.at < Date.parse(step('restore-nodes').startedAt));
+    assert.ok(alone.length > 5, `the prober ran during the maintenance (${alone.length} probes)`);
+    assert.deepEqual([...new Set(alone.map((probe) => probe.node))], ['node-1'], 'only the remaining node answered');
+    assert.deepEqual(await servedBy(), { nodes: ['node-1', 'node-2', 'node-3'], errors: [] });
+  });
+
+  it('restores every node after a failing operation and names it with its output', async () => {
+    const handle = await start({ operations: [{ type: 'pm', args: ['enable', 'no-such-plugin'] }] });
+    const error = await handle.result().catch((caught: unknown) => caught);
+    assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure, String(error));
+    assert.equal(error.cause.type, FailureType.OperationFailed);
+    assert.match(error.cause.message, /operation "pm enable no-such-plugin"/);
+    const [details] = error.cause.details as [{ failedOperation: { output: string } }];
+    assert.match(details.failedOperation.output, /no-such-plugin/);
+    assert.deepEqual(await servedBy(), { nodes: ['node-1', 'node-2', 'node-3'], errors: [] });
+  });
+
+  it('waits for maintenanceDone, refuses a second procedure meanwhile, and restores every node when rejected', async () => {
+    const handle = await start({});
+    await until(handle, 'the manual work', (status) => /maintenanceDone/.test(status.waitingFor ?? ''));
+    assert.deepEqual((await servedBy()).nodes, ['node-1']);
+
+    await assert.rejects(
+      client.workflow.start('versionUpgrade', { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo', image: stackEnv().DEMO_IMAGE_V2 }] }),
+      WorkflowExecutionAlreadyStartedError,
+    );
+
+    await handle.signal(maintenanceDoneSignal, { by: 'bob' });
+    await until(handle, 'the decision request', (status) => status.approval?.state === 'awaiting');
+    await handle.signal(rejectSignal, { by: 'alice', reason: 'not what we wanted' });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'rejected');
+    assert.equal(result.maintenanceDoneBy, 'bob');
+    assert.deepEqual(await servedBy(), { nodes: ['node-1', 'node-2', 'node-3'], errors: [] });
+  });
+
+  it('restores every node when nobody decides in time', async () => {
+    const handle = await start({ operations: [{ type: 'pm', args: ['add', 'map'] }], approval: { timeout: '2s' } });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'rejected');
+    assert.match(result.reason ?? '', /nobody decided/);
+    assert.deepEqual(await servedBy(), { nodes: ['node-1', 'node-2', 'node-3'], errors: [] });
+  });
+});
