@@ -58,6 +58,32 @@ export const loadBalancerSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://nocobase.example.com/' }).optional(),
 });
 
+/**
+ * The storage every node shares (`/app/nocobase/storage`: uploads, plugins). NocoBase's own backup
+ * covers it, and so must ours: a rollback that restores the database but not the files leaves
+ * records pointing at files that changed.
+ */
+export const storageSchema = z
+  .strictObject({
+    /** The Docker host where the volume or directory lives. */
+    dockerHost,
+    volume: z.string().min(1).optional(),
+    hostPath: z.string().startsWith('/', 'expected an absolute path').optional(),
+    mountPath: z.string().startsWith('/').default('/app/nocobase/storage'),
+  })
+  .refine((storage) => (storage.volume === undefined) !== (storage.hostPath === undefined), {
+    message: 'expected exactly one of volume or hostPath',
+  });
+
+/** Middleware NocoBase's cluster uses (Redis for cache, pub/sub, locks, queues). */
+export const middlewareSchema = z.strictObject({
+  name,
+  dockerHost,
+  container: z.string().min(1),
+  /** Restart it while every node is down during an upgrade, as NocoBase's v1 procedure says. */
+  restartDuringUpgrade: z.boolean().default(false),
+});
+
 export const clusterSchema = z
   .strictObject({
     nodes: z.array(nodeSchema).min(1).max(32, 'expected at most 32 nodes (NocoBase cluster mode allocates at most 32 worker IDs)'),
@@ -70,7 +96,11 @@ export const clusterSchema = z
       directory: z.string().startsWith('/', 'expected an absolute path'),
       /** Directory holding pg_dump and pg_restore (no older than the server); default: the PATH. */
       pgBin: z.string().startsWith('/', 'expected an absolute path').optional(),
+      /** An image with a POSIX shell, tar and find, run next to the storage to back it up and restore it. */
+      toolImage: z.string().min(1).default('busybox:1.36'),
     }),
+    storage: storageSchema.optional(),
+    middleware: z.array(middlewareSchema).default([]),
     approval: z
       .strictObject({
         /** Who may approve or reject; a decision from anyone else is recorded and ignored. Empty: anyone. */
@@ -119,4 +149,6 @@ export type DatabaseConfig = z.infer<typeof databaseSchema>;
 export type LoadBalancerConfig = z.infer<typeof loadBalancerSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type SmtpConfig = z.infer<typeof smtpSchema>;
+export type StorageConfig = z.infer<typeof storageSchema>;
+export type MiddlewareConfig = z.infer<typeof middlewareSchema>;
 export type MaintenanceConfig = z.infer<typeof configSchema>;
