@@ -4,6 +4,7 @@ import type { ActivityDeps } from './deps';
 import { createHealthActivities } from './health';
 import { createImageActivities } from './images';
 import { createLoadBalancerActivities } from './load-balancer';
+import { createMiddlewareActivities } from './middleware';
 import { createNodeCommandActivities } from './node-commands';
 import { createNodeImageActivities } from './node-images';
 import { createNodeActivities } from './nodes';
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHealthActivities(deps),
     ...createLoadBalancerActivities(deps),
     ...createNotifyActivities(deps),
+    ...createMiddlewareActivities(deps),
   };
 }
 

@@ -49,6 +49,7 @@ export function createNodeActivities(deps: ActivityDeps) {
         loadBalancer: { backend: cluster.loadBalancer.backend, url: cluster.loadBalancer.url },
         recipients: cluster.notifications.recipients,
         approvers: cluster.approval.approvers,
+        restartMiddleware: cluster.middleware.filter((entry) => entry.restartDuringUpgrade).map((entry) => entry.name),
       };
     },
 

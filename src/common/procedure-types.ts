@@ -22,6 +22,8 @@ export interface ClusterPlan {
   recipients: string[];
   /** Who may approve or reject a decision; empty means anyone. */
   approvers: string[];
+  /** Middleware an upgrade restarts while every node is down. */
+  restartMiddleware: string[];
 }
 
 export interface NodeReadiness {

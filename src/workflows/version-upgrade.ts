@@ -84,6 +84,11 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
       );
     });
 
+    if (plan.restartMiddleware.length > 0) {
+      // Nothing to undo: a restarted Redis serves the old version as well as the new.
+      await tracker.step('restart-middleware', () => quick.restartMiddleware({ cluster }));
+    }
+
     await tracker.step('backup', async () => {
       const record = await longRunning.backupDatabase({ cluster, label, ...(input.backupMethod ? { method: input.backupMethod } : {}) });
       tracker.status.backup = record;

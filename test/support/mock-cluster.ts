@@ -25,6 +25,7 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
     loadBalancer: { backend: `${cluster}_nodes` },
     recipients: ['ops@example.test'],
     approvers: ['alice', 'ops@example.test'],
+    restartMiddleware: [],
   };
 
   const defaults: Activities = {
@@ -64,6 +65,7 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
     }),
     restoreNodeImage: async ({ node }) => ({ node, container: `${cluster}-${node}`, image: 'registry.test/nocobase:1.6.0', restored: true }),
     discardSavedNode: async () => ({ removed: true }),
+    restartMiddleware: async () => [{ name: 'redis', container: `${cluster}-redis`, startedAt: '2026-01-01T00:00:00Z' }],
     waitServersDrained: async ({ nodes: names }) => names.map((server) => ({ server, status: 'MAINT', sessions: 0 })),
     runNodeCommand: async ({ node, command }) => ({ node, command, exitCode: 0, output: `ran ${command.join(' ')}` }),
   };

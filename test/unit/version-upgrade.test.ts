@@ -90,6 +90,19 @@ describe('versionUpgrade workflow', () => {
     assert.equal(result.backup?.method, 'pg_dump');
   });
 
+  it('restarts the configured middleware while every node is down, and only when configured', async () => {
+    const withRedis = runningCluster();
+    withRedis.plan.restartMiddleware = ['redis'];
+    await withUpgrade(withRedis, { approval: { timeout: '1s', onTimeout: 'proceed' } }, (handle) => handle.result());
+    const calls = withRedis.calls.filter((call) => !call.endsWith(':done'));
+    for (const node of ['node-1', 'node-2', 'node-3']) assert.ok(calls.indexOf(`stopNode:${node}`) < calls.indexOf('restartMiddleware'));
+    assert.ok(calls.indexOf('restartMiddleware') < calls.indexOf('startNode:node-1'));
+
+    const without = runningCluster();
+    await withUpgrade(without, { approval: { timeout: '1s', onTimeout: 'proceed' } }, (handle) => handle.result());
+    assert.ok(!without.calls.includes('restartMiddleware'));
+  });
+
   it('rolls back image and data in reverse order when rejected, and says why in the result', async () => {
     const mock = runningCluster();
     let status: ProcedureStatus | undefined;
