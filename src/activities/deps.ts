@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import type Docker from 'dockerode';
 import type { Pool } from 'pg';
 import type { Transporter } from 'nodemailer';
@@ -19,6 +20,8 @@ export interface ActivityDeps {
   readonly mailer?: Transporter;
   /** The Temporal Web UI's base URL, for links in notifications (TEMPORAL_UI_URL). */
   readonly temporalUiUrl?: string;
+  /** A Temporal client, for activities that read procedure history (dry-run estimates). */
+  readonly temporal?: Client;
   /** How often waiting activities look again; tests shorten it. */
   readonly pollIntervalMs?: number;
 }

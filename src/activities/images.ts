@@ -46,6 +46,30 @@ export function createImageActivities(deps: ActivityDeps) {
       }
     },
 
+    /** Whether each image is on each of the cluster's Docker hosts, without pulling. Read-only. */
+    async inspectImages(input: { cluster: string; images: string[] }): Promise<{ dockerHost: string; image: string; present: boolean }[]> {
+      const cluster = getCluster(deps, input.cluster);
+      const hosts = [...new Set(cluster.nodes.map((node) => node.dockerHost))];
+      const found: { dockerHost: string; image: string; present: boolean }[] = [];
+      for (const dockerHost of hosts) {
+        for (const image of [...new Set(input.images)]) {
+          const present = await deps
+            .docker(dockerHost)
+            .getImage(image)
+            .inspect()
+            .then(
+              () => true,
+              (error: unknown) => {
+                if (isNotFound(error)) return false;
+                throw error;
+              },
+            );
+          found.push({ dockerHost, image, present });
+        }
+      }
+      return found;
+    },
+
     /**
      * Makes sure each image is on every Docker host of the cluster, pulling what is missing before
      * anything else is touched. Idempotent: present images are not pulled again.

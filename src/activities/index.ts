@@ -9,6 +9,7 @@ import { createNodeCommandActivities } from './node-commands';
 import { createNodeImageActivities } from './node-images';
 import { createNodeActivities } from './nodes';
 import { createNotifyActivities } from './notify';
+import { createHistoryActivities } from './procedure-history';
 
 export type { ActivityDeps } from './deps';
 
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createLoadBalancerActivities(deps),
     ...createNotifyActivities(deps),
     ...createMiddlewareActivities(deps),
+    ...createHistoryActivities(deps),
   };
 }
 

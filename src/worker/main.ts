@@ -18,9 +18,8 @@ async function main(): Promise<void> {
   const client = await connectClient(endpoint);
   const added = await ensureSearchAttributes(client, endpoint.namespace);
   if (added.length > 0) console.log(`added search attributes: ${added.join(', ')}`);
-  await client.connection.close();
-
-  const deps = buildDeps(config);
+  // Kept open: dry runs read past runs' durations through it.
+  const deps = { ...buildDeps(config), temporal: client };
   const { worker, connection } = await createWorker({ endpoint, deps });
   const clusters = Object.keys(config.clusters).join(', ');
   console.log(`worker polling task queue ${TASK_QUEUE} at ${endpoint.address} (namespace ${endpoint.namespace}); clusters: ${clusters}`);
@@ -29,6 +28,7 @@ async function main(): Promise<void> {
   } finally {
     await deps.close();
     await connection.close();
+    await client.connection.close();
   }
 }
 

@@ -2,6 +2,7 @@ import { ApplicationFailure, CancellationScope, isCancellation } from '@temporal
 import { FailureType } from '../common/failure-types';
 import type { ClusterPlan, CompensationOutcome, NodeReadiness, NotificationOutcome } from '../common/procedure-types';
 import { longRunning, preflight, quick } from './activity-options';
+import { dryRun, type DryRunPlan } from './dry-run';
 import { checkInput, checkWorkflowId } from './input-checks';
 import { notify } from './notify';
 import { ProcedureTracker } from './procedure-tracker';
@@ -9,7 +10,11 @@ import { describeFailure, failureType, Saga } from './saga';
 
 export interface FirstStartInput {
   cluster: string;
+  /** Return the plan and change nothing. */
+  dryRun?: boolean;
 }
+
+export const FIRST_START_STEPS = ['preflight', 'start-first-node', 'start-other-nodes', 'enable-load-balancer', 'notify'];
 
 export interface FirstStartResult {
   cluster: string;
@@ -29,9 +34,12 @@ export interface FirstStartResult {
  * stops every node it started and takes them out of the load balancer, then fails with the
  * failure type of the step that broke.
  */
-export async function firstStart(rawInput: FirstStartInput): Promise<FirstStartResult> {
-  const { cluster } = checkInput<FirstStartInput>(rawInput, ['cluster']);
+export async function firstStart(rawInput: FirstStartInput): Promise<FirstStartResult | DryRunPlan> {
+  const { cluster, dryRun: planOnly } = checkInput<FirstStartInput>(rawInput, ['cluster', 'dryRun']);
   checkWorkflowId(cluster);
+  if (planOnly === true) {
+    return dryRun({ procedure: 'firstStart', cluster, steps: FIRST_START_STEPS, judge: (plan) => runningProblem(plan) });
+  }
   const tracker = new ProcedureTracker('firstStart', cluster);
   const saga = new Saga();
 
@@ -100,16 +108,17 @@ export async function firstStart(rawInput: FirstStartInput): Promise<FirstStartR
 async function preflightChecks(cluster: string, tracker: ProcedureTracker): Promise<ClusterPlan> {
   const plan = await preflight.describeCluster({ cluster });
   for (const node of plan.nodes) tracker.node(node.name, node.running ? 'ready' : 'stopped', { container: node.container, image: node.image });
-  const running = plan.nodes.filter((node) => node.running);
-  if (running.length > 0) {
-    throw ApplicationFailure.nonRetryable(
-      `cluster ${cluster} already has running nodes (${running.map((node) => node.name).join(', ')}); a first start needs every node stopped`,
-      FailureType.ClusterNotStopped,
-    );
-  }
+  const [problem] = runningProblem(plan);
+  if (problem) throw ApplicationFailure.nonRetryable(problem, FailureType.ClusterNotStopped);
   await preflight.checkDatabase({ cluster });
   await longRunning.ensureImages({ cluster, images: plan.nodes.map((node) => node.image) });
   return plan;
+}
+
+function runningProblem(plan: ClusterPlan): string[] {
+  const running = plan.nodes.filter((node) => node.running);
+  if (running.length === 0) return [];
+  return [`cluster ${plan.cluster} already has running nodes (${running.map((node) => node.name).join(', ')}); a first start needs every node stopped`];
 }
 
 function failureReport(step: string, error: unknown, compensations: CompensationOutcome[]): string {

@@ -23,6 +23,8 @@ export interface InAppMaintenanceInput {
   approval?: ApprovalInput;
   /** Restore the backup taken by a `backup` operation when a later step fails or is rejected. */
   restoreBackupOnFailure?: boolean;
+  /** Return the plan and change nothing. */
+  dryRun?: boolean;
 }
 
 export interface CheckedMaintenanceInput {
@@ -30,6 +32,7 @@ export interface CheckedMaintenanceInput {
   operations: MaintenanceOperation[];
   policy: ApprovalPolicy;
   restoreBackupOnFailure: boolean;
+  dryRun: boolean;
 }
 
 const PM_COMMANDS = ['add', 'enable', 'disable', 'remove'];
@@ -38,7 +41,7 @@ const PM_COMMANDS = ['add', 'enable', 'disable', 'remove'];
 const PM_ARGUMENT = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/;
 
 export function checkMaintenanceInput(raw: unknown): CheckedMaintenanceInput {
-  const input = checkInput<InAppMaintenanceInput>(raw, ['cluster', 'operations', 'approval', 'restoreBackupOnFailure']);
+  const input = checkInput<InAppMaintenanceInput>(raw, ['cluster', 'operations', 'approval', 'restoreBackupOnFailure', 'dryRun']);
   const operations = input.operations ?? [];
   if (!Array.isArray(operations)) throw invalid('"operations" must be a list such as [{"type":"pm","args":["enable","<plugin>"]}, {"type":"backup"}]');
   operations.forEach((operation, index) => checkOperation(operation, index));
@@ -47,7 +50,7 @@ export function checkMaintenanceInput(raw: unknown): CheckedMaintenanceInput {
   if (restoreBackupOnFailure && !operations.some((operation) => operation.type === 'backup')) {
     throw invalid('"restoreBackupOnFailure" needs a {"type":"backup"} operation to restore from');
   }
-  return { cluster: input.cluster, operations, policy: checkApprovalInput(input.approval), restoreBackupOnFailure };
+  return { cluster: input.cluster, operations, policy: checkApprovalInput(input.approval), restoreBackupOnFailure, dryRun: input.dryRun === true };
 }
 
 export function describeOperation(operation: MaintenanceOperation): string {

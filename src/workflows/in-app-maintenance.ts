@@ -4,6 +4,7 @@ import type { BackupRecord, CompensationOutcome, NodeReadiness, NotificationOutc
 import { longRunning, preflight, quick } from './activity-options';
 import { Approval } from './approval';
 import { awaitDecision } from './decision-step';
+import { dryRun, type DryRunPlan } from './dry-run';
 import { checkMaintenanceInput, describeOperation, type InAppMaintenanceInput, type MaintenanceOperation } from './in-app-maintenance-input';
 import { checkWorkflowId } from './input-checks';
 import { maintenanceDoneSignal, type IgnoredDecision, type OperationOutcome, type RecordedDecision } from './messages';
@@ -45,10 +46,21 @@ const REJECTIONS: string[] = [FailureType.MaintenanceRejected, FailureType.Appro
  * Side effects: LB server states, container stops/starts, `docker exec yarn pm ...`, a pg_dump
  * backup, a restore when asked, emails.
  */
-export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise<InAppMaintenanceResult> {
+export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise<InAppMaintenanceResult | DryRunPlan> {
   const input = checkMaintenanceInput(rawInput);
   checkWorkflowId(input.cluster);
   const { cluster } = input;
+  if (input.dryRun) {
+    return dryRun({
+      procedure: 'inAppMaintenance',
+      cluster,
+      steps: ['preflight', 'reduce-to-one-node', 'maintenance', 'verify', 'restore-nodes', 'notify'],
+      judge: () => [],
+      probeHealth: true,
+      operations: input.operations.map(describeOperation),
+      ...(input.operations.some((operation) => operation.type === 'backup') ? { backupMethod: 'pg_dump' as const } : {}),
+    });
+  }
   const tracker = new ProcedureTracker('inAppMaintenance', cluster);
   const approval = new Approval();
   tracker.status.approval = approval.status;

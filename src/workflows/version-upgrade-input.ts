@@ -12,6 +12,8 @@ export interface VersionUpgradeInput {
   approval?: ApprovalInput;
   /** Overrides the cluster's `backup.method` for this upgrade. */
   backupMethod?: BackupMethod;
+  /** Return the plan and change nothing. */
+  dryRun?: boolean;
 }
 
 export interface CheckedUpgradeInput {
@@ -20,6 +22,7 @@ export interface CheckedUpgradeInput {
   approvalTimeoutMs: number | undefined;
   onTimeout: TimeoutPolicy;
   backupMethod: BackupMethod | undefined;
+  dryRun: boolean;
 }
 
 // Docker's reference grammar, simplified: optional registry host[:port]/, path components, and a
@@ -27,7 +30,7 @@ export interface CheckedUpgradeInput {
 const IMAGE_REFERENCE = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 export function checkUpgradeInput(raw: unknown): CheckedUpgradeInput {
-  const input = checkInput<VersionUpgradeInput>(raw, ['cluster', 'image', 'approval', 'backupMethod']);
+  const input = checkInput<VersionUpgradeInput>(raw, ['cluster', 'image', 'approval', 'backupMethod', 'dryRun']);
   const { image } = input;
   if (typeof image !== 'string' || !IMAGE_REFERENCE.test(image)) {
     throw invalid(`"image" must be an image reference such as registry.example.com/nocobase/nocobase:1.7.14, got ${JSON.stringify(image)}`);
@@ -41,7 +44,7 @@ export function checkUpgradeInput(raw: unknown): CheckedUpgradeInput {
   if (backupMethod !== undefined && backupMethod !== 'pg_dump' && backupMethod !== 'clone') {
     throw invalid(`"backupMethod" must be pg_dump or clone, got ${JSON.stringify(backupMethod)}`);
   }
-  return { cluster: input.cluster, image, approvalTimeoutMs, onTimeout, backupMethod };
+  return { cluster: input.cluster, image, approvalTimeoutMs, onTimeout, backupMethod, dryRun: input.dryRun === true };
 }
 
 function invalid(message: string): ApplicationFailure {

@@ -12,6 +12,7 @@ import { runLabel } from './run-label';
 import { describeFailure, failureType, Saga } from './saga';
 import { checkUpgradeInput, type CheckedUpgradeInput, type VersionUpgradeInput } from './version-upgrade-input';
 import { awaitDecision } from './decision-step';
+import { dryRun, type DryRunPlan } from './dry-run';
 import { outcomeReport } from './procedure-mail';
 
 export type { VersionUpgradeInput } from './version-upgrade-input';
@@ -34,6 +35,11 @@ export interface VersionUpgradeResult {
   steps: { step: string; startedAt: string; endedAt?: string }[];
 }
 
+export const UPGRADE_STEPS = [
+  'preflight', 'maintenance-page', 'stop-nodes', 'restart-middleware (when configured)', 'backup', 'update-image',
+  'start-first-node', 'verify', 'start-other-nodes', 'restore-traffic', 'cleanup', 'notify',
+];
+
 const ROLLBACK_REQUESTS: string[] = [FailureType.UpgradeRejected, FailureType.ApprovalTimedOut];
 
 /**
@@ -46,10 +52,20 @@ const ROLLBACK_REQUESTS: string[] = [FailureType.UpgradeRejected, FailureType.Ap
  * Side effects: LB maintenance switch and servers, container stops/starts and recreation, a
  * database backup (kept), a database restore on rollback, emails.
  */
-export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<VersionUpgradeResult> {
+export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<VersionUpgradeResult | DryRunPlan> {
   const input = checkUpgradeInput(rawInput);
   checkWorkflowId(input.cluster);
   const { cluster, image } = input;
+  if (input.dryRun) {
+    return dryRun({
+      procedure: 'versionUpgrade',
+      cluster,
+      steps: UPGRADE_STEPS,
+      judge: (plan) => (plan.nodes.every((node) => node.image === image) ? [`every node of ${cluster} already runs ${image}`] : []),
+      target: image,
+      ...(input.backupMethod ? { backupMethod: input.backupMethod } : {}),
+    });
+  }
   const tracker = new ProcedureTracker('versionUpgrade', cluster);
   const approval = new Approval();
   tracker.status.approval = approval.status;

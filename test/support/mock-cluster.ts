@@ -37,6 +37,8 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
     stopNode: async ({ node }) => ({ ...nodes.find((n) => n.name === node)!, running: false, state: 'exited' }),
     waitNodeReady: async ({ node }) => ({ node, version: '1.6.0', waitedMs: 5 }),
     probeNode: async ({ node }) => ({ node, healthy: true, code: 'ok' }),
+    inspectImages: async ({ images }) => images.map((image) => ({ dockerHost: 'unix:///docker.sock', image, present: image.endsWith(':1.6.0') })),
+    recentWindow: async () => ({ expectedMs: 42_000, basedOnRuns: 3 }),
     setLoadBalancerServers: async ({ nodes: names }) => names.map((server) => ({ server, status: 'MAINT', sessions: 0 })),
     setMaintenanceMode: async () => undefined,
     waitLoadBalancerServing: async ({ nodes: names }) => names.map((server) => ({ server, status: 'UP', sessions: 0 })),

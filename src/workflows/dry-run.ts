@@ -1,0 +1,81 @@
+import type { BackupMethod, ClusterPlan } from '../common/procedure-types';
+import { preflight } from './activity-options';
+import type { ProcedureName } from './messages';
+import { describeFailure } from './saga';
+
+/**
+ * What a procedure would do, from read-only activities only: nothing is started, stopped, pulled,
+ * backed up or switched, and no mail is sent. What the real pre-flight would refuse is listed in
+ * `problems` instead of failing, so one dry run shows everything to fix.
+ */
+export interface DryRunPlan {
+  dryRun: true;
+  procedure: ProcedureName;
+  cluster: string;
+  steps: string[];
+  nodes: { name: string; container: string; image: string; running: boolean }[];
+  currentVersion: string | null;
+  target?: { image: string; version: string | null; present: { dockerHost: string; present: boolean }[] };
+  backup?: { method: BackupMethod; databaseBytes?: number; freeBytes?: number | null };
+  operations?: string[];
+  /** Median length of the window (maintenance page, or one node serving) in the last successful runs. */
+  expectedWindowMs: number | null;
+  basedOnRuns: number;
+  problems: string[];
+}
+
+export interface DryRunRequest {
+  procedure: ProcedureName;
+  cluster: string;
+  steps: string[];
+  /** Problems the procedure's own pre-flight would refuse, judged from the plan. */
+  judge: (plan: ClusterPlan) => string[];
+  target?: string;
+  backupMethod?: BackupMethod;
+  operations?: string[];
+  probeHealth?: boolean;
+}
+
+export async function dryRun(request: DryRunRequest): Promise<DryRunPlan> {
+  const { cluster } = request;
+  const plan = await preflight.describeCluster({ cluster });
+  const problems = request.judge(plan);
+  const database = await preflight.checkDatabase({ cluster }).catch((error: unknown) => {
+    problems.push(`database: ${describeFailure(error)}`);
+    return undefined;
+  });
+  if (request.probeHealth) {
+    for (const probe of await Promise.all(plan.nodes.map((node) => preflight.probeNode({ cluster, node: node.name })))) {
+      if (!probe.healthy) problems.push(`${probe.node} is not healthy (${probe.code})`);
+    }
+  }
+  let target: DryRunPlan['target'];
+  if (request.target) {
+    const present = await preflight.inspectImages({ cluster, images: [request.target] });
+    const version = present.some((entry) => entry.present) ? await preflight.imageVersion({ cluster, image: request.target }) : null;
+    target = { image: request.target, version, present: present.map(({ dockerHost, present: here }) => ({ dockerHost, present: here })) };
+  }
+  let backup: DryRunPlan['backup'];
+  if (request.backupMethod !== undefined || request.steps.includes('backup')) {
+    const room = await preflight.checkBackupRoom({ cluster, ...(request.backupMethod ? { method: request.backupMethod } : {}) }).catch((error: unknown) => {
+      problems.push(`backup: ${describeFailure(error)}`);
+      return undefined;
+    });
+    backup = room ? { method: room.method, databaseBytes: room.databaseBytes, freeBytes: room.freeBytes } : { method: request.backupMethod ?? 'pg_dump' };
+  }
+  const window = await preflight.recentWindow({ cluster, procedure: request.procedure });
+  return {
+    dryRun: true,
+    procedure: request.procedure,
+    cluster,
+    steps: request.steps,
+    nodes: plan.nodes.map(({ name, container, image, running }) => ({ name, container, image, running })),
+    currentVersion: database?.version ?? null,
+    ...(target ? { target } : {}),
+    ...(backup ? { backup } : {}),
+    ...(request.operations ? { operations: request.operations } : {}),
+    expectedWindowMs: window.expectedMs,
+    basedOnRuns: window.basedOnRuns,
+    problems,
+  };
+}
