@@ -1,4 +1,5 @@
 import { createBackupActivities } from './backup';
+import { createBlackoutActivities } from './blackout';
 import { createDatabaseActivities } from './database';
 import type { ActivityDeps } from './deps';
 import { createHealthActivities } from './health';
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createNotifyActivities(deps),
     ...createMiddlewareActivities(deps),
     ...createHistoryActivities(deps),
+    ...createBlackoutActivities(deps),
   };
 }
 

@@ -54,4 +54,12 @@ export enum FailureType {
   ClusterNotHealthy = 'ClusterNotHealthy',
   /** An approver rejected the result of an in-app maintenance; the nodes were restored. */
   MaintenanceRejected = 'MaintenanceRejected',
+  /**
+   * The nodes do not form one NocoBase cluster: they differ in settings that must be shared (APP_KEY,
+   * APP_AES_SECRET_KEY, DB_*, the Redis-backed CACHE_/PUBSUB_/LOCK_/QUEUE_ adapters), run different
+   * images, or are more than cluster mode allows. The message names nodes and variables, never values.
+   */
+  ClusterInvariantViolated = 'ClusterInvariantViolated',
+  /** Today is a blackout day of the cluster and the start was not forced with a reason. */
+  InBlackout = 'InBlackout',
 }

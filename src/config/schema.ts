@@ -75,6 +75,21 @@ export const storageSchema = z
     message: 'expected exactly one of volume or hostPath',
   });
 
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date such as 2026-12-24');
+
+export const blackoutSchema = z
+  .strictObject({ from: isoDate, to: isoDate, reason: z.string().min(1) })
+  .refine((period) => period.from <= period.to, { message: 'expected from <= to' });
+
+function validTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Middleware NocoBase's cluster uses (Redis for cache, pub/sub, locks, queues). */
 export const middlewareSchema = z.strictObject({
   name,
@@ -99,6 +114,10 @@ export const clusterSchema = z
       /** An image with a POSIX shell, tar and find, run next to the storage to back it up and restore it. */
       toolImage: z.string().min(1).default('busybox:1.36'),
     }),
+    /** The time zone maintenance windows and blackout dates are meant in (IANA name). */
+    timeZone: z.string().refine(validTimeZone, 'expected an IANA time zone such as Europe/Berlin').default('UTC'),
+    /** Days (inclusive, in `timeZone`) no procedure may start unless forced with a reason. */
+    blackout: z.array(blackoutSchema).default([]),
     storage: storageSchema.optional(),
     middleware: z.array(middlewareSchema).default([]),
     approval: z
@@ -151,4 +170,5 @@ export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type SmtpConfig = z.infer<typeof smtpSchema>;
 export type StorageConfig = z.infer<typeof storageSchema>;
 export type MiddlewareConfig = z.infer<typeof middlewareSchema>;
+export type BlackoutPeriod = z.infer<typeof blackoutSchema>;
 export type MaintenanceConfig = z.infer<typeof configSchema>;

@@ -40,6 +40,8 @@ export async function dryRun(request: DryRunRequest): Promise<DryRunPlan> {
   const { cluster } = request;
   const plan = await preflight.describeCluster({ cluster });
   const problems = request.judge(plan);
+  const blackout = await preflight.checkBlackout({ cluster });
+  if (blackout.period) problems.push(`${blackout.today} is in the blackout ${blackout.period.from}..${blackout.period.to} (${blackout.period.reason}): needs "force"`);
   const database = await preflight.checkDatabase({ cluster }).catch((error: unknown) => {
     problems.push(`database: ${describeFailure(error)}`);
     return undefined;

@@ -3,7 +3,8 @@ import { FailureType } from '../common/failure-types';
 import type { ClusterPlan, CompensationOutcome, NodeReadiness, NotificationOutcome } from '../common/procedure-types';
 import { longRunning, preflight, quick } from './activity-options';
 import { dryRun, type DryRunPlan } from './dry-run';
-import { checkInput, checkWorkflowId } from './input-checks';
+import { blackoutGate } from './blackout-gate';
+import { checkForce, checkInput, checkWorkflowId, type ForceInput } from './input-checks';
 import { notify } from './notify';
 import { ProcedureTracker } from './procedure-tracker';
 import { describeFailure, failureType, Saga } from './saga';
@@ -12,6 +13,8 @@ export interface FirstStartInput {
   cluster: string;
   /** Return the plan and change nothing. */
   dryRun?: boolean;
+  /** Start on a blackout day anyway; the reason is recorded. */
+  force?: ForceInput;
 }
 
 export const FIRST_START_STEPS = ['preflight', 'start-first-node', 'start-other-nodes', 'enable-load-balancer', 'notify'];
@@ -35,7 +38,8 @@ export interface FirstStartResult {
  * failure type of the step that broke.
  */
 export async function firstStart(rawInput: FirstStartInput): Promise<FirstStartResult | DryRunPlan> {
-  const { cluster, dryRun: planOnly } = checkInput<FirstStartInput>(rawInput, ['cluster', 'dryRun']);
+  const { cluster, dryRun: planOnly, force: rawForce } = checkInput<FirstStartInput>(rawInput, ['cluster', 'dryRun', 'force']);
+  const force = checkForce(rawForce);
   checkWorkflowId(cluster);
   if (planOnly === true) {
     return dryRun({ procedure: 'firstStart', cluster, steps: FIRST_START_STEPS, judge: (plan) => runningProblem(plan) });
@@ -44,7 +48,10 @@ export async function firstStart(rawInput: FirstStartInput): Promise<FirstStartR
   const saga = new Saga();
 
   try {
-    const plan = await tracker.step('preflight', () => preflightChecks(cluster, tracker));
+    const plan = await tracker.step('preflight', async () => {
+      await blackoutGate(cluster, force, tracker);
+      return preflightChecks(cluster, tracker);
+    });
     const [first, ...others] = plan.nodes;
     if (!first) throw ApplicationFailure.nonRetryable(`cluster ${cluster} has no nodes`, FailureType.Misconfigured);
 

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
 import { checkApprovalInput, type ApprovalInput, type ApprovalPolicy } from './approval-input';
-import { checkInput } from './input-checks';
+import { checkForce, checkInput, type ForceInput } from './input-checks';
 
 /** NocoBase's plugin manager, run on the remaining node: `yarn pm add|enable|disable|remove <plugin...>`. */
 export interface PmOperation {
@@ -25,6 +25,8 @@ export interface InAppMaintenanceInput {
   restoreBackupOnFailure?: boolean;
   /** Return the plan and change nothing. */
   dryRun?: boolean;
+  /** Start on a blackout day anyway; the reason is recorded. */
+  force?: ForceInput;
 }
 
 export interface CheckedMaintenanceInput {
@@ -33,6 +35,7 @@ export interface CheckedMaintenanceInput {
   policy: ApprovalPolicy;
   restoreBackupOnFailure: boolean;
   dryRun: boolean;
+  force: ForceInput | undefined;
 }
 
 const PM_COMMANDS = ['add', 'enable', 'disable', 'remove'];
@@ -41,7 +44,7 @@ const PM_COMMANDS = ['add', 'enable', 'disable', 'remove'];
 const PM_ARGUMENT = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/;
 
 export function checkMaintenanceInput(raw: unknown): CheckedMaintenanceInput {
-  const input = checkInput<InAppMaintenanceInput>(raw, ['cluster', 'operations', 'approval', 'restoreBackupOnFailure', 'dryRun']);
+  const input = checkInput<InAppMaintenanceInput>(raw, ['cluster', 'operations', 'approval', 'restoreBackupOnFailure', 'dryRun', 'force']);
   const operations = input.operations ?? [];
   if (!Array.isArray(operations)) throw invalid('"operations" must be a list such as [{"type":"pm","args":["enable","<plugin>"]}, {"type":"backup"}]');
   operations.forEach((operation, index) => checkOperation(operation, index));
@@ -50,7 +53,7 @@ export function checkMaintenanceInput(raw: unknown): CheckedMaintenanceInput {
   if (restoreBackupOnFailure && !operations.some((operation) => operation.type === 'backup')) {
     throw invalid('"restoreBackupOnFailure" needs a {"type":"backup"} operation to restore from');
   }
-  return { cluster: input.cluster, operations, policy: checkApprovalInput(input.approval), restoreBackupOnFailure, dryRun: input.dryRun === true };
+  return { cluster: input.cluster, operations, policy: checkApprovalInput(input.approval), restoreBackupOnFailure, dryRun: input.dryRun === true, force: checkForce(input.force) };
 }
 
 export function describeOperation(operation: MaintenanceOperation): string {

@@ -3,6 +3,7 @@ import { FailureType } from '../common/failure-types';
 import type { BackupRecord, CompensationOutcome, NodeReadiness, NotificationOutcome } from '../common/procedure-types';
 import { longRunning, preflight, quick } from './activity-options';
 import { Approval } from './approval';
+import { blackoutGate } from './blackout-gate';
 import { awaitDecision } from './decision-step';
 import { dryRun, type DryRunPlan } from './dry-run';
 import { checkMaintenanceInput, describeOperation, type InAppMaintenanceInput, type MaintenanceOperation } from './in-app-maintenance-input';
@@ -77,6 +78,7 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
 
   try {
     const plan = await tracker.step('preflight', async () => {
+      await blackoutGate(cluster, input.force, tracker);
       const plan = await preflight.describeCluster({ cluster });
       for (const entry of plan.nodes) tracker.node(entry.name, entry.running ? 'ready' : 'stopped', { container: entry.container, image: entry.image });
       const probes = await Promise.all(plan.nodes.map((entry) => preflight.probeNode({ cluster, node: entry.name })));

@@ -40,3 +40,17 @@ export function checkWorkflowId(cluster: string): void {
 function invalid(message: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, FailureType.InvalidInput);
 }
+
+/** `force: { "reason": "..." }` lets a procedure start on a blackout day; the reason is recorded. */
+export interface ForceInput {
+  reason: string;
+}
+
+export function checkForce(force: unknown): ForceInput | undefined {
+  if (force === undefined) return undefined;
+  const reason = (force as { reason?: unknown } | null)?.reason;
+  if (typeof force !== 'object' || force === null || typeof reason !== 'string' || reason.trim() === '' || Object.keys(force).length !== 1) {
+    throw invalid('"force" must be {"reason": "<why this cannot wait>"}');
+  }
+  return { reason };
+}

@@ -58,6 +58,8 @@ export interface ProcedureStatus {
   target?: { image: string; version: string | null };
   backup?: BackupRecord;
   approval?: ApprovalStatus;
+  /** Set when the procedure was forced to start on a blackout day. */
+  forced?: { reason: string; blackout: string };
   /** In-app maintenance: each operation as it ran. */
   operations?: OperationOutcome[];
   /** In-app maintenance without operations: who said the work on the remaining node is done. */

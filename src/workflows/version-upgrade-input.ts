@@ -3,7 +3,7 @@ import { FailureType } from '../common/failure-types';
 import type { BackupMethod } from '../common/procedure-types';
 import type { TimeoutPolicy } from './approval';
 import { checkApprovalInput, type ApprovalInput } from './approval-input';
-import { checkInput } from './input-checks';
+import { checkForce, checkInput, type ForceInput } from './input-checks';
 
 export interface VersionUpgradeInput {
   cluster: string;
@@ -14,6 +14,8 @@ export interface VersionUpgradeInput {
   backupMethod?: BackupMethod;
   /** Return the plan and change nothing. */
   dryRun?: boolean;
+  /** Start on a blackout day anyway; the reason is recorded. */
+  force?: ForceInput;
 }
 
 export interface CheckedUpgradeInput {
@@ -23,6 +25,7 @@ export interface CheckedUpgradeInput {
   onTimeout: TimeoutPolicy;
   backupMethod: BackupMethod | undefined;
   dryRun: boolean;
+  force: ForceInput | undefined;
 }
 
 // Docker's reference grammar, simplified: optional registry host[:port]/, path components, and a
@@ -30,7 +33,7 @@ export interface CheckedUpgradeInput {
 const IMAGE_REFERENCE = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 export function checkUpgradeInput(raw: unknown): CheckedUpgradeInput {
-  const input = checkInput<VersionUpgradeInput>(raw, ['cluster', 'image', 'approval', 'backupMethod', 'dryRun']);
+  const input = checkInput<VersionUpgradeInput>(raw, ['cluster', 'image', 'approval', 'backupMethod', 'dryRun', 'force']);
   const { image } = input;
   if (typeof image !== 'string' || !IMAGE_REFERENCE.test(image)) {
     throw invalid(`"image" must be an image reference such as registry.example.com/nocobase/nocobase:1.7.14, got ${JSON.stringify(image)}`);
@@ -44,7 +47,7 @@ export function checkUpgradeInput(raw: unknown): CheckedUpgradeInput {
   if (backupMethod !== undefined && backupMethod !== 'pg_dump' && backupMethod !== 'clone') {
     throw invalid(`"backupMethod" must be pg_dump or clone, got ${JSON.stringify(backupMethod)}`);
   }
-  return { cluster: input.cluster, image, approvalTimeoutMs, onTimeout, backupMethod, dryRun: input.dryRun === true };
+  return { cluster: input.cluster, image, approvalTimeoutMs, onTimeout, backupMethod, dryRun: input.dryRun === true, force: checkForce(input.force) };
 }
 
 function invalid(message: string): ApplicationFailure {

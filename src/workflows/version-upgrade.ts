@@ -11,6 +11,7 @@ import { ProcedureTracker } from './procedure-tracker';
 import { runLabel } from './run-label';
 import { describeFailure, failureType, Saga } from './saga';
 import { checkUpgradeInput, type CheckedUpgradeInput, type VersionUpgradeInput } from './version-upgrade-input';
+import { blackoutGate } from './blackout-gate';
 import { awaitDecision } from './decision-step';
 import { dryRun, type DryRunPlan } from './dry-run';
 import { outcomeReport } from './procedure-mail';
@@ -240,6 +241,7 @@ async function upgradePreflight(
   from: VersionUpgradeResult['from'],
 ): Promise<{ plan: ClusterPlan; targetVersion: string | null }> {
   const { cluster, image } = input;
+  await blackoutGate(cluster, input.force, tracker);
   const plan = await preflight.describeCluster({ cluster });
   for (const node of plan.nodes) {
     tracker.node(node.name, node.running ? 'ready' : 'stopped', { container: node.container, image: node.image });

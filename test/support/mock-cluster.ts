@@ -39,6 +39,7 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
     probeNode: async ({ node }) => ({ node, healthy: true, code: 'ok' }),
     inspectImages: async ({ images }) => images.map((image) => ({ dockerHost: 'unix:///docker.sock', image, present: image.endsWith(':1.6.0') })),
     recentWindow: async () => ({ expectedMs: 42_000, basedOnRuns: 3 }),
+    checkBlackout: async () => ({ today: '2026-11-24', timeZone: 'UTC', period: null }),
     setLoadBalancerServers: async ({ nodes: names }) => names.map((server) => ({ server, status: 'MAINT', sessions: 0 })),
     setMaintenanceMode: async () => undefined,
     waitLoadBalancerServing: async ({ nodes: names }) => names.map((server) => ({ server, status: 'UP', sessions: 0 })),

@@ -147,6 +147,25 @@ describe('firstStart workflow', () => {
     assert.deepEqual(mock.calls, []);
   });
 
+  it('refuses to start on a blackout day unless forced, and records the reason when forced', async () => {
+    const blackout = { today: '2026-12-24', timeZone: 'UTC', period: { from: '2026-12-20', to: '2027-01-02', reason: 'holiday freeze' } };
+    const refused = mockCluster(uniqueCluster(), { checkBlackout: async () => blackout });
+    const failure = await failureOf(runFirstStart(refused.plan.cluster, refused.activities));
+    assert.equal(failure.type, FailureType.InBlackout);
+    assert.match(failure.message, /holiday freeze/);
+    assert.deepEqual(refused.calls.filter((call) => !call.endsWith(':done') && call !== 'sendNotification'), ['checkBlackout'], 'nothing but the refusal mail');
+
+    const forced = mockCluster(uniqueCluster(), { checkBlackout: async () => blackout });
+    const cluster = forced.plan.cluster;
+    const status = await withMockedWorker(env, forced.activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start('firstStart', { taskQueue, workflowId: procedureWorkflowId(cluster), args: [{ cluster, force: { reason: 'outage fix' } }] });
+      await handle.result();
+      return handle.query(statusQuery);
+    });
+    assert.equal(status.forced?.reason, 'outage fix');
+    assert.ok(forced.calls.includes('startNode:node-1'));
+  });
+
   it('succeeds and records why when the notification cannot be sent', async () => {
     const cluster = uniqueCluster();
     const { activities } = mockCluster(cluster, { sendNotification: () => failWith('SmtpDown', 'connection refused') });
