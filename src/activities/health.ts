@@ -3,6 +3,7 @@ import { FailureType } from '../common/failure-types';
 import type { NodeReadiness, PluginSummary } from '../common/procedure-types';
 import type { NodeConfig } from '../config/schema';
 import { getCluster, getNode } from './cluster-lookup';
+import { createNamingLookup } from './cluster-naming';
 import type { ActivityDeps } from './deps';
 import { demuxDockerLogs } from './docker-logs';
 import { pluginsReady, readApplicationState } from './nocobase-tables';
@@ -12,7 +13,10 @@ export interface WaitNodeReadyInput {
   node: string;
   /** Also wait until the database shows every built-in plugin installed and enabled. */
   requirePlugins: boolean;
-  /** Also wait until the database records this application version (an upgrade has finished). */
+  /**
+   * Also wait until the database records this application version (an upgrade has finished) and
+   * the node itself reports it, when its `app:getInfo` endpoint answers.
+   */
   expectVersion?: string | null;
 }
 
@@ -20,6 +24,7 @@ interface Observation {
   health: string;
   version?: string | null;
   plugins?: PluginSummary | null;
+  appVersion?: string | null;
 }
 
 /** Heartbeat details; `startedAt` survives a retry so the timeout counts from the first attempt. */
@@ -46,7 +51,36 @@ async function probeHealth(url: string): Promise<{ ok: boolean; code: string }> 
   }
 }
 
+/**
+ * NocoBase's public `app:getInfo`, beside the health check (so a sub-path deployment keeps its
+ * prefix); otherwise at the URL's origin.
+ */
+export function appInfoUrl(healthUrl: string): string {
+  const url = new URL(healthUrl);
+  const base = url.pathname.endsWith('/api/__health_check') ? url.pathname.slice(0, -'/__health_check'.length) : '/api';
+  return `${url.origin}${base}/app:getInfo`;
+}
+
+/**
+ * The version the running node reports, or null when it does not answer 200 with one: the
+ * endpoint is a second opinion, and a node that lacks it (or a proxy that hides it) must not block
+ * readiness on its own. The database's version stays required.
+ */
+async function probeAppVersion(healthUrl: string): Promise<string | null> {
+  try {
+    const response = await fetch(appInfoUrl(healthUrl), { signal: AbortSignal.timeout(2_000) });
+    const body = await response.text();
+    if (response.status !== 200) return null;
+    const version = (JSON.parse(body) as { data?: { version?: unknown } } | null)?.data?.version;
+    return typeof version === 'string' ? version : null;
+  } catch {
+    return null;
+  }
+}
+
 export function createHealthActivities(deps: ActivityDeps) {
+  const namingOf = createNamingLookup(deps);
+
   async function failIfExited(node: NodeConfig): Promise<void> {
     const container = deps.docker(node.dockerHost).getContainer(node.container);
     const info = await container.inspect();
@@ -70,8 +104,10 @@ export function createHealthActivities(deps: ActivityDeps) {
 
     /**
      * Waits until a started node answers its health check with 200 and, when asked, the database
-     * shows its plugins installed and enabled. Fails at once when the container exits; fails
-     * after the cluster's `timeouts.nodeReady`. Read-only, heartbeats, safe to retry.
+     * shows its plugins installed and enabled, and reports the node's own version (app:getInfo).
+     * Fails at once when the container exits; fails after the cluster's `timeouts.nodeReady`.
+     * Read-only (the cluster's first container is inspected for its table naming), heartbeats,
+     * safe to retry.
      */
     async waitNodeReady(input: WaitNodeReadyInput): Promise<NodeReadiness> {
       const context = Context.current();
@@ -87,11 +123,19 @@ export function createHealthActivities(deps: ActivityDeps) {
         const health = await probeHealth(node.healthUrl);
         last = { health: health.code };
         if (health.ok) {
-          const state = await readApplicationState(deps.database(input.cluster));
-          last = { health: health.code, version: state.version, plugins: state.plugins };
-          const versionOk = !input.expectVersion || state.version === input.expectVersion;
+          const state = await readApplicationState(deps.database(input.cluster), await namingOf(input.cluster));
+          const appVersion = await probeAppVersion(node.healthUrl);
+          last = { health: health.code, version: state.version, plugins: state.plugins, appVersion };
+          const versionOk = !input.expectVersion
+            || (state.version === input.expectVersion && (appVersion === null || appVersion === input.expectVersion));
           if (versionOk && (!input.requirePlugins || pluginsReady(state.plugins))) {
-            return { node: node.name, version: state.version, ...(state.plugins ? { plugins: state.plugins } : {}), waitedMs: Date.now() - startedAt };
+            return {
+              node: node.name,
+              version: state.version,
+              ...(state.plugins ? { plugins: state.plugins } : {}),
+              waitedMs: Date.now() - startedAt,
+              ...(appVersion === null ? {} : { appVersion }),
+            };
           }
         }
         context.heartbeat({ startedAt, ...last } satisfies Progress);

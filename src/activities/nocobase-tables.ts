@@ -1,11 +1,15 @@
 import type { Pool } from 'pg';
 import type { PluginSummary } from '../common/procedure-types';
+import { tableNaming, type TableNaming } from './nocobase-naming';
 
 /**
- * How NocoBase records its state: `applicationVersion(value)` and `applicationPlugins(...)`.
+ * How NocoBase records its state: `applicationVersion(value)` and `applicationPlugins(...)`, named
+ * per the deployment's DB_TABLE_PREFIX / DB_UNDERSCORED / DB_SCHEMA (see nocobase-naming.ts).
  * Reading them from the database (not from the node) tells what the *cluster* believes, which is
  * what decides whether another node may start.
  */
+
+const DEFAULT_TABLES = tableNaming();
 
 const UNDEFINED_TABLE = '42P01';
 
@@ -15,16 +19,18 @@ export interface ApplicationState {
   plugins: PluginSummary | null;
 }
 
-export async function readApplicationState(pool: Pool): Promise<ApplicationState> {
+/** `naming` defaults to NocoBase's defaults (no prefix, camelCase, schema public). */
+export async function readApplicationState(pool: Pool, naming: TableNaming = DEFAULT_TABLES): Promise<ApplicationState> {
+  const { versionTable, pluginsTable, column: c } = naming;
   try {
-    const version = await pool.query<{ value: string }>('SELECT value FROM "applicationVersion" LIMIT 1');
+    const version = await pool.query<{ value: string }>(`SELECT ${c.value} AS value FROM ${versionTable} LIMIT 1`);
     const plugins = await pool.query<Record<keyof PluginSummary, string>>(`
       SELECT count(*) AS total,
-             count(*) FILTER (WHERE "builtIn") AS "builtIn",
-             count(*) FILTER (WHERE "builtIn" AND enabled AND installed) AS "builtInReady",
-             count(*) FILTER (WHERE enabled) AS enabled,
-             count(*) FILTER (WHERE enabled AND NOT installed) AS "enabledNotInstalled"
-        FROM "applicationPlugins"`);
+             count(*) FILTER (WHERE ${c.builtIn}) AS "builtIn",
+             count(*) FILTER (WHERE ${c.builtIn} AND ${c.enabled} AND ${c.installed}) AS "builtInReady",
+             count(*) FILTER (WHERE ${c.enabled}) AS enabled,
+             count(*) FILTER (WHERE ${c.enabled} AND NOT ${c.installed}) AS "enabledNotInstalled"
+        FROM ${pluginsTable}`);
     const row = plugins.rows[0];
     return {
       version: version.rows[0]?.value ?? null,
@@ -39,7 +45,8 @@ export async function readApplicationState(pool: Pool): Promise<ApplicationState
         : null,
     };
   } catch (error) {
-    // Tables appear only at the end of an install: until then there is nothing installed.
+    // Tables appear only at the end of an install: until then there is nothing installed. (An
+    // unknown DB_SCHEMA reports the same 42P01, and means the same thing.)
     if ((error as { code?: string }).code === UNDEFINED_TABLE) return { version: null, plugins: null };
     throw error;
   }
