@@ -1,13 +1,16 @@
 // Builds the images of the NocoBase stand-in (a TEST FIXTURE, see
-// test/fixtures/nocobase-standin/README.md) and pushes them to the local registry.
+// test/fixtures/nocobase-standin/README.md) and the storage activities' tool image
+// (`nocobase-maintenance-toolbox:busybox`), and pushes them to the local registry.
 //
 //   DOCKER_HOST=unix:///…/docker.sock REGISTRY=127.0.0.1:5000 npx tsx scripts/stack/build-images.ts [--force]
 //
 // Nothing can be pulled from the internet here, so the base image is made FROM scratch out of
-// the host's own node binary and the shared libraries it links. Local tags are removed after the
+// the host's own node binary and the shared libraries it links, and the toolbox out of Debian's
+// busybox-static (scripts/stack/demo.sh installs it). Local tags are removed after the
 // push so that the maintenance workflows really pull from the registry, as in production.
-// Re-runs are cheap: a content hash of the fixture, the node binary and this script is stored as
-// an image label, and the build is skipped when the registry already serves that hash.
+// Re-runs are cheap: a content hash of the fixture, the node binary and this script (for the
+// toolbox: the busybox binary and this script) is stored as an image label, and a build is
+// skipped when the registry already serves that hash.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -19,6 +22,9 @@ const FIXTURE_DIR = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'noc
 const REPOSITORY = 'nocobase-standin';
 const HASH_LABEL = 'nocobase-maintenance.standin-hash';
 const FIXTURE_LABEL = 'nocobase-maintenance.test-fixture';
+const TOOLBOX_REPOSITORY = 'nocobase-maintenance-toolbox';
+const TOOLBOX_TAG = 'busybox';
+const BUSYBOX = process.env.BUSYBOX_STATIC || '/bin/busybox';
 
 export interface StandinImages {
   v1: string;
@@ -37,6 +43,10 @@ const VARIANTS: readonly ImageVariant[] = [
   { tag: '1.7.0', version: '1.7.0', brokenMigration: false },
   { tag: '1.8.0-broken', version: '1.8.0', brokenMigration: true },
 ];
+
+export function toolboxImage(registry: string): string {
+  return `${registry}/${TOOLBOX_REPOSITORY}:${TOOLBOX_TAG}`;
+}
 
 export function standinImages(registry: string): StandinImages {
   return {
@@ -99,8 +109,8 @@ function contentHash(nodeBinary: string): string {
   return hash.digest('hex').slice(0, 16);
 }
 
-async function registryHash(registry: string, tag: string): Promise<string | undefined> {
-  const base = `http://${registry}/v2/${REPOSITORY}`;
+async function registryHash(registry: string, tag: string, repository = REPOSITORY): Promise<string | undefined> {
+  const base = `http://${registry}/v2/${repository}`;
   const manifest = await fetch(`${base}/manifests/${tag}`, {
     headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' },
   });
@@ -175,6 +185,69 @@ function writeAppContext(dir: string, base: string, variant: ImageVariant, hash:
   ].join('\n'));
 }
 
+// Debian's dynamic busybox installs the same path but cannot run in an empty image.
+function staticBusybox(): string {
+  const binary = fs.realpathSync(BUSYBOX);
+  let linked = '';
+  try {
+    linked = execFileSync('ldd', [binary], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    // ldd exits non-zero for "not a dynamic executable": what we want.
+  }
+  if (/=>|ld-linux/.test(linked)) throw new Error(`${binary} is dynamically linked: install Debian's busybox-static`);
+  return binary;
+}
+
+// `busybox --install -s`, done here into the build context: the image has no shell to run it.
+function writeToolboxContext(dir: string, busybox: string, hash: string): void {
+  const bin = path.join(dir, 'rootfs', 'bin');
+  fs.mkdirSync(bin, { recursive: true });
+  fs.copyFileSync(busybox, path.join(bin, 'busybox'));
+  fs.chmodSync(path.join(bin, 'busybox'), 0o755);
+  const applets = execFileSync(busybox, ['--list'], { encoding: 'utf8' }).split('\n').filter((name) => /^[\w.[-]+$/.test(name) && name !== 'busybox');
+  for (const applet of applets) fs.symlinkSync('busybox', path.join(bin, applet));
+  fs.mkdirSync(path.join(dir, 'rootfs', 'tmp'));
+  fs.chmodSync(path.join(dir, 'rootfs', 'tmp'), 0o1777);
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), [
+    'FROM scratch',
+    'COPY rootfs/ /',
+    'ENV PATH=/bin',
+    `LABEL ${FIXTURE_LABEL}=nocobase-maintenance-toolbox ${HASH_LABEL}=${hash}`,
+    'CMD ["sh"]',
+    '',
+  ].join('\n'));
+}
+
+/** Builds, pushes and untags the toolbox image unless the registry already has this build. */
+export async function buildAndPushToolbox(options: BuildOptions): Promise<string> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const { registry } = options;
+  if (!registry) throw new Error('REGISTRY is not set (e.g. 127.0.0.1:5000)');
+  const image = toolboxImage(registry);
+  const busybox = staticBusybox();
+  const hash = createHash('sha256').update(fs.readFileSync(busybox)).update(fs.readFileSync(__filename)).digest('hex').slice(0, 16);
+  if (!options.force && (await registryHash(registry, TOOLBOX_TAG, TOOLBOX_REPOSITORY)) === hash) {
+    log(`registry ${registry} already has ${TOOLBOX_REPOSITORY} build ${hash}; nothing to do`);
+    return image;
+  }
+  const docker = dockerFromHost(options.dockerHost);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nocobase-toolbox-build-'));
+  const started = Date.now();
+  try {
+    writeToolboxContext(path.join(work, 'toolbox'), busybox, hash);
+    await buildImage(docker, path.join(work, 'toolbox'), image, log);
+    const { Size } = await docker.getImage(image).inspect();
+    log(`pushing ${image}`);
+    const stream = await docker.getImage(`${registry}/${TOOLBOX_REPOSITORY}`).push({ tag: TOOLBOX_TAG, authconfig: {} });
+    await followDockerStream(docker, stream, (line) => log(`  ${line}`));
+    await removeTag(docker, image);
+    log(`${image}: ${(Size / 1024 / 1024).toFixed(1)} MiB, built and pushed in ${Date.now() - started} ms`);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  return image;
+}
+
 async function removeTag(docker: Docker, tag: string): Promise<void> {
   try {
     await docker.getImage(tag).remove({ force: true });
@@ -242,7 +315,8 @@ async function main(): Promise<void> {
     registry: process.env.REGISTRY,
     force: process.argv.includes('--force'),
   });
-  process.stdout.write(`DEMO_IMAGE_V1=${images.v1}\nDEMO_IMAGE_V2=${images.v2}\nDEMO_IMAGE_BROKEN=${images.broken}\n`);
+  const toolbox = await buildAndPushToolbox({ dockerHost: process.env.DOCKER_HOST, registry: process.env.REGISTRY, force: process.argv.includes('--force') });
+  process.stdout.write(`DEMO_IMAGE_V1=${images.v1}\nDEMO_IMAGE_V2=${images.v2}\nDEMO_IMAGE_BROKEN=${images.broken}\nTOOLBOX_IMAGE=${toolbox}\n`);
 }
 
 if (require.main === module) {

@@ -7,13 +7,17 @@ CLUSTERS_FILE="$STACK_DIR/clusters.yaml"
 IMAGES_FILE="$STACK_DIR/images.env"
 STANDIN_EVENTS_DIR="$STACK_DIR/standin-events"
 BACKUP_DIR="$STACK_DIR/backups/demo"
+DEMO_STORAGE_VOLUME=demo-storage # created by demo-cluster.ts, mounted by every demo node
 SMTP_FROM='nocobase-maintenance <maintenance@localhost>'
 
 # images.env holds build-images.ts's output; read as data, never sourced.
 image_ref() { sed -n "s/^$1=//p" "$IMAGES_FILE" 2>/dev/null | tail -n 1; }
 
 write_clusters_yaml() {
-  local nodes="" i port
+  local nodes="" i port tool_image=""
+  # Absent before the first image build: the schema's default applies until up.sh rewrites this.
+  if [ -n "$(image_ref TOOLBOX_IMAGE)" ]; then tool_image="
+      toolImage: $(image_ref TOOLBOX_IMAGE)"; fi
   for i in 1 2 3; do
     port="NODE_PORT_$i"
     nodes+="      - name: node-$i
@@ -48,7 +52,11 @@ ${nodes}    database:
     backup:
       method: pg_dump
       directory: $BACKUP_DIR
-      pgBin: $PGBIN
+      pgBin: $PGBIN$tool_image
+    storage:
+      dockerHost: $STACK_DOCKER_HOST
+      volume: $DEMO_STORAGE_VOLUME
+      mountPath: /app/nocobase/storage
 " || true
 }
 
@@ -85,6 +93,7 @@ write_stack_env() {
     DEMO_IMAGE_V1 "$(image_ref DEMO_IMAGE_V1)" \
     DEMO_IMAGE_V2 "$(image_ref DEMO_IMAGE_V2)" \
     DEMO_IMAGE_BROKEN "$(image_ref DEMO_IMAGE_BROKEN)" \
+    TOOLBOX_IMAGE "$(image_ref TOOLBOX_IMAGE)" \
     DEMO_NODE_PORTS "$NODE_PORT_1 $NODE_PORT_2 $NODE_PORT_3" \
     DEMO_DB_NAME "$DEMO_DB_NAME" \
     DEMO_DB_USER "$DEMO_DB_USER" \

@@ -1,10 +1,10 @@
 // Provisions the 3-node `demo` cluster out of NocoBase stand-in containers (a TEST FIXTURE, see
-// test/fixtures/nocobase-standin/README.md): its database and role, and containers
-// demo-node-1..3 that are created but NOT started, because starting them is the maintenance
-// workflows' job.
+// test/fixtures/nocobase-standin/README.md): its database and role, the volume `demo-storage`
+// the nodes share at /app/nocobase/storage, and containers demo-node-1..3 that are created but
+// NOT started, because starting them is the maintenance workflows' job.
 //
 //   npx tsx scripts/stack/demo-cluster.ts ensure   # idempotent; existing containers are kept
-//   npx tsx scripts/stack/demo-cluster.ts reset    # remove containers, recreate the database, then ensure
+//   npx tsx scripts/stack/demo-cluster.ts reset    # remove containers, recreate the database and volume, then ensure
 //
 // Env: DOCKER_HOST, DEMO_IMAGE_V1, PG_ADMIN_URL, DEMO_DB_PASSWORD_FILE, DEMO_NODE_PORTS,
 // STANDIN_EVENTS_DIR (required); DEMO_DB_NAME, DEMO_DB_USER, DEMO_DB_HOST, DEMO_DB_PORT,
@@ -18,6 +18,8 @@ import { dockerFromHost, followDockerStream } from './build-images';
 
 const DEMO_APP_KEY = 'demo-app-key-not-a-secret-test-fixture';
 const EVENTS_MOUNT = '/standin-events';
+/** Where NocoBase (and the stand-in) keep uploads and plugins, shared by every node. */
+export const STORAGE_MOUNT = '/app/nocobase/storage';
 
 export interface DemoClusterOptions {
   dockerHost: string;
@@ -108,6 +110,11 @@ export function nodeContainerName(options: Pick<DemoClusterOptions, 'cluster'>, 
   return `${options.cluster ?? 'demo'}-node-${index}`;
 }
 
+/** The named volume every node of the cluster mounts at STORAGE_MOUNT: `demo-storage` for `demo`. */
+export function storageVolumeName(options: Pick<DemoClusterOptions, 'cluster'>): string {
+  return `${options.cluster ?? 'demo'}-storage`;
+}
+
 export function nodeContainerNames(options: Pick<DemoClusterOptions, 'cluster' | 'nodePorts'>): string[] {
   return options.nodePorts.map((_, i) => nodeContainerName(options, i + 1));
 }
@@ -151,7 +158,7 @@ export function nodeContainerSpec(
     },
     HostConfig: {
       NetworkMode: 'host',
-      Binds: [`${options.eventsDir}:${EVENTS_MOUNT}`],
+      Binds: [`${options.eventsDir}:${EVENTS_MOUNT}`, `${storageVolumeName(options)}:${STORAGE_MOUNT}`],
       RestartPolicy: { Name: 'no' },
     },
   };
@@ -206,15 +213,48 @@ async function ensureDatabase(options: DemoClusterOptions): Promise<void> {
   });
 }
 
+async function ensureStorageVolume(docker: Docker, options: DemoClusterOptions, log: (line: string) => void): Promise<void> {
+  const name = storageVolumeName(options);
+  try {
+    await docker.getVolume(name).inspect();
+    return;
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+  }
+  await docker.createVolume({ Name: name, Labels: { 'nocobase-maintenance.cluster': options.cluster ?? 'demo' } });
+  log(`volume ${name} created`);
+}
+
 /**
- * Idempotent. Creates the role, the database and any missing node container (pulling the image
- * first); containers that exist are left exactly as they are, running or not.
+ * Empties the storage for reset: every container that mounts the volume goes first (nodes saved
+ * under a label, storage helpers), or the Engine refuses to remove it.
+ */
+async function removeStorageVolume(docker: Docker, options: DemoClusterOptions, log: (line: string) => void): Promise<void> {
+  const name = storageVolumeName(options);
+  for (const info of await docker.listContainers({ all: true, filters: { volume: [name] } })) {
+    await docker.getContainer(info.Id).remove({ force: true, v: false }).catch((err: unknown) => {
+      if (statusCode(err) !== 404) throw err;
+    });
+    log(`${info.Names[0]?.replace(/^\//, '') ?? info.Id} removed (it used volume ${name})`);
+  }
+  try {
+    await docker.getVolume(name).remove();
+    log(`volume ${name} removed`);
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+  }
+}
+
+/**
+ * Idempotent. Creates the role, the database, the storage volume and any missing node container
+ * (pulling the image first); containers that exist are left exactly as they are, running or not.
  */
 export async function ensureDemoCluster(options: DemoClusterOptions): Promise<string[]> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const docker = dockerFromHost(options.dockerHost);
   fs.mkdirSync(options.eventsDir, { recursive: true });
   await ensureDatabase(options);
+  await ensureStorageVolume(docker, options, log);
   const names = nodeContainerNames(options);
   for (const [i, name] of names.entries()) {
     try {
@@ -231,7 +271,7 @@ export async function ensureDemoCluster(options: DemoClusterOptions): Promise<st
   return names;
 }
 
-/** Destroys the cluster's containers, database and event files, then runs ensureDemoCluster. */
+/** Destroys the cluster's containers, storage volume, database and event files, then runs ensureDemoCluster. */
 export async function resetDemoCluster(options: DemoClusterOptions): Promise<string[]> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const docker = dockerFromHost(options.dockerHost);
@@ -244,6 +284,7 @@ export async function resetDemoCluster(options: DemoClusterOptions): Promise<str
     }
     fs.rmSync(path.join(options.eventsDir, `${name}.jsonl`), { force: true });
   }
+  await removeStorageVolume(docker, options, log);
   await withAdmin(options, async (client) => {
     await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [options.dbName]);
     await execFormatted(client, 'DROP DATABASE IF EXISTS %I WITH (FORCE)', options.dbName);

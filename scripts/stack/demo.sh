@@ -5,6 +5,14 @@
 
 DEMO_MARKER="$STACK_DIR/demo-cluster.ok" # status counts the demo nodes once they were created
 
+# The storage activities' tool image is built FROM scratch around Debian's
+# static busybox (nothing can be pulled here). Debian's dynamic `busybox`
+# installs the same path but would not run in an empty image, so ask dpkg.
+demo_packages() {
+  dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' && return 0
+  case " ${MISSING_PACKAGES[*]-} " in *" busybox-static "*) ;; *) MISSING_PACKAGES+=(busybox-static) ;; esac
+}
+
 demo_require_scripts() {
   local script
   for script in build-images.ts demo-cluster.ts; do
@@ -21,7 +29,7 @@ demo_build_images() {
     fail build-images "tsx scripts/stack/build-images.ts failed"
   printf '%s\n' "$out" >>"$LOG_DIR/build-images.log"
   local images="" found
-  for line in DEMO_IMAGE_V1 DEMO_IMAGE_V2 DEMO_IMAGE_BROKEN; do
+  for line in DEMO_IMAGE_V1 DEMO_IMAGE_V2 DEMO_IMAGE_BROKEN TOOLBOX_IMAGE; do
     found="$(grep -E "^$line=[^[:space:]]+\$" <<<"$out" | tail -n 1)" ||
       fail build-images "build-images.ts printed no $line=<image> line on stdout"
     images+="$found"$'\n'

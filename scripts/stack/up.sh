@@ -37,6 +37,7 @@ docker_resolve_mode
 need_command curl curl
 need_command pgrep procps
 for component in temporal docker registry postgres haproxy smtp; do "${component}_packages"; done
+[ "$SKIP_DEMO" = 1 ] || demo_packages
 installing_postgres=no
 case " ${MISSING_PACKAGES[*]-} " in *" postgresql "*) installing_postgres=yes ;; esac
 install_missing_packages
@@ -62,6 +63,7 @@ else
   demo_require_scripts
   demo_build_images
   write_stack_env # the demo cluster reads DEMO_IMAGE_V1 from it
+  write_clusters_yaml # backup.toolImage names the toolbox image just built
   demo_ensure_cluster
 fi
 

@@ -9,6 +9,7 @@ import { countTables, dumpFiles, ensureDirectory, finishedDump, removeStaleParti
 import { getCluster } from './cluster-lookup';
 import { databaseInfo, ddlOnFreeDatabase, derivedName, ident, setComment, unreachable, withMaintenanceClient } from './database-admin';
 import type { ActivityDeps } from './deps';
+import { createNamingLookup } from './cluster-naming';
 import { readApplicationState } from './nocobase-tables';
 
 /** Headroom over the database's size: a custom-format dump is usually far smaller, never much larger. */
@@ -31,6 +32,7 @@ export interface RestoreOutcome {
 }
 
 export function createBackupActivities(deps: ActivityDeps) {
+  const namingOf = createNamingLookup(deps);
   /** Runs a query on the cluster's own database, mapping driver errors to DatabaseUnreachable. */
   async function onClusterDatabase<T>(cluster: ClusterConfig, work: () => Promise<T>): Promise<T> {
     try {
@@ -61,7 +63,9 @@ export function createBackupActivities(deps: ActivityDeps) {
   }
 
   async function applicationVersion(clusterName: string, cluster: ClusterConfig): Promise<string | null> {
-    return onClusterDatabase(cluster, async () => (await readApplicationState(deps.database(clusterName))).version);
+    // Tables named as the nodes' DB_TABLE_PREFIX / DB_UNDERSCORED / DB_SCHEMA say.
+    const naming = await namingOf(clusterName);
+    return onClusterDatabase(cluster, async () => (await readApplicationState(deps.database(clusterName), naming)).version);
   }
 
   return {

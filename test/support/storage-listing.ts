@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import Docker from 'dockerode';
+import { demuxDockerLogs } from '../../src/activities/docker-logs';
+import { dockerOptions } from '../../src/worker/deps';
+import { stackConfig, stackEnv } from './stack';
+
+/**
+ * Every entry under the storage with its type, mode, owner and (for files) sha256, as the storage's
+ * own host sees it: equal listings mean byte-for-byte equal storage.
+ */
+const LISTING = `cd /storage && stat -c '%n %F %a %u:%g' . && find . -mindepth 1 | sort | while read -r f; do
+  if [ -f "$f" ] && [ ! -L "$f" ]; then echo "$(stat -c '%n %a %u:%g' "$f") $(sha256sum < "$f" | cut -d' ' -f1)";
+  else stat -c '%n %F %a %u:%g %N' "$f"; fi; done`;
+
+/** Runs `script` in a tool container with the demo cluster's storage volume at /storage. */
+export async function inDemoStorage(script: string, labels: Record<string, string> = {}): Promise<string> {
+  const demo = stackConfig().clusters.demo!;
+  const docker = new Docker(dockerOptions(stackEnv().DOCKER_HOST));
+  const container = await docker.createContainer({
+    Image: demo.backup.toolImage,
+    Cmd: ['sh', '-c', script],
+    Labels: labels,
+    HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: demo.storage!.volume!, Target: '/storage' }] },
+  });
+  try {
+    await container.start();
+    const { StatusCode } = (await container.wait()) as { StatusCode: number };
+    const output = demuxDockerLogs((await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer);
+    assert.equal(StatusCode, 0, `tool script failed: ${output}`);
+    return output;
+  } finally {
+    await container.remove({ force: true });
+  }
+}
+
+export const demoStorageListing = (): Promise<string> => inDemoStorage(LISTING);
