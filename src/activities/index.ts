@@ -1,5 +1,6 @@
 import { createBackupActivities } from './backup';
 import { createBlackoutActivities } from './blackout';
+import { createInvariantActivities } from './cluster-invariants';
 import { createDatabaseActivities } from './database';
 import type { ActivityDeps } from './deps';
 import { createHealthActivities } from './health';
@@ -10,6 +11,7 @@ import { createNodeCommandActivities } from './node-commands';
 import { createNodeImageActivities } from './node-images';
 import { createNodeActivities } from './nodes';
 import { createNotifyActivities } from './notify';
+import { createStorageActivities } from './storage';
 import { createHistoryActivities } from './procedure-history';
 
 export type { ActivityDeps } from './deps';
@@ -29,6 +31,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createMiddlewareActivities(deps),
     ...createHistoryActivities(deps),
     ...createBlackoutActivities(deps),
+    ...createInvariantActivities(deps),
+    ...createStorageActivities(deps),
   };
 }
 

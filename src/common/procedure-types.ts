@@ -32,6 +32,8 @@ export interface NodeReadiness {
   version: string | null;
   plugins?: PluginSummary;
   waitedMs: number;
+  /** The version the node itself reports (`GET /api/app:getInfo`), when it answered. */
+  appVersion?: string;
 }
 
 export interface PluginSummary {
@@ -73,4 +75,23 @@ export interface BackupRecord {
   createdAt: string;
   /** The application version NocoBase had recorded when the backup was taken. */
   applicationVersion: string | null;
+}
+
+/**
+ * A backup of the cluster's shared storage (`/app/nocobase/storage`): a tar of its contents on the
+ * worker's machine, next to the database dump, with a `.json` sidecar holding this record.
+ */
+export interface StorageBackupRecord {
+  cluster: string;
+  /** The tar file's absolute path on the worker's machine. */
+  location: string;
+  sizeBytes: number;
+  /** sha256 (hex) of the tar file. */
+  checksum: string;
+  /** Regular files in the archive. */
+  files: number;
+  durationMs: number;
+  createdAt: string;
+  /** What was archived: the named Docker volume or the directory on the storage's Docker host. */
+  source: `volume:${string}` | `hostPath:${string}`;
 }

@@ -40,6 +40,7 @@ export async function dryRun(request: DryRunRequest): Promise<DryRunPlan> {
   const { cluster } = request;
   const plan = await preflight.describeCluster({ cluster });
   const problems = request.judge(plan);
+  await preflight.checkClusterInvariants({ cluster }).catch((error: unknown) => problems.push(describeFailure(error)));
   const blackout = await preflight.checkBlackout({ cluster });
   if (blackout.period) problems.push(`${blackout.today} is in the blackout ${blackout.period.from}..${blackout.period.to} (${blackout.period.reason}): needs "force"`);
   const database = await preflight.checkDatabase({ cluster }).catch((error: unknown) => {

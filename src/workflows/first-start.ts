@@ -115,6 +115,7 @@ export async function firstStart(rawInput: FirstStartInput): Promise<FirstStartR
 async function preflightChecks(cluster: string, tracker: ProcedureTracker): Promise<ClusterPlan> {
   const plan = await preflight.describeCluster({ cluster });
   for (const node of plan.nodes) tracker.node(node.name, node.running ? 'ready' : 'stopped', { container: node.container, image: node.image });
+  await preflight.checkClusterInvariants({ cluster });
   const [problem] = runningProblem(plan);
   if (problem) throw ApplicationFailure.nonRetryable(problem, FailureType.ClusterNotStopped);
   await preflight.checkDatabase({ cluster });

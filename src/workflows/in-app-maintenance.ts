@@ -1,6 +1,6 @@
 import { ApplicationFailure, CancellationScope, condition, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
-import type { BackupRecord, CompensationOutcome, NodeReadiness, NotificationOutcome } from '../common/procedure-types';
+import type { BackupRecord, CompensationOutcome, NodeReadiness, NotificationOutcome, StorageBackupRecord } from '../common/procedure-types';
 import { longRunning, preflight, quick } from './activity-options';
 import { Approval } from './approval';
 import { blackoutGate } from './blackout-gate';
@@ -81,6 +81,7 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
       await blackoutGate(cluster, input.force, tracker);
       const plan = await preflight.describeCluster({ cluster });
       for (const entry of plan.nodes) tracker.node(entry.name, entry.running ? 'ready' : 'stopped', { container: entry.container, image: entry.image });
+      await preflight.checkClusterInvariants({ cluster });
       const probes = await Promise.all(plan.nodes.map((entry) => preflight.probeNode({ cluster, node: entry.name })));
       const unhealthy = probes.filter((probe) => !probe.healthy);
       if (unhealthy.length > 0) {
@@ -194,9 +195,11 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
     tracker.waitingFor(`operation ${index + 1}/${input.operations.length}: ${name}`);
     if (operation.type === 'backup') {
       const backup = await longRunning.backupDatabase({ cluster, method: 'pg_dump', label: `${label}-${index}` });
+      const storage = await longRunning.backupStorage({ cluster, label: `${label}-${index}` });
       operations.push({ operation: name, ok: true, backup });
       tracker.status.backup = backup;
-      if (input.restoreBackupOnFailure) saga.push('restore the database from the maintenance backup', () => restoreOnFirstNode(backup));
+      if (storage) tracker.status.storageBackup = storage;
+      if (input.restoreBackupOnFailure) saga.push('restore the database and storage from the maintenance backup', () => restoreOnFirstNode(backup, storage));
       return;
     }
     try {
@@ -210,10 +213,11 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
   }
 
   /** The data goes back only with node 1 stopped (nobody connected), which then starts again. */
-  async function restoreOnFirstNode(backup: BackupRecord): Promise<void> {
+  async function restoreOnFirstNode(backup: BackupRecord, storage: StorageBackupRecord | null): Promise<void> {
     tracker.node(node, 'stopping');
     await quick.stopNode({ cluster, node });
     await longRunning.restoreDatabase({ cluster, backup, label: `${label}-restore` });
+    if (storage) await longRunning.restoreStorage({ cluster, backup: storage, label: `${label}-restore` });
     tracker.node(node, 'starting');
     await quick.startNode({ cluster, node });
     await longRunning.waitNodeReady({ cluster, node, requirePlugins: true });

@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { BackupRecord, CompensationOutcome } from '../common/procedure-types';
+import type { BackupRecord, CompensationOutcome, StorageBackupRecord } from '../common/procedure-types';
 
 /** Signals, queries and updates: defined once here, imported by workflows, scripts and tests. */
 
@@ -57,6 +57,8 @@ export interface ProcedureStatus {
   steps: { step: string; startedAt: string; endedAt?: string }[];
   target?: { image: string; version: string | null };
   backup?: BackupRecord;
+  /** The shared storage's archive, taken with the database backup (absent without `storage`). */
+  storageBackup?: StorageBackupRecord;
   approval?: ApprovalStatus;
   /** Set when the procedure was forced to start on a blackout day. */
   forced?: { reason: string; blackout: string };

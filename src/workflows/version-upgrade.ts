@@ -1,6 +1,6 @@
 import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
-import type { BackupRecord, ClusterPlan, CompensationOutcome, NodeReadiness, NotificationOutcome } from '../common/procedure-types';
+import type { BackupRecord, ClusterPlan, CompensationOutcome, NodeReadiness, NotificationOutcome, StorageBackupRecord } from '../common/procedure-types';
 import { longRunning, preflight, quick } from './activity-options';
 import { Approval } from './approval';
 import { checkWorkflowId } from './input-checks';
@@ -26,6 +26,7 @@ export interface VersionUpgradeResult {
   from: { version: string | null; images: Record<string, string> };
   to: { image: string; version: string | null };
   backup?: BackupRecord;
+  storageBackup?: StorageBackupRecord;
   smoke?: NodeReadiness;
   decision?: RecordedDecision;
   ignoredDecisions: IgnoredDecision[];
@@ -107,9 +108,16 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
     }
 
     await tracker.step('backup', async () => {
+      // Database AND shared storage, as NocoBase's own backup manager does: a rollback that
+      // restored only the data would leave records pointing at files of the new version.
       const record = await longRunning.backupDatabase({ cluster, label, ...(input.backupMethod ? { method: input.backupMethod } : {}) });
       tracker.status.backup = record;
       saga.push('restore the database from the backup', () => longRunning.restoreDatabase({ cluster, backup: record, label }));
+      const storage = await longRunning.backupStorage({ cluster, label });
+      if (storage) {
+        tracker.status.storageBackup = storage;
+        saga.push('restore the shared storage from the backup', () => longRunning.restoreStorage({ cluster, backup: storage, label }));
+      }
     });
 
     await tracker.step('update-image', async () => {
@@ -216,6 +224,7 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
       from,
       to: { image, version: tracker.status.target?.version ?? null },
       ...(tracker.status.backup ? { backup: tracker.status.backup } : {}),
+      ...(tracker.status.storageBackup ? { storageBackup: tracker.status.storageBackup } : {}),
       ...(smoke ? { smoke } : {}),
       ...(approval.status.decision ? { decision: approval.status.decision } : {}),
       ignoredDecisions: approval.status.ignored,
@@ -247,6 +256,7 @@ async function upgradePreflight(
     tracker.node(node.name, node.running ? 'ready' : 'stopped', { container: node.container, image: node.image });
     from.images[node.name] = node.image;
   }
+  await preflight.checkClusterInvariants({ cluster });
   if (plan.nodes.every((node) => node.image === image)) {
     throw ApplicationFailure.nonRetryable(`every node of ${cluster} already runs ${image}`, FailureType.AlreadyOnImage);
   }

@@ -12,6 +12,7 @@ import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workfl
 import { fingerprint } from '../support/business-data';
 import { receivedMail } from '../support/maildir';
 import { startProber } from '../support/prober';
+import { demoStorageListing } from '../support/storage-listing';
 import { resetDemo, stackDeps, stackEnv } from '../support/stack';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 
@@ -122,9 +123,11 @@ describe('versionUpgrade on the 3-node demo cluster, through the real worker pro
   for (const method of ['pg_dump', 'clone'] as const) {
     it(`rolls back image and data (${method}) when rejected: v1 serving, business data byte for byte as before`, async () => {
       const before = await fingerprint(stackEnv().DATABASE_URL);
+      const storageBefore = await demoStorageListing();
       const handle = await startUpgrade({ backupMethod: method });
       await awaitingDecision(handle);
       assert.equal((await fingerprint(stackEnv().DATABASE_URL)).version, '1.7.0', 'node-1 did migrate the data');
+      assert.notEqual(await demoStorageListing(), storageBefore, 'the new version changed the shared storage');
       await handle.signal(rejectSignal, { by: 'ops@demo.test', reason: 'reports look wrong' });
       const result = await handle.result();
 
@@ -132,6 +135,8 @@ describe('versionUpgrade on the 3-node demo cluster, through the real worker pro
       assert.equal(result.backup?.method, method);
       assert.deepEqual(await images(), containers.map(() => stackEnv().DEMO_IMAGE_V1));
       assert.deepEqual(await fingerprint(stackEnv().DATABASE_URL), before);
+      assert.equal(await demoStorageListing(), storageBefore, 'the shared storage is back byte for byte');
+      assert.ok(result.storageBackup && result.storageBackup.files > 0);
       const response = await fetch(stackEnv().LB_URL);
       assert.equal(response.status, 200);
       assert.equal(response.headers.get('x-standin-version'), '1.6.0');

@@ -72,7 +72,7 @@ describe('versionUpgrade workflow', () => {
       return handle.result();
     });
     const calls = mock.calls.filter((call) => !call.endsWith(':done'));
-    assert.deepEqual(calls.slice(0, 7), ['checkBlackout', 'describeCluster', 'checkDatabase', 'checkBackupRoom', 'ensureImages', 'imageVersion', 'setMaintenanceMode:on']);
+    assert.deepEqual(calls.slice(0, 8), ['checkBlackout', 'describeCluster', 'checkClusterInvariants', 'checkDatabase', 'checkBackupRoom', 'ensureImages', 'imageVersion', 'setMaintenanceMode:on']);
     const before = (a: string, b: string) => assert.ok(calls.indexOf(a) < calls.indexOf(b), `${a} before ${b}: ${calls.join(' ')}`);
     for (const node of ['node-1', 'node-2', 'node-3']) before(`stopNode:${node}`, 'backupDatabase');
     before('backupDatabase', 'replaceNodeImage:node-1');
@@ -124,6 +124,9 @@ describe('versionUpgrade workflow', () => {
     assert.deepEqual(undo.slice(6), ['setLoadBalancerServers:ready', 'setMaintenanceMode:off']);
     assert.ok(undo.indexOf('startNode:node-1') < undo.indexOf('startNode:node-2'), 'the first node starts first after a rollback');
     assert.ok(!mock.calls.includes('replaceNodeImage:node-2'), 'no other node was touched');
+    const restores = mock.calls.filter((call) => /^(restoreStorage|restoreDatabase|stopNode:node-1|startNode:node-1)$/.test(call));
+    assert.deepEqual(restores.slice(-4), ['stopNode:node-1', 'restoreStorage', 'restoreDatabase', 'startNode:node-1'], 'storage and data go back while node-1 is stopped');
+    assert.equal(result.storageBackup?.files, 2);
     assert.deepEqual(result.compensations?.every((outcome) => outcome.ok), true);
   });
 
