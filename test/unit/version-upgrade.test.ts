@@ -219,6 +219,14 @@ describe('versionUpgrade workflow', () => {
     assert.ok(!same.calls.some((call) => call.startsWith('setMaintenanceMode') || call.startsWith('stopNode')));
   });
 
+  it('refuses nodes that do not form one cluster before touching anything', async () => {
+    const mock = runningCluster({ checkClusterInvariants: () => failWith(FailureType.ClusterInvariantViolated, 'node-3 differs from node-1 in APP_KEY') });
+    const failure = await failureOf(withUpgrade(mock, {}, (handle) => handle.result()));
+    assert.equal(failure.type, FailureType.ClusterInvariantViolated);
+    assert.match(failure.message, /node-3 differs from node-1 in APP_KEY/);
+    assert.ok(!mock.calls.some((call) => /^(setMaintenanceMode|stopNode|backupDatabase|ensureImages)/.test(call)), mock.calls.join(' '));
+  });
+
   it('rolls back and ends cancelled when cancelled while awaiting approval', async () => {
     const mock = runningCluster();
     await withUpgrade(mock, {}, async (handle) => {
