@@ -1,4 +1,5 @@
 // Every export here becomes a workflow type on the worker: export workflow functions only.
 export { firstStart } from './first-start';
 export { inAppMaintenance } from './in-app-maintenance';
+export { scheduledProcedure } from './scheduled-procedure';
 export { versionUpgrade } from './version-upgrade';
