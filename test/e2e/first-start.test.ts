@@ -1,18 +1,17 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Client as PgClient } from 'pg';
 import { readStandinEvents, type StandinEvent } from '../../scripts/stack/demo-cluster';
-import { connectClient } from '../../src/client/connect';
 import { FailureType } from '../../src/common/failure-types';
 import { CLUSTER_ATTRIBUTE } from '../../src/common/search-attributes';
 import { procedureWorkflowId, TASK_QUEUE } from '../../src/common/task-queue';
 import type { FirstStartResult } from '../../src/workflows/first-start';
 import { statusQuery } from '../../src/workflows/messages';
 import { receivedMail } from '../support/maildir';
-import { resetDemo, resetLoadBalancer, stackDeps, stackEnv } from '../support/stack';
-import { startWorkerProcess } from '../support/worker-process';
+import { e2eSuite } from '../support/e2e-suite';
+import { resetLoadBalancer, stackDeps, stackEnv } from '../support/stack';
 
 const workflowId = procedureWorkflowId('demo');
 const containers = ['demo-node-1', 'demo-node-2', 'demo-node-3'];
@@ -42,21 +41,11 @@ async function containerStates(): Promise<Record<string, boolean>> {
 }
 
 describe('firstStart on the 3-node demo cluster, through the real worker process', () => {
-  let client: Client;
-  let worker: Awaited<ReturnType<typeof startWorkerProcess>>;
-  before(async () => {
-    worker = await startWorkerProcess();
-    client = await connectClient();
-  });
-  after(async () => {
-    await worker?.stop();
-    await client?.connection.close();
-  });
-  beforeEach(() => resetDemo());
+  const suite = e2eSuite({ startCluster: false });
 
   it('starts node-1 alone until its plugins are enabled, then the others, then serves 200 and mails', async () => {
     const mailBefore = receivedMail(stackEnv().SMTP_MAILDIR).length;
-    const handle = await startFirstStart(client);
+    const handle = await startFirstStart(suite.client);
     const result = (await handle.result()) as FirstStartResult;
 
     // From the stand-ins' own records: nobody else started before node-1 was healthy with plugins enabled.
@@ -92,7 +81,7 @@ describe('firstStart on the 3-node demo cluster, through the real worker process
     assert.deepEqual(description.typedSearchAttributes.get(CLUSTER_ATTRIBUTE), 'demo');
 
     // A second first start on the running cluster is refused before anything is touched.
-    const again = await startFirstStart(client);
+    const again = await startFirstStart(suite.client);
     const error = await again.result().catch((caught: unknown) => caught);
     assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure);
     assert.equal(error.cause.type, FailureType.ClusterNotStopped);
@@ -102,7 +91,7 @@ describe('firstStart on the 3-node demo cluster, through the real worker process
 
   it('fails as NodeExited when node-1 refuses the database, stops it, starts no other node and mails the failure', async () => {
     // Install once, then make the database look written by a newer version: the node refuses to start.
-    const install = await startFirstStart(client);
+    const install = await startFirstStart(suite.client);
     await install.result();
     for (const container of containers) await docker().getContainer(container).stop();
     const db = new PgClient({ connectionString: stackEnv().DATABASE_URL });
@@ -113,7 +102,7 @@ describe('firstStart on the 3-node demo cluster, through the real worker process
     const startsBefore = Object.fromEntries(containers.map((name) => [name, events(name).filter((entry) => entry.event === 'start').length]));
     const mailBefore = receivedMail(stackEnv().SMTP_MAILDIR).length;
 
-    const handle = await startFirstStart(client);
+    const handle = await startFirstStart(suite.client);
     const error = await handle.result().catch((caught: unknown) => caught);
     assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure, String(error));
     assert.equal(error.cause.type, FailureType.NodeExited);

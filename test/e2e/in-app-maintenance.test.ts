@@ -1,18 +1,16 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Client as PgClient } from 'pg';
-import { connectClient } from '../../src/client/connect';
 import { FailureType } from '../../src/common/failure-types';
-import { procedureWorkflowId, TASK_QUEUE } from '../../src/common/task-queue';
+import { TASK_QUEUE } from '../../src/common/task-queue';
 import type { InAppMaintenanceInput, InAppMaintenanceResult } from '../../src/workflows/in-app-maintenance';
 import { approveSignal, maintenanceDoneSignal, rejectSignal, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
 import { startProber } from '../support/prober';
-import { resetDemo, stackEnv } from '../support/stack';
-import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { DEMO_WORKFLOW_ID as workflowId, e2eSuite, until } from '../support/e2e-suite';
+import { stackEnv } from '../support/stack';
 
-const workflowId = procedureWorkflowId('demo');
 type Maintenance = WorkflowHandle<(input: InAppMaintenanceInput) => Promise<InAppMaintenanceResult>>;
 
 async function plugin(name: string): Promise<{ enabled: boolean; installed: boolean } | undefined> {
@@ -41,39 +39,19 @@ async function servedBy(): Promise<{ nodes: string[]; errors: unknown[] }> {
   return { nodes: [...nodes].sort(), errors };
 }
 
-async function until(handle: Maintenance, what: string, ready: (status: ProcedureStatus) => boolean): Promise<void> {
-  for (let i = 0; i < 1200; i++) {
-    if (ready(await handle.query(statusQuery))) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
+const status = (handle: Maintenance, what: string, ready: (status: ProcedureStatus) => boolean): Promise<true> =>
+  until(what, async () => (ready(await handle.query(statusQuery)) ? true : undefined));
 
 describe('inAppMaintenance on the 3-node demo cluster, through the real worker process', () => {
-  let client: Client;
-  let worker: WorkerProcess;
-  before(async () => {
-    worker = await startWorkerProcess();
-    client = await connectClient();
-  });
-  after(async () => {
-    await worker?.stop();
-    await client?.connection.close();
-    await resetDemo();
-  });
-  beforeEach(async () => {
-    await resetDemo();
-    await client.workflow.getHandle(workflowId).terminate('e2e test needs the demo cluster').catch(() => undefined);
-    await client.workflow.execute('firstStart', { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo' }] });
-  });
+  const suite = e2eSuite({ startCluster: true });
 
   const start = async (input: Partial<InAppMaintenanceInput>) =>
-    (await client.workflow.start('inAppMaintenance', { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo', ...input }] })) as Maintenance;
+    (await suite.client.workflow.start('inAppMaintenance', { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo', ...input }] })) as Maintenance;
 
   it('applies plugin operations and a backup on one node that alone serves, then every node serves again', async () => {
     const prober = startProber(stackEnv().LB_URL, { intervalMs: 50 });
     const handle = await start({ operations: [{ type: 'pm', args: ['add', 'map'] }, { type: 'pm', args: ['enable', 'map'] }, { type: 'backup' }] });
-    await until(handle, 'the decision request', (status) => status.approval?.state === 'awaiting');
+    await status(handle, 'the decision request', (status) => status.approval?.state === 'awaiting');
     await handle.signal(approveSignal, { by: 'alice' });
     const result = await handle.result();
     const probes = await prober.stop();
@@ -104,16 +82,16 @@ describe('inAppMaintenance on the 3-node demo cluster, through the real worker p
 
   it('waits for maintenanceDone, refuses a second procedure meanwhile, and restores every node when rejected', async () => {
     const handle = await start({});
-    await until(handle, 'the manual work', (status) => /maintenanceDone/.test(status.waitingFor ?? ''));
+    await status(handle, 'the manual work', (status) => /maintenanceDone/.test(status.waitingFor ?? ''));
     assert.deepEqual((await servedBy()).nodes, ['node-1']);
 
     await assert.rejects(
-      client.workflow.start('versionUpgrade', { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo', image: stackEnv().DEMO_IMAGE_V2 }] }),
+      suite.client.workflow.start('versionUpgrade', { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo', image: stackEnv().DEMO_IMAGE_V2 }] }),
       WorkflowExecutionAlreadyStartedError,
     );
 
     await handle.signal(maintenanceDoneSignal, { by: 'bob' });
-    await until(handle, 'the decision request', (status) => status.approval?.state === 'awaiting');
+    await status(handle, 'the decision request', (status) => status.approval?.state === 'awaiting');
     await handle.signal(rejectSignal, { by: 'alice', reason: 'not what we wanted' });
     const result = await handle.result();
     assert.equal(result.outcome, 'rejected');

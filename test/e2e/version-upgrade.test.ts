@@ -1,22 +1,21 @@
-import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Client as PgClient } from 'pg';
-import { connectClient } from '../../src/client/connect';
 import { FailureType } from '../../src/common/failure-types';
 import { STEP_ATTRIBUTE } from '../../src/common/search-attributes';
-import { procedureWorkflowId, TASK_QUEUE } from '../../src/common/task-queue';
+import { TASK_QUEUE } from '../../src/common/task-queue';
 import { approveSignal, decideUpdate, rejectSignal, statusQuery } from '../../src/workflows/messages';
 import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workflows/version-upgrade';
 import { fingerprint } from '../support/business-data';
 import { receivedMail } from '../support/maildir';
 import { startProber } from '../support/prober';
 import { demoStorageListing } from '../support/storage-listing';
-import { resetDemo, stackDeps, stackEnv } from '../support/stack';
-import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { DEMO_WORKFLOW_ID as workflowId, e2eSuite, until } from '../support/e2e-suite';
+import { stackDeps, stackEnv } from '../support/stack';
+import { startWorkerProcess } from '../support/worker-process';
 
-const workflowId = procedureWorkflowId('demo');
 const containers = ['demo-node-1', 'demo-node-2', 'demo-node-3'];
 type Upgrade = WorkflowHandle<(input: VersionUpgradeInput) => Promise<VersionUpgradeResult>>;
 
@@ -37,42 +36,14 @@ async function sumOfAmounts(): Promise<number> {
   }
 }
 
-/** Polls the workflow until `ready` says so (queries need a live worker; describe does not). */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 const awaitingDecision = (handle: Upgrade) =>
   until('the decision request', async () => ((await handle.query(statusQuery)).approval?.state === 'awaiting' ? true : undefined));
 
 describe('versionUpgrade on the 3-node demo cluster, through the real worker process', () => {
-  let client: Client;
-  let worker: WorkerProcess;
-  before(async () => {
-    worker = await startWorkerProcess();
-    client = await connectClient();
-  });
-  after(async () => {
-    await worker?.stop();
-    await client?.connection.close();
-    await resetDemo();
-  });
-
-  /** An empty demo cluster brought up on v1 by the firstStart procedure. */
-  beforeEach(async () => {
-    await resetDemo();
-    await client.workflow.getHandle(workflowId).terminate('e2e test needs the demo cluster').catch(() => undefined);
-    await client.workflow.execute('firstStart', { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo' }] });
-  });
+  const suite = e2eSuite({ startCluster: true });
 
   async function startUpgrade(input: Partial<VersionUpgradeInput> = {}): Promise<Upgrade> {
-    return (await client.workflow.start('versionUpgrade', {
+    return (await suite.client.workflow.start('versionUpgrade', {
       taskQueue: TASK_QUEUE,
       workflowId,
       args: [{ cluster: 'demo', image: stackEnv().DEMO_IMAGE_V2, ...input }],
@@ -180,8 +151,8 @@ describe('versionUpgrade on the 3-node demo cluster, through the real worker pro
   it('completes correctly after the worker is killed while awaiting approval', async () => {
     const handle = await startUpgrade();
     await awaitingDecision(handle);
-    await worker.kill();
-    worker = await startWorkerProcess();
+    await suite.worker.kill();
+    suite.worker = await startWorkerProcess();
     await handle.signal(approveSignal, { by: 'alice' });
     const result = await handle.result();
     assert.equal(result.outcome, 'upgraded');
@@ -197,8 +168,8 @@ describe('versionUpgrade on the 3-node demo cluster, through the real worker pro
     await db.end();
     const handle = await startUpgrade();
     await until('the backup step', async () => ((await handle.describe()).typedSearchAttributes.get(STEP_ATTRIBUTE) === 'backup' ? true : undefined), 60_000);
-    await worker.kill();
-    worker = await startWorkerProcess();
+    await suite.worker.kill();
+    suite.worker = await startWorkerProcess();
     await awaitingDecision(handle);
     await handle.signal(approveSignal, { by: 'alice' });
     const result = await handle.result();

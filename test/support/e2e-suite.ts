@@ -1,0 +1,46 @@
+import type { Client } from '@temporalio/client';
+import assert from 'node:assert/strict';
+import { after, before, beforeEach } from 'node:test';
+import { connectClient } from '../../src/client/connect';
+import { procedureWorkflowId, TASK_QUEUE } from '../../src/common/task-queue';
+import { resetDemo } from './stack';
+import { startWorkerProcess, type WorkerProcess } from './worker-process';
+
+export const DEMO_WORKFLOW_ID = procedureWorkflowId('demo');
+
+/**
+ * For an e2e suite: the real worker process and a client for the whole suite; before each test an
+ * empty demo cluster (no procedure holding its ID), optionally brought up on v1 by firstStart; the
+ * cluster emptied again at the end.
+ */
+export function e2eSuite(options: { startCluster: boolean }): { client: Client; worker: WorkerProcess } {
+  const suite = {} as { client: Client; worker: WorkerProcess };
+  before(async () => {
+    suite.worker = await startWorkerProcess();
+    suite.client = await connectClient();
+  });
+  after(async () => {
+    await suite.worker?.stop();
+    await suite.client?.connection.close();
+    await resetDemo();
+  });
+  beforeEach(async () => {
+    await resetDemo();
+    await suite.client.workflow.getHandle(DEMO_WORKFLOW_ID).terminate('e2e test needs the demo cluster').catch(() => undefined);
+    if (options.startCluster) {
+      await suite.client.workflow.execute('firstStart', { taskQueue: TASK_QUEUE, workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
+    }
+  });
+  return suite;
+}
+
+/** Polls until `probe` gives a value (errors count as "not yet": a worker may be restarting). */
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
