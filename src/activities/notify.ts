@@ -41,9 +41,20 @@ export function createNotifyActivities(deps: ActivityDeps) {
         to: recipients,
         subject: `[nocobase-maintenance] ${input.cluster}: ${input.subject}`,
         text: link ? `${input.text}\n\nTemporal UI: ${link}\n` : input.text,
+        html: htmlPart(input.text, link),
       })) as { messageId?: string };
       log.info('notification sent', { cluster: input.cluster, subject: input.subject, recipients });
       return { sent: true, recipients, ...(info.messageId ? { messageId: info.messageId } : {}) };
     },
   };
+}
+
+/**
+ * The HTML alternative: the same report, kept preformatted so commands can be copied as they are,
+ * and the UI link clickable.
+ */
+function htmlPart(text: string, link: string | undefined): string {
+  const escape = (value: string) => value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const open = link ? `<p><a href="${escape(link)}">Open this procedure in the Temporal UI</a></p>` : '';
+  return `<!doctype html><html><body><pre style="font-family: ui-monospace, monospace; white-space: pre-wrap">${escape(text)}</pre>${open}</body></html>`;
 }

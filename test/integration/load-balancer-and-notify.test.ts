@@ -69,6 +69,9 @@ describe('notification activity against the real SMTP server', () => {
       assert.equal(mail.subject, `[nocobase-maintenance] demo: ${subject}`);
       assert.match(mail.to, /ops@demo\.test/);
       assert.match(mail.body, /Body of the notice\./);
+      assert.match(mail.body, /Content-Type: text\/plain/i, 'a text part');
+      assert.match(mail.body, /Content-Type: text\/html/i, 'and an HTML part');
+      assert.match(mail.body, /<pre[^>]*>Body of the notice\.<\/pre>/);
     } finally {
       await deps.close();
     }
