@@ -23,6 +23,11 @@ cat <<TXT
 
    $temporal workflow start --address $TEMPORAL_ADDRESS --task-queue nocobase-maintenance --type firstStart --workflow-id maintenance-demo --input '{"cluster":"demo"}'
 
+ Then upgrade it to v2 (a human decides; see the mail in $SMTP_MAILDIR/new/):
+
+   $temporal workflow start --address $TEMPORAL_ADDRESS --task-queue nocobase-maintenance --type versionUpgrade --workflow-id maintenance-demo --input '{"cluster":"demo","image":"$DEMO_IMAGE_V2"}'
+   $temporal workflow signal --address $TEMPORAL_ADDRESS --workflow-id maintenance-demo --name approve --input '{"by":"alice"}'
+
  Watch it:
    $temporal workflow query --address $TEMPORAL_ADDRESS --workflow-id maintenance-demo --name status
    $temporal workflow result --address $TEMPORAL_ADDRESS --workflow-id maintenance-demo
