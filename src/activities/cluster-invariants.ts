@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { FailureType } from '../common/failure-types';
 import type { NodeConfig } from '../config/schema';
-import { getCluster } from './cluster-lookup';
+import { getCluster, inspectNode } from './cluster-lookup';
 import type { ActivityDeps } from './deps';
-import { isNotFound } from './docker-errors';
 
 /**
  * What makes a set of NocoBase nodes one cluster: the same image, and the same settings for
@@ -121,18 +120,8 @@ export function compareNodeEnvs(nodes: readonly NodeEnvironment[]): InvariantRep
 
 export function createInvariantActivities(deps: ActivityDeps) {
   async function environmentOf(node: NodeConfig): Promise<NodeEnvironment> {
-    try {
-      const info = await deps.docker(node.dockerHost).getContainer(node.container).inspect();
-      return { name: node.name, image: info.Config.Image, env: info.Config.Env ?? [] };
-    } catch (error) {
-      if (isNotFound(error)) {
-        throw ApplicationFailure.nonRetryable(
-          `node ${node.name}: container "${node.container}" does not exist on ${node.dockerHost}`,
-          FailureType.Misconfigured,
-        );
-      }
-      throw error;
-    }
+    const info = await inspectNode(deps, node);
+    return { name: node.name, image: info.Config.Image, env: info.Config.Env ?? [] };
   }
 
   return {

@@ -1,8 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { FailureType } from '../common/failure-types';
-import { getCluster } from './cluster-lookup';
+import { getCluster, inspectNode } from './cluster-lookup';
 import type { ActivityDeps } from './deps';
-import { isNotFound } from './docker-errors';
 import { namingFromEnv, tableNaming, type TableNaming } from './nocobase-naming';
 
 /**
@@ -21,19 +20,9 @@ export function createNamingLookup(deps: ActivityDeps): (cluster: string) => Pro
   async function inspectFirstNode(clusterName: string): Promise<TableNaming> {
     const node = getCluster(deps, clusterName).nodes[0];
     if (!node) throw ApplicationFailure.nonRetryable(`cluster "${clusterName}" has no nodes`, FailureType.Misconfigured);
-    try {
-      const info = await deps.docker(node.dockerHost).getContainer(node.container).inspect();
-      // Only the naming keys are read out of Env; the list itself (with DB_PASSWORD) goes no further.
-      return tableNaming(namingFromEnv(info.Config.Env));
-    } catch (error) {
-      if (isNotFound(error)) {
-        throw ApplicationFailure.nonRetryable(
-          `node ${node.name}: container "${node.container}" does not exist on ${node.dockerHost}, so the cluster's table naming cannot be read`,
-          FailureType.Misconfigured,
-        );
-      }
-      throw error;
-    }
+    const info = await inspectNode(deps, node);
+    // Only the naming keys are read out of Env; the list itself (with DB_PASSWORD) goes no further.
+    return tableNaming(namingFromEnv(info.Config.Env));
   }
 
   return (clusterName) => {

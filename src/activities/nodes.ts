@@ -1,10 +1,9 @@
-import { ApplicationFailure, log } from '@temporalio/activity';
-import { FailureType } from '../common/failure-types';
+import { log } from '@temporalio/activity';
 import type { ClusterPlan, NodeSnapshot } from '../common/procedure-types';
 import type { NodeConfig } from '../config/schema';
-import { getCluster, getNode } from './cluster-lookup';
+import { getCluster, getNode, inspectNode } from './cluster-lookup';
 import type { ActivityDeps } from './deps';
-import { isNotFound, isNotModified } from './docker-errors';
+import { isNotModified } from './docker-errors';
 
 export interface NodeRef {
   cluster: string;
@@ -13,25 +12,15 @@ export interface NodeRef {
 
 export function createNodeActivities(deps: ActivityDeps) {
   async function snapshot(node: NodeConfig): Promise<NodeSnapshot> {
-    try {
-      const info = await deps.docker(node.dockerHost).getContainer(node.container).inspect();
-      return {
-        name: node.name,
-        container: node.container,
-        image: info.Config.Image,
-        imageId: info.Image,
-        state: info.State.Status,
-        running: info.State.Running,
-      };
-    } catch (error) {
-      if (isNotFound(error)) {
-        throw ApplicationFailure.nonRetryable(
-          `node ${node.name}: container "${node.container}" does not exist on ${node.dockerHost}`,
-          FailureType.Misconfigured,
-        );
-      }
-      throw error;
-    }
+    const info = await inspectNode(deps, node);
+    return {
+      name: node.name,
+      container: node.container,
+      image: info.Config.Image,
+      imageId: info.Image,
+      state: info.State.Status,
+      running: info.State.Running,
+    };
   }
 
   return {

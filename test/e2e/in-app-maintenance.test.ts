@@ -2,26 +2,18 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Workflo
 import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Client as PgClient } from 'pg';
 import { FailureType } from '../../src/common/failure-types';
 import { TASK_QUEUE } from '../../src/common/task-queue';
 import type { InAppMaintenanceInput, InAppMaintenanceResult } from '../../src/workflows/in-app-maintenance';
 import { approveSignal, maintenanceDoneSignal, rejectSignal, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
 import { startProber } from '../support/prober';
 import { DEMO_WORKFLOW_ID as workflowId, e2eSuite, until } from '../support/e2e-suite';
+import { pluginState } from '../support/business-data';
 import { stackEnv } from '../support/stack';
 
 type Maintenance = WorkflowHandle<(input: InAppMaintenanceInput) => Promise<InAppMaintenanceResult>>;
 
-async function plugin(name: string): Promise<{ enabled: boolean; installed: boolean } | undefined> {
-  const db = new PgClient({ connectionString: stackEnv().DATABASE_URL });
-  await db.connect();
-  try {
-    return (await db.query<{ enabled: boolean; installed: boolean }>('SELECT enabled, installed FROM "applicationPlugins" WHERE name = $1', [name])).rows[0];
-  } finally {
-    await db.end();
-  }
-}
+const plugin = (name: string) => pluginState(stackEnv().DATABASE_URL, name);
 
 /**
  * Requests through the load balancer until every node has answered (at most 200): which nodes

@@ -1,21 +1,13 @@
 import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Client } from 'pg';
 import { FailureType } from '../../src/common/failure-types';
+import { pluginState } from '../support/business-data';
 import { demoActivities, runActivity, stackEnv } from '../support/stack';
 
 const cluster = 'demo';
 
-async function plugin(name: string): Promise<{ enabled: boolean; installed: boolean } | undefined> {
-  const db = new Client({ connectionString: stackEnv().DATABASE_URL });
-  await db.connect();
-  try {
-    return (await db.query<{ enabled: boolean; installed: boolean }>('SELECT enabled, installed FROM "applicationPlugins" WHERE name = $1', [name])).rows[0];
-  } finally {
-    await db.end();
-  }
-}
+const plugin = (name: string) => pluginState(stackEnv().DATABASE_URL, name);
 
 describe('node command, probe and drain activities against the real Docker engine, stand-in and HAProxy', () => {
   const suite = demoActivities();

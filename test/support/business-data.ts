@@ -33,3 +33,14 @@ export async function fingerprint(databaseUrl: string): Promise<DataFingerprint>
     await db.end();
   }
 }
+
+/** A plugin's row in applicationPlugins (NocoBase's default naming), or undefined. */
+export async function pluginState(databaseUrl: string, name: string): Promise<{ enabled: boolean; installed: boolean } | undefined> {
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    return (await db.query<{ enabled: boolean; installed: boolean }>('SELECT enabled, installed FROM "applicationPlugins" WHERE name = $1', [name])).rows[0];
+  } finally {
+    await db.end();
+  }
+}
