@@ -29,6 +29,24 @@ export function outcomeReport(headline: string, status: ProcedureStatus, error?:
   if (status.compensations) {
     lines.push('Undone:', ...status.compensations.map((outcome) => `  - ${outcome.step}: ${outcome.ok ? 'done' : `FAILED: ${outcome.error}`}`));
   }
-  lines.push('Steps:', ...status.steps.map((step) => `  - ${step.step}: ${step.startedAt} .. ${step.endedAt ?? 'not finished'}`));
+  const window = maintenanceWindowMs(status.steps);
+  if (window !== undefined) lines.push(`Maintenance page shown for ${(window / 1000).toFixed(1)} s (from the switch to the page until traffic was back).`);
+  lines.push('Steps:', ...status.steps.map((step) => `  - ${step.step}: ${step.startedAt} .. ${step.endedAt ?? 'not finished'} (${durationOf(step)})`));
   return lines.join('\n');
+}
+
+type StepTimes = { step: string; startedAt: string; endedAt?: string };
+
+function durationOf(step: StepTimes): string {
+  return step.endedAt ? `${((Date.parse(step.endedAt) - Date.parse(step.startedAt)) / 1000).toFixed(1)} s` : 'running';
+}
+
+/**
+ * How long users saw the 503 page, as the procedure measured it: from the start of the
+ * maintenance-page step to the end of the step that gave traffic back (a rollback's undo included).
+ */
+export function maintenanceWindowMs(steps: StepTimes[], until?: string): number | undefined {
+  const from = steps.find((step) => step.step === 'maintenance-page');
+  const to = [...steps].reverse().find((step) => step.step === 'restore-traffic')?.endedAt ?? until;
+  return from && to ? Date.parse(to) - Date.parse(from.startedAt) : undefined;
 }

@@ -14,7 +14,7 @@ import { checkUpgradeInput, type CheckedUpgradeInput, type VersionUpgradeInput }
 import { blackoutGate } from './blackout-gate';
 import { awaitDecision } from './decision-step';
 import { dryRun, type DryRunPlan } from './dry-run';
-import { outcomeReport } from './procedure-mail';
+import { maintenanceWindowMs, outcomeReport } from './procedure-mail';
 
 export type { VersionUpgradeInput } from './version-upgrade-input';
 
@@ -35,6 +35,8 @@ export interface VersionUpgradeResult {
   leftovers?: string[];
   notification: NotificationOutcome;
   steps: { step: string; startedAt: string; endedAt?: string }[];
+  /** How long the load balancer showed the maintenance page, as measured by the procedure. */
+  maintenanceWindowMs?: number;
 }
 
 export const UPGRADE_STEPS = [
@@ -207,6 +209,12 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
     });
   }
 
+  /** After a rollback the page ends when the undo gave traffic back, i.e. now. */
+  function windowOf(): { maintenanceWindowMs?: number } {
+    const window = maintenanceWindowMs(tracker.status.steps, new Date(Date.now()).toISOString());
+    return window === undefined ? {} : { maintenanceWindowMs: window };
+  }
+
   // Undo steps that also keep the status query's node table true during a rollback.
   async function stop(node: string): Promise<void> {
     await quick.stopNode({ cluster, node });
@@ -230,6 +238,7 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
       ignoredDecisions: approval.status.ignored,
       notification,
       steps: tracker.status.steps,
+      ...windowOf(),
     };
   }
 }

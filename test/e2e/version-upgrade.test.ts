@@ -82,13 +82,19 @@ describe('versionUpgrade on the 3-node demo cluster, through the real worker pro
     assert.deepEqual(statuses.filter((status) => status !== 200 && status !== 503), [], 'users never see a connection error');
     assert.ok(statuses.includes(503), 'users saw the maintenance page');
     assert.equal(statuses.at(-1), 200);
+    // The report's window covers what users saw (probes every 100 ms, so allow one interval).
+    const seen = probes.filter((probe) => probe.status === 503).map((probe) => probe.at);
+    const observed = Math.max(...seen) - Math.min(...seen);
+    assert.ok(result.maintenanceWindowMs !== undefined && result.maintenanceWindowMs + 500 >= observed, `window ${result.maintenanceWindowMs} ms, users saw ${observed} ms`);
 
     const mail = receivedMail(stackEnv().SMTP_MAILDIR).slice(mailBefore);
     const request = mail.find((message) => /awaits your decision/.test(message.subject));
     assert.ok(request, JSON.stringify(mail.map((message) => message.subject)));
     assert.match(request.body, /temporal workflow signal --namespace default --workflow-id maintenance-demo --name approve/);
     assert.match(request.body, /Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/maintenance-demo\//);
-    assert.ok(mail.some((message) => /upgraded to/.test(message.subject)));
+    const outcome = mail.find((message) => /upgraded to/.test(message.subject));
+    assert.ok(outcome);
+    assert.match(outcome.body, /Maintenance page shown for \d+\.\d s/);
   });
 
   for (const method of ['pg_dump', 'clone'] as const) {

@@ -88,6 +88,8 @@ describe('versionUpgrade workflow', () => {
     assert.equal(result.decision?.by, 'alice');
     assert.equal(result.decision?.via, 'signal');
     assert.equal(result.backup?.method, 'pg_dump');
+    const steps = Object.fromEntries(result.steps.map((step) => [step.step, step]));
+    assert.equal(result.maintenanceWindowMs, Date.parse(steps['restore-traffic']!.endedAt!) - Date.parse(steps['maintenance-page']!.startedAt));
   });
 
   it('restarts the configured middleware while every node is down, and only when configured', async () => {
