@@ -1,6 +1,7 @@
 import { MONTHS, ScheduleOverlapPolicy, type CalendarSpec, type Client, type ScheduleDescription, type ScheduleSpec } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import { daysOf } from '../common/blackout';
+import { procedureSummary } from '../common/procedure-summary';
 import { TASK_QUEUE } from '../common/task-queue';
 import type { ClusterConfig } from '../config/schema';
 import type { ScheduledProcedureName } from '../workflows/scheduled-procedure';
@@ -68,6 +69,7 @@ export async function createMaintenanceSchedule(client: Client, window: Maintena
       taskQueue: TASK_QUEUE,
       workflowId: `scheduled-${window.cluster}-${window.procedure}`,
       args: [{ procedure: window.procedure, input: { ...window.input, cluster: window.cluster } }],
+      staticSummary: `Maintenance window: ${procedureSummary(window.procedure, { ...window.input, cluster: window.cluster })}`,
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: (window.catchupWindow ?? '1h') as Duration },
     state: { paused: window.paused ?? false, ...(window.note ? { note: window.note } : {}) },

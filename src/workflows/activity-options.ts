@@ -1,24 +1,42 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, type ActivityInterfaceFor, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { summarizeActivity } from './activity-summary';
 
 /**
  * Named presets instead of ad-hoc timeouts at each call. `quick` is for reads and single Docker or
  * HAProxy commands; `preflight` gives up fast so a bad start fails before anything is touched;
  * `longRunning` is for waits and pulls that heartbeat, so a dead worker is noticed in 30s
  * while the wait itself may take many minutes (its own deadline comes from cluster config).
+ * Every call made through them carries a readable summary for the UI (see activity-summary.ts).
  */
-export const quick = proxyActivities<Activities>({
+export const quick = summarized({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
 });
 
-export const preflight = proxyActivities<Activities>({
+export const preflight = summarized({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 },
 });
 
-export const longRunning = proxyActivities<Activities>({
+export const longRunning = summarized({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '30s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 });
+
+/** Activity proxies whose every call is scheduled with `summary` derived from its input. */
+function summarized(options: ActivityOptions): ActivityInterfaceFor<Activities> {
+  const activities = proxyActivities<Activities>(options);
+  return new Proxy(activities, {
+    get(target, property, receiver) {
+      const activity: unknown = Reflect.get(target, property, receiver);
+      if (typeof property !== 'string' || typeof activity !== 'function') return activity;
+      const name = property as keyof Activities;
+      const proxied = activity as ActivityInterfaceFor<Activities>[typeof name];
+      const call = (input: Parameters<Activities[typeof name]>[0]) =>
+        proxied.executeWithOptions({ summary: summarizeActivity(name, input) }, [input] as never);
+      return Object.assign(call, { executeWithOptions: proxied.executeWithOptions });
+    },
+  });
+}

@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ApplicationFailure, ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
+import { procedureSummary } from '../common/procedure-summary';
 import { procedureWorkflowId } from '../common/task-queue';
 import { checkInput } from './input-checks';
 
@@ -43,6 +44,7 @@ export async function scheduledProcedure(raw: ScheduledProcedureInput): Promise<
       args: [input],
       taskQueue: workflowInfo().taskQueue,
       parentClosePolicy: ParentClosePolicy.ABANDON,
+      staticSummary: `${procedureSummary(procedure, input)}, in a maintenance window`,
     });
     return { started: true, workflowId, runId: child.firstExecutionRunId, result: await child.result() };
   } catch (error) {

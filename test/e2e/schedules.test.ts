@@ -49,6 +49,10 @@ describe('maintenance windows as Temporal Schedules, through the real worker pro
     assert.equal(result.started, true);
     assert.equal(result.workflowId, 'maintenance-demo');
     assert.equal((result.result as { dryRun?: boolean }).dryRun, true);
+    // What the UI's workflow list shows for the launcher and for the procedure it started.
+    assert.equal(await suite.client.workflow.getHandle(launched).describe().then((d) => d.staticSummary()), 'Maintenance window: First start of demo (dry run)');
+    const child = suite.client.workflow.getHandle(result.workflowId, result.runId);
+    assert.equal(await child.describe().then((d) => d.staticSummary()), 'First start of demo (dry run), in a maintenance window');
   });
 
   it('does not start anything inside a blackout', async () => {

@@ -1,0 +1,67 @@
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { procedureSummary } from '../../src/common/procedure-summary';
+import { procedureWorkflowId } from '../../src/common/task-queue';
+import { summarizeActivity } from '../../src/workflows/activity-summary';
+import { mockCluster } from '../support/mock-cluster';
+import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
+
+let env: TestWorkflowEnvironment;
+before(async () => {
+  env = await startUnitEnvironment();
+});
+after(async () => {
+  await env?.teardown();
+});
+
+/** The `summary` of every ActivityTaskScheduled event, in history order (what the UI shows). */
+async function scheduledSummaries(workflowId: string): Promise<{ activity: string; summary: string | undefined }[]> {
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).flatMap((event) => {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (!scheduled) return [];
+    const payload = event.userMetadata?.summary;
+    return [{ activity: scheduled.activityType?.name ?? '', summary: payload ? defaultPayloadConverter.fromPayload<string>(payload) : undefined }];
+  });
+}
+
+describe('activity summaries in the UI', () => {
+  it('gives every activity of a first start a one-line summary naming what it acts on', async () => {
+    const cluster = `unit-${randomUUID().slice(0, 8)}`;
+    const { activities } = mockCluster(cluster);
+    await withMockedWorker(env, activities, (taskQueue) =>
+      env.client.workflow.execute('firstStart', { taskQueue, workflowId: procedureWorkflowId(cluster), args: [{ cluster }] }),
+    );
+    const summaries = await scheduledSummaries(procedureWorkflowId(cluster));
+
+    assert.ok(summaries.length >= 10, `expected the whole procedure's activities, got ${summaries.length}`);
+    for (const { activity, summary } of summaries) {
+      assert.ok(summary, `${activity} was scheduled without a summary`);
+      assert.doesNotMatch(summary, /\n/, `${activity}'s summary must be one line`);
+    }
+    const texts = summaries.map((entry) => entry.summary);
+    assert.ok(texts.includes('start node-1'), texts.join(' | '));
+    assert.ok(texts.includes('wait until node-1 is healthy, with its plugins enabled'), texts.join(' | '));
+    assert.ok(texts.includes('wait until node-2 is healthy'), texts.join(' | '));
+    assert.ok(texts.indexOf('start node-1') < texts.indexOf('start node-2'), 'summaries follow the history order');
+    assert.ok(texts.includes('load balancer: `node-1`, `node-2`, `node-3` to ready'), texts.join(' | '));
+  });
+
+  it('keeps a summary on one line even when the input carries newlines', () => {
+    const summary = summarizeActivity('sendNotification', { cluster: 'demo', subject: 'upgrade\nfailed', text: 'secret-free body' });
+    assert.equal(summary, 'mail recipients: upgrade failed');
+    assert.equal(summarizeActivity('runNodeCommand', { cluster: 'demo', node: 'node-1', command: ['yarn', 'pm', 'enable', 'map'] }), 'run `yarn pm enable map` in node-1');
+  });
+
+  it('summarizes a procedure for the workflow list from its input', () => {
+    assert.equal(procedureSummary('versionUpgrade', { cluster: 'demo', image: 'r/n:1.7.0' }), 'Upgrade of demo to `r/n:1.7.0`');
+    assert.equal(
+      procedureSummary('inAppMaintenance', { cluster: 'demo', operations: [{ type: 'pm', args: ['add', 'map'] }, { type: 'backup' }] }),
+      'In-app maintenance of demo: pm add map, backup',
+    );
+    assert.equal(procedureSummary('firstStart', { cluster: 'demo', dryRun: true }), 'First start of demo (dry run)');
+  });
+});
