@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const README = path.resolve(__dirname, '..', '..', 'README.md');
+
+/**
+ * Every command line in the README's fenced shell blocks, continuation lines joined, trailing
+ * `# comments` dropped and runs of spaces collapsed (so two aligned copies of one command count
+ * once). These are what the docs test runs verbatim.
+ */
+export function readmeShellCommands(markdown = fs.readFileSync(README, 'utf8')): string[] {
+  const commands = new Set<string>();
+  for (const block of markdown.matchAll(/^```(?:sh|bash|shell)\n([\s\S]*?)^```/gm)) {
+    const lines = block[1]!.replace(/\\\n\s*/g, ' ').split('\n');
+    for (const line of lines) {
+      const command = stripComment(line).replace(/\s+/g, ' ').trim();
+      if (command) commands.add(command);
+    }
+  }
+  return [...commands];
+}
+
+/** The `temporal …` lines among them: CI must run every one. */
+export function readmeTemporalCommands(markdown?: string): string[] {
+  return readmeShellCommands(markdown).filter((command) => command.startsWith('temporal '));
+}
+
+/** A `#` outside quotes starts a comment (the README's commands quote their JSON in '…'). */
+function stripComment(line: string): string {
+  let quote: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const char = line[i]!;
+    if (quote) {
+      if (char === '\\' && quote === '"') i++;
+      else if (char === quote) quote = undefined;
+    } else if (char === "'" || char === '"') {
+      quote = char;
+    } else if (char === '#' && (i === 0 || /\s/.test(line[i - 1]!))) {
+      return line.slice(0, i);
+    }
+  }
+  return line;
+}
+
+export interface UiStartForm {
+  workflowId: string;
+  taskQueue: string;
+  workflowType: string;
+  input: string;
+}
+
+/**
+ * The values of a README table marked `<!-- name -->` that says how to fill in a Temporal UI form
+ * (rows `| Label … | \`value\` |`), by label.
+ */
+export function readmeUiForm(name: string, markdown = fs.readFileSync(README, 'utf8')): (label: string) => string {
+  const section = markdown.split(`<!-- ${name} -->\n`)[1];
+  if (section === undefined) throw new Error(`README has no <!-- ${name} --> table`);
+  const table = section.slice(0, section.search(/\n\n|$/));
+  return (label) => {
+    const row = new RegExp(`^\\| ${label}[^|]* \\| \`([^\`]+)\` \\|`, 'm').exec(table);
+    if (!row) throw new Error(`README's ${name} table has no "${label}" row`);
+    return row[1]!;
+  };
+}
+
+/** The README's "Start Workflow" form for the demo cluster. */
+export function readmeUiStartForm(): UiStartForm {
+  const field = readmeUiForm('ui-start-workflow');
+  return { workflowId: field('Workflow ID'), taskQueue: field('Task Queue'), workflowType: field('Workflow Type'), input: field('Input') };
+}
