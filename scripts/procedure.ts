@@ -1,0 +1,122 @@
+/**
+ * Friendly wrappers over what the `temporal` CLI does alone (the README shows both):
+ *
+ *   npm run first-start      -- --cluster demo [--dry-run] [--wait]
+ *   npm run upgrade          -- --cluster demo --image REF [--backup-method pg_dump|clone]
+ *                               [--approval-timeout 2h] [--on-timeout rollback|proceed|wait] [--dry-run] [--wait]
+ *   npm run in-app           -- --cluster demo [--operations '<JSON list>'] [--dry-run] [--wait]
+ *   npm run approve          -- --cluster demo --by alice [--comment TEXT]
+ *   npm run reject           -- --cluster demo --by alice [--reason TEXT]
+ *   npm run maintenance-done -- --cluster demo --by bob
+ *   npm run status           -- --cluster demo
+ *
+ * Any start also accepts --force-reason TEXT (start on a blackout day). Starts print the workflow
+ * ID, the UI link and the equivalent `temporal` line; approve and reject go through the `decide`
+ * update, so a refusal (not an approver, nothing awaiting a decision) is reported at once.
+ * The workflows check their input themselves; this script only assembles it.
+ */
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { parseArgs } from 'node:util';
+import { connectClient, temporalEndpoint } from '../src/client/connect';
+import { procedureSummary } from '../src/common/procedure-summary';
+import { procedureWorkflowId, TASK_QUEUE } from '../src/common/task-queue';
+import { decideUpdate, maintenanceDoneSignal, statusQuery } from '../src/workflows/messages';
+
+const STARTS: Record<string, string> = { 'first-start': 'firstStart', upgrade: 'versionUpgrade', 'in-app': 'inAppMaintenance' };
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      cluster: { type: 'string' },
+      image: { type: 'string' },
+      'backup-method': { type: 'string' },
+      'approval-timeout': { type: 'string' },
+      'on-timeout': { type: 'string' },
+      operations: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      'force-reason': { type: 'string' },
+      wait: { type: 'boolean', default: false },
+      by: { type: 'string' },
+      comment: { type: 'string' },
+      reason: { type: 'string' },
+    },
+  });
+  const command = positionals[0] ?? '';
+  const cluster = values.cluster ?? fail('--cluster is required (a cluster of the worker configuration, e.g. demo)');
+  const workflowId = procedureWorkflowId(cluster);
+  const client = await connectClient();
+  try {
+    const workflowType = STARTS[command];
+    if (workflowType) {
+      const input: { cluster: string } & Record<string, unknown> = { cluster };
+      if (values.image !== undefined) input.image = values.image;
+      if (values['backup-method'] !== undefined) input.backupMethod = values['backup-method'];
+      if (values['approval-timeout'] !== undefined || values['on-timeout'] !== undefined) {
+        input.approval = { ...(values['approval-timeout'] ? { timeout: values['approval-timeout'] } : {}), ...(values['on-timeout'] ? { onTimeout: values['on-timeout'] } : {}) };
+      }
+      if (values.operations !== undefined) input.operations = parseJson('--operations', values.operations);
+      if (values['dry-run']) input.dryRun = true;
+      if (values['force-reason'] !== undefined) input.force = { reason: values['force-reason'] };
+      const handle = await client.workflow.start(workflowType, {
+        taskQueue: TASK_QUEUE,
+        workflowId,
+        args: [input],
+        staticSummary: procedureSummary(workflowType, input),
+      });
+      console.log(`started ${workflowType} as ${workflowId} (run ${handle.firstExecutionRunId})`);
+      const ui = process.env.TEMPORAL_UI_URL;
+      if (ui) console.log(`UI: ${ui.replace(/\/$/, '')}/namespaces/${temporalEndpoint().namespace}/workflows/${workflowId}`);
+      console.log(`same as: temporal workflow start --task-queue ${TASK_QUEUE} --type ${workflowType} --workflow-id ${workflowId} --input '${JSON.stringify(input)}'`);
+      if (values.wait) console.log(JSON.stringify(await handle.result(), null, 2));
+      return;
+    }
+    const handle = client.workflow.getHandle(workflowId);
+    switch (command) {
+      case 'approve':
+      case 'reject': {
+        const by = values.by ?? fail('--by is required: who decides (must be one of the cluster approvers)');
+        const decision = {
+          decision: command,
+          by,
+          ...(values.comment !== undefined ? { comment: values.comment } : {}),
+          ...(values.reason !== undefined ? { reason: values.reason } : {}),
+        } as const;
+        const recorded = await handle.executeUpdate(decideUpdate, { args: [decision] }).catch((error: unknown) => {
+          if (error instanceof WorkflowUpdateFailedError) fail(`${workflowId} refused the decision: ${error.cause?.message ?? error.message}`);
+          throw error;
+        });
+        console.log(JSON.stringify(recorded, null, 2));
+        return;
+      }
+      case 'maintenance-done':
+        await handle.signal(maintenanceDoneSignal, { by: values.by ?? fail('--by is required: who did the work') });
+        console.log(`told ${workflowId} the manual work is done`);
+        return;
+      case 'status':
+        console.log(JSON.stringify(await handle.query(statusQuery), null, 2));
+        return;
+      default:
+        fail(`unknown command "${command}": first-start, upgrade, in-app, approve, reject, maintenance-done or status (see scripts/procedure.ts)`);
+    }
+  } finally {
+    await client.connection.close();
+  }
+}
+
+function parseJson(flag: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fail(`${flag} must be JSON, got ${text}`);
+  }
+}
+
+function fail(message: string): never {
+  throw new Error(message);
+}
+
+main().catch((error: unknown) => {
+  console.error(`procedure: ${(error as Error).message}`);
+  process.exit(1);
+});
