@@ -1,5 +1,8 @@
 # The worker image for docker-compose.yml.
-FROM node:20-bookworm-slim
+# NODE_IMAGE: any image with node 20+, npm and /bin/sh. Machines that cannot pull use a base made
+# from the host's own node (scripts/stack/node-base-image.ts; test/integration/worker-image.test.ts).
+ARG NODE_IMAGE=node:20-bookworm-slim
+FROM ${NODE_IMAGE}
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund

@@ -8,15 +8,16 @@
 // the host's own node binary and the shared libraries it links, and the toolbox out of Debian's
 // busybox-static (scripts/stack/demo.sh installs it). Local tags are removed after the
 // push so that the maintenance workflows really pull from the registry, as in production.
-// Re-runs are cheap: a content hash of the fixture, the node binary and this script (for the
-// toolbox: the busybox binary and this script) is stored as an image label, and a build is
-// skipped when the registry already serves that hash.
+// Re-runs are cheap: a content hash of the fixture, the node binary and the scripts that make
+// the images (for the toolbox: the busybox binary and those scripts) is stored as an image
+// label, and a build is skipped when the registry already serves that hash.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Docker from 'dockerode';
+import { buildImage, dockerFromHost, followDockerStream, removeTag } from './docker-build';
+import { placeBusybox, placeNodeRuntime, placeSystemFiles, staticBusybox } from './host-rootfs';
 
 const FIXTURE_DIR = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'nocobase-standin');
 const REPOSITORY = 'nocobase-standin';
@@ -24,7 +25,8 @@ const HASH_LABEL = 'nocobase-maintenance.standin-hash';
 const FIXTURE_LABEL = 'nocobase-maintenance.test-fixture';
 const TOOLBOX_REPOSITORY = 'nocobase-maintenance-toolbox';
 const TOOLBOX_TAG = 'busybox';
-const BUSYBOX = process.env.BUSYBOX_STATIC || '/bin/busybox';
+// What decides the images' contents besides their inputs: a change to either rebuilds them.
+const RECIPE = [__filename, require.resolve('./host-rootfs')];
 
 export interface StandinImages {
   v1: string;
@@ -56,41 +58,6 @@ export function standinImages(registry: string): StandinImages {
   };
 }
 
-// DOCKER_HOST is parsed here rather than left to docker-modem so a missing or odd value fails
-// with a message that names the variable.
-export function dockerFromHost(dockerHost: string | undefined): Docker {
-  if (!dockerHost) throw new Error('DOCKER_HOST is not set (e.g. unix:///path/to/docker.sock)');
-  if (dockerHost.startsWith('unix://')) return new Docker({ socketPath: dockerHost.slice('unix://'.length) });
-  const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
-  if (url.protocol !== 'http:') throw new Error(`DOCKER_HOST must be unix:// or tcp://, got ${dockerHost}`);
-  return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: 'http' });
-}
-
-// Follows a build/push/pull stream to its end; Docker reports failures inside the stream with a
-// 200 status, so an `error` entry must be turned into a rejection here or it is lost.
-export function followDockerStream(
-  docker: Docker,
-  stream: NodeJS.ReadableStream,
-  onLine: (line: string) => void = () => undefined,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let streamError: string | undefined;
-    docker.modem.followProgress(
-      stream,
-      (err: Error | null) => {
-        if (err) reject(err);
-        else if (streamError) reject(new Error(streamError));
-        else resolve();
-      },
-      (event: { error?: string; errorDetail?: { message?: string }; stream?: string; status?: string; id?: string }) => {
-        if (event.error || event.errorDetail) streamError ??= event.errorDetail?.message ?? event.error;
-        const text = event.stream ?? (event.status ? `${event.id ? `${event.id}: ` : ''}${event.status}` : '');
-        if (text.trim()) onLine(text.trimEnd());
-      },
-    );
-  });
-}
-
 function listFiles(dir: string, base = dir): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     if (entry.name === 'node_modules') return [];
@@ -105,7 +72,7 @@ function contentHash(nodeBinary: string): string {
     hash.update(`${file}\0`).update(fs.readFileSync(path.join(FIXTURE_DIR, file))).update('\0');
   }
   hash.update(execFileSync(nodeBinary, ['--version'], { encoding: 'utf8' }));
-  hash.update(fs.readFileSync(__filename));
+  for (const file of RECIPE) hash.update(fs.readFileSync(file));
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -124,39 +91,11 @@ async function registryHash(registry: string, tag: string, repository = REPOSITO
   return image.config?.Labels?.[HASH_LABEL];
 }
 
-function tarContext(dir: string): string {
-  const file = `${dir}.tar`;
-  execFileSync('tar', ['-C', dir, '--owner=0', '--group=0', '--numeric-owner', '-cf', file, '.']);
-  return file;
-}
-
-async function buildImage(docker: Docker, contextDir: string, tag: string, log: (line: string) => void): Promise<void> {
-  log(`building ${tag}`);
-  const stream = await docker.buildImage(fs.createReadStream(tarContext(contextDir)), { t: tag, rm: true, forcerm: true });
-  await followDockerStream(docker, stream, (line) => log(`  ${line}`));
-}
-
-// The host's node plus exactly what ldd says it links, at the same paths (copied, not linked,
-// because the image has none of the host's symlink targets).
+// The host's node and what it links, nothing else: the fixture brings its own node_modules.
 function writeRuntimeContext(dir: string, nodeBinary: string): void {
   const rootfs = path.join(dir, 'rootfs');
-  const place = (source: string, target: string, mode: number) => {
-    const destination = path.join(rootfs, target);
-    fs.mkdirSync(path.dirname(destination), { recursive: true });
-    fs.copyFileSync(fs.realpathSync(source), destination);
-    fs.chmodSync(destination, mode);
-  };
-  place(nodeBinary, '/usr/local/bin/node', 0o755);
-  const libraries = [...execFileSync('ldd', [nodeBinary], { encoding: 'utf8' }).matchAll(/(\/\S+)\s+\(0x/g)]
-    .map((match) => match[1])
-    .filter((lib): lib is string => lib !== undefined);
-  const loader = '/lib64/ld-linux-x86-64.so.2';
-  for (const lib of new Set([...libraries, ...(fs.existsSync(loader) ? [loader] : [])])) place(lib, lib, 0o755);
-  fs.mkdirSync(path.join(rootfs, 'etc'), { recursive: true });
-  fs.writeFileSync(path.join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/sbin/nologin\n');
-  fs.writeFileSync(path.join(rootfs, 'etc', 'group'), 'root:x:0:\n');
-  fs.mkdirSync(path.join(rootfs, 'tmp'), { mode: 0o1777 });
-  fs.chmodSync(path.join(rootfs, 'tmp'), 0o1777);
+  placeNodeRuntime(rootfs, nodeBinary);
+  placeSystemFiles(rootfs);
   fs.writeFileSync(path.join(dir, 'Dockerfile'), [
     'FROM scratch',
     'COPY rootfs/ /',
@@ -185,29 +124,16 @@ function writeAppContext(dir: string, base: string, variant: ImageVariant, hash:
   ].join('\n'));
 }
 
-// Debian's dynamic busybox installs the same path but cannot run in an empty image.
-function staticBusybox(): string {
-  const binary = fs.realpathSync(BUSYBOX);
-  let linked = '';
-  try {
-    linked = execFileSync('ldd', [binary], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  } catch {
-    // ldd exits non-zero for "not a dynamic executable": what we want.
-  }
-  if (/=>|ld-linux/.test(linked)) throw new Error(`${binary} is dynamically linked: install Debian's busybox-static`);
-  return binary;
+function toolboxHash(busybox: string): string {
+  const hash = createHash('sha256').update(fs.readFileSync(busybox));
+  for (const file of RECIPE) hash.update(fs.readFileSync(file));
+  return hash.digest('hex').slice(0, 16);
 }
 
-// `busybox --install -s`, done here into the build context: the image has no shell to run it.
 function writeToolboxContext(dir: string, busybox: string, hash: string): void {
-  const bin = path.join(dir, 'rootfs', 'bin');
-  fs.mkdirSync(bin, { recursive: true });
-  fs.copyFileSync(busybox, path.join(bin, 'busybox'));
-  fs.chmodSync(path.join(bin, 'busybox'), 0o755);
-  const applets = execFileSync(busybox, ['--list'], { encoding: 'utf8' }).split('\n').filter((name) => /^[\w.[-]+$/.test(name) && name !== 'busybox');
-  for (const applet of applets) fs.symlinkSync('busybox', path.join(bin, applet));
-  fs.mkdirSync(path.join(dir, 'rootfs', 'tmp'));
-  fs.chmodSync(path.join(dir, 'rootfs', 'tmp'), 0o1777);
+  const rootfs = path.join(dir, 'rootfs');
+  placeBusybox(rootfs, busybox);
+  placeSystemFiles(rootfs);
   fs.writeFileSync(path.join(dir, 'Dockerfile'), [
     'FROM scratch',
     'COPY rootfs/ /',
@@ -225,7 +151,7 @@ export async function buildAndPushToolbox(options: BuildOptions): Promise<string
   if (!registry) throw new Error('REGISTRY is not set (e.g. 127.0.0.1:5000)');
   const image = toolboxImage(registry);
   const busybox = staticBusybox();
-  const hash = createHash('sha256').update(fs.readFileSync(busybox)).update(fs.readFileSync(__filename)).digest('hex').slice(0, 16);
+  const hash = toolboxHash(busybox);
   if (!options.force && (await registryHash(registry, TOOLBOX_TAG, TOOLBOX_REPOSITORY)) === hash) {
     log(`registry ${registry} already has ${TOOLBOX_REPOSITORY} build ${hash}; nothing to do`);
     return image;
@@ -246,14 +172,6 @@ export async function buildAndPushToolbox(options: BuildOptions): Promise<string
     fs.rmSync(work, { recursive: true, force: true });
   }
   return image;
-}
-
-async function removeTag(docker: Docker, tag: string): Promise<void> {
-  try {
-    await docker.getImage(tag).remove({ force: true });
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-  }
 }
 
 export interface BuildOptions {

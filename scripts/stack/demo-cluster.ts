@@ -14,7 +14,7 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import { Client } from 'pg';
 import { HaproxyRuntime } from '../../src/activities/haproxy-runtime';
-import { dockerFromHost, followDockerStream } from './build-images';
+import { dockerFromHost, followDockerStream } from './docker-build';
 
 const DEMO_APP_KEY = 'demo-app-key-not-a-secret-test-fixture';
 const EVENTS_MOUNT = '/standin-events';

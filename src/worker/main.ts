@@ -7,9 +7,16 @@ import { buildDeps } from './deps';
 import { ensureSearchAttributes } from './search-attributes';
 
 /**
+ * For tests that run a second worker (the worker image's test runs it in a container) beside the
+ * stack's: on a queue of their own, it never takes the other worker's tasks. Unset in production,
+ * where clients and schedules start procedures on the contract queue TASK_QUEUE.
+ */
+const TASK_QUEUE_ENV = 'NOCOBASE_MAINTENANCE_TASK_QUEUE';
+
+/**
  * `npm run worker`: validates the cluster definitions (an invalid file stops here, naming the file,
  * the key and what was expected), makes sure the search attributes exist, then polls the
- * `nocobase-maintenance` task queue until SIGINT/SIGTERM.
+ * `nocobase-maintenance` task queue (or NOCOBASE_MAINTENANCE_TASK_QUEUE's) until SIGINT/SIGTERM.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -20,9 +27,10 @@ async function main(): Promise<void> {
   if (added.length > 0) console.log(`added search attributes: ${added.join(', ')}`);
   // Kept open: dry runs read past runs' durations through it.
   const deps = { ...buildDeps(config), temporal: client };
-  const { worker, connection } = await createWorker({ endpoint, deps });
+  const taskQueue = process.env[TASK_QUEUE_ENV] || TASK_QUEUE;
+  const { worker, connection } = await createWorker({ endpoint, deps, taskQueue });
   const clusters = Object.keys(config.clusters).join(', ');
-  console.log(`worker polling task queue ${TASK_QUEUE} at ${endpoint.address} (namespace ${endpoint.namespace}); clusters: ${clusters}`);
+  console.log(`worker polling task queue ${taskQueue} at ${endpoint.address} (namespace ${endpoint.namespace}); clusters: ${clusters}`);
   try {
     await worker.run();
   } finally {

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type Docker from 'dockerode';
-import { dockerFromHost } from '../../scripts/stack/build-images';
+import { dockerFromHost } from '../../scripts/stack/docker-build';
 import { ensureImage, nodeContainerSpec, type DemoClusterOptions } from '../../scripts/stack/demo-cluster';
 import { createInvariantActivities } from '../../src/activities/cluster-invariants';
 import { FailureType } from '../../src/common/failure-types';

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
-import { dockerFromHost } from '../../scripts/stack/build-images';
+import { dockerFromHost } from '../../scripts/stack/docker-build';
 import { ensureImage, nodeContainerSpec } from '../../scripts/stack/demo-cluster';
 import { createActivities } from '../../src/activities';
 import { FailureType } from '../../src/common/failure-types';

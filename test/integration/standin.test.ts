@@ -14,7 +14,8 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import { Client } from 'pg';
-import { buildAndPushImages, dockerFromHost, type StandinImages } from '../../scripts/stack/build-images';
+import { buildAndPushImages, type StandinImages } from '../../scripts/stack/build-images';
+import { dockerFromHost } from '../../scripts/stack/docker-build';
 import {
   ensureImage, nodeContainerName, nodeContainerSpec, parsePorts, readStandinEvents, resetDemoCluster,
   type DemoClusterOptions, type StandinEvent,

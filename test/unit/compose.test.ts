@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/load';
 const root = join(__dirname, '..', '..');
 
 interface ComposeService {
+  build?: string | { context?: string; args?: Record<string, string> };
   profiles?: string[];
   environment?: Record<string, string>;
   container_name?: string;
@@ -29,6 +30,13 @@ describe('docker-compose.yml for machines with internet', () => {
     const shared = ['APP_KEY', 'DB_HOST', 'DB_DATABASE', 'DB_USER', 'DB_PASSWORD'];
     for (const key of shared) assert.equal(new Set(nodes.map((node) => node.environment?.[key])).size, 1, `${key} differs between nodes`);
     assert.ok(nodes.every((node) => node.volumes?.includes('nocobase-storage:/app/nocobase/storage')), 'storage is shared');
+  });
+
+  it('builds the worker on the official node image unless NODE_IMAGE is given (machines that cannot pull set it)', () => {
+    const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    assert.match(dockerfile, /^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+    assert.match(dockerfile, /^FROM \$\{NODE_IMAGE\}$/m);
+    assert.equal(compose.services.worker!.build, '.', 'compose passes no NODE_IMAGE: the default is the official image');
   });
 
   it("ships a cluster config the worker accepts, naming the compose file's containers", () => {

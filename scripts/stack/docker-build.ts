@@ -1,0 +1,64 @@
+// Talking to the stack's Docker Engine when building images: the engine from DOCKER_HOST, build
+// and push streams followed to their real outcome, and tags removed without caring whether they
+// existed. Shared by build-images.ts (the stand-in and toolbox images) and node-base-image.ts.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import Docker from 'dockerode';
+
+// DOCKER_HOST is parsed here rather than left to docker-modem so a missing or odd value fails
+// with a message that names the variable.
+export function dockerFromHost(dockerHost: string | undefined): Docker {
+  if (!dockerHost) throw new Error('DOCKER_HOST is not set (e.g. unix:///path/to/docker.sock)');
+  if (dockerHost.startsWith('unix://')) return new Docker({ socketPath: dockerHost.slice('unix://'.length) });
+  const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
+  if (url.protocol !== 'http:') throw new Error(`DOCKER_HOST must be unix:// or tcp://, got ${dockerHost}`);
+  return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: 'http' });
+}
+
+// Follows a build/push/pull stream to its end; Docker reports failures inside the stream with a
+// 200 status, so an `error` entry must be turned into a rejection here or it is lost.
+export function followDockerStream(
+  docker: Docker,
+  stream: NodeJS.ReadableStream,
+  onLine: (line: string) => void = () => undefined,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let streamError: string | undefined;
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null) => {
+        if (err) reject(err);
+        else if (streamError) reject(new Error(streamError));
+        else resolve();
+      },
+      (event: { error?: string; errorDetail?: { message?: string }; stream?: string; status?: string; id?: string }) => {
+        if (event.error || event.errorDetail) streamError ??= event.errorDetail?.message ?? event.error;
+        const text = event.stream ?? (event.status ? `${event.id ? `${event.id}: ` : ''}${event.status}` : '');
+        if (text.trim()) onLine(text.trimEnd());
+      },
+    );
+  });
+}
+
+// tar rather than dockerode's own packing: every file in the image is root's, whoever builds.
+function tarContext(dir: string): string {
+  const file = `${dir}.tar`;
+  execFileSync('tar', ['-C', dir, '--owner=0', '--group=0', '--numeric-owner', '-cf', file, '.']);
+  return file;
+}
+
+/** Builds the Dockerfile in `contextDir` (a directory made for it, sent whole) as `tag`. */
+export async function buildImage(docker: Docker, contextDir: string, tag: string, log: (line: string) => void): Promise<void> {
+  log(`building ${tag}`);
+  const stream = await docker.buildImage(fs.createReadStream(tarContext(contextDir)), { t: tag, rm: true, forcerm: true });
+  await followDockerStream(docker, stream, (line) => log(`  ${line}`));
+}
+
+/** Removes one tag (the image too once no tag is left); a tag that is not there is fine. */
+export async function removeTag(docker: Docker, tag: string): Promise<void> {
+  try {
+    await docker.getImage(tag).remove({ force: true });
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+  }
+}
