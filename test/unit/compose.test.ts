@@ -8,6 +8,8 @@ import { loadConfig } from '../../src/config/load';
 const root = join(__dirname, '..', '..');
 
 interface ComposeService {
+  image?: string;
+  depends_on?: string[];
   build?: string | { context?: string; args?: Record<string, string> };
   profiles?: string[];
   environment?: Record<string, string>;
@@ -18,10 +20,25 @@ interface ComposeService {
 describe('docker-compose.yml for machines with internet', () => {
   const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, ComposeService> };
 
-  it('has the whole stack: Temporal, PostgreSQL, Redis, HAProxy, a mail catcher, the worker and three nodes', () => {
-    for (const service of ['temporal', 'postgres', 'redis', 'haproxy', 'mailpit', 'worker', 'app-1', 'app-2', 'app-3']) {
-      assert.ok(compose.services[service], `service ${service} is missing`);
+  it("has exactly the services of the README's table, on the images it names", () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const table = readme.split('<!-- compose-services -->\n')[1]?.split('\n\n')[0] ?? assert.fail('README has no compose-services table');
+    const rows = [...table.matchAll(/^\| `([a-z0-9-]+)` \| ([^|]+) \|/gm)].map(([, service, image]) => ({ service: service!, image: image!.trim() }));
+    assert.deepEqual(rows.map((row) => row.service).sort(), Object.keys(compose.services).sort());
+    for (const { service, image } of rows) {
+      const defined = compose.services[service]!;
+      if (defined.build !== undefined) assert.match(image, /Dockerfile/, `${service} is built, the README says ${image}`);
+      else assert.match(defined.image ?? '', new RegExp(`^(\\$\\{[A-Z_]+:-)?${image.replace(/`/g, '')}:`), `${service}'s image`);
     }
+  });
+
+  it('keeps Temporal in PostgreSQL, with the Web UI as its own service', () => {
+    const temporal = compose.services.temporal!;
+    assert.equal(temporal.environment?.DB, 'postgres12');
+    assert.equal(temporal.environment?.POSTGRES_SEEDS, 'temporal-db');
+    assert.deepEqual(temporal.depends_on, ['temporal-db']);
+    assert.equal(compose.services['temporal-ui']!.environment?.TEMPORAL_ADDRESS, 'temporal:7233');
+    assert.equal(compose.services.worker!.environment?.TEMPORAL_ADDRESS, 'temporal:7233');
   });
 
   it('never starts the nodes with `docker compose up`, and configures them alike', () => {
