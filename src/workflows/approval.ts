@@ -39,9 +39,20 @@ export class Approval {
     if (refusal) throw new Error(refusal);
   }
 
-  /** Waits for the decision; `timeoutMs` undefined waits forever. */
+  /**
+   * From now on a decision is taken. Opened together with the status saying "waiting for a
+   * decision", so an operator who reads that and decides at once is never told nothing awaits.
+   */
+  open(): void {
+    if (this.status.state === 'not-requested') this.status.state = 'awaiting';
+  }
+
+  /**
+   * Waits for the decision (one may already have come since `open`); `timeoutMs` undefined
+   * waits forever.
+   */
   async wait(timeoutMs: number | undefined, onTimeout: TimeoutPolicy): Promise<ApprovalStatus['state']> {
-    this.status.state = 'awaiting';
+    this.open();
     const decided = () => this.status.state !== 'awaiting';
     if (onTimeout === 'wait' || timeoutMs === undefined) {
       await condition(decided);

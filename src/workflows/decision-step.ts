@@ -1,4 +1,4 @@
-import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
 import type { Approval } from './approval';
 import type { ApprovalPolicy } from './approval-input';
@@ -24,6 +24,9 @@ export interface DecisionRequest {
  */
 export async function awaitDecision(request: DecisionRequest, approval: Approval, policy: ApprovalPolicy, tracker: ProcedureTracker): Promise<void> {
   tracker.waitingFor(`a decision: approve or reject ${request.subject}`);
+  // Open before the mail goes out: the status already says a decision is awaited. Runs that
+  // were waiting on the mail when this changed opened only after it, and replay them so.
+  if (patched('approval-open-before-mail')) approval.open();
   await notify(request.cluster, `${request.subject} awaits your decision`, decisionRequest(workflowInfo(), request.summary, request.onApprove, request.onReject), 'approvers');
   const state = await approval.wait(policy.timeoutMs, policy.onTimeout);
   tracker.waitingFor(undefined);

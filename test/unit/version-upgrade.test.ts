@@ -150,6 +150,41 @@ describe('versionUpgrade workflow', () => {
     ]);
   });
 
+  it('takes a decision as soon as the status says one is awaited, even while the request mail is still going out', async () => {
+    let releaseMail: () => void = () => undefined;
+    const mailHeld = new Promise<void>((resolve) => (releaseMail = resolve));
+    const mock = runningCluster({
+      sendNotification: async ({ subject }) => {
+        if (/awaits your decision/.test(subject)) await mailHeld;
+        return { sent: true, recipients: ['ops@example.test'], messageId: subject };
+      },
+    });
+    const result = await withUpgrade(mock, {}, async (handle) => {
+      for (let i = 0; !(await handle.query(statusQuery)).waitingFor?.startsWith('a decision'); i++) {
+        if (i > 200) assert.fail('the status never said a decision is awaited');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      try {
+        await handle.signal(approveSignal, { by: 'alice' });
+        let approval = (await handle.query(statusQuery)).approval;
+        for (let i = 0; approval?.state === 'awaiting' && approval.ignored.length === 0 && i < 200; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          approval = (await handle.query(statusQuery)).approval;
+        }
+        assert.deepEqual(approval?.ignored, [], 'the decision was taken, not ignored');
+        assert.equal(approval?.state, 'approved');
+      } catch (error) {
+        await handle.terminate('assertion failed');
+        throw error;
+      } finally {
+        releaseMail(); // the worker shuts down only once the held activity ends
+      }
+      return handle.result();
+    });
+    assert.equal(result.outcome, 'upgraded');
+    assert.equal(result.decision?.by, 'alice');
+  });
+
   it('refuses an update from a stranger or when nothing awaits, and accepts one from an approver', async () => {
     const mock = runningCluster();
     await withUpgrade(mock, {}, async (handle) => {
