@@ -31,6 +31,8 @@ if [ "$started_stack" = true ]; then echo "(stopping the stack this run started)
 # The runner's own totals, repeated as the last line so they are not lost above the clean-up.
 passed=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$report" | tail -1)
 failed=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$report" | tail -1)
+# A file that hits --test-timeout counts as cancelled, not failed: say so, or "0 failed" misleads.
+cancelled=$(sed -n 's/^ℹ cancelled \([0-9]*\)$/\1/p' "$report" | tail -1)
 rm -f "$report"
-echo "tests: ${passed:-0} passed, ${failed:-0} failed"
+echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${cancelled:-0} cancelled"
 exit "$status"

@@ -21,10 +21,13 @@ async function npmRun(script: string, ...args: string[]): Promise<{ code: number
   }
 }
 
+/** A hang guard, not a timing assertion: a decision that is not taken leaves a run waiting hours. */
+const HANG_GUARD = { timeout: 180_000 };
+
 describe('the npm wrappers over the temporal CLI, through the real worker process', () => {
   const suite = e2eSuite({ startCluster: false });
 
-  it('bring the demo cluster up, upgrade it, refuse a stranger and take an approver', async () => {
+  it('bring the demo cluster up, upgrade it, refuse a stranger and take an approver', HANG_GUARD, async () => {
     const started = await npmRun('first-start', '--cluster', 'demo', '--wait');
     assert.equal(started.code, 0, started.stderr);
     assert.match(started.stdout, /started firstStart as maintenance-demo/);
@@ -52,7 +55,7 @@ describe('the npm wrappers over the temporal CLI, through the real worker proces
     assert.deepEqual([result.outcome, result.decision.by, result.decision.comment], ['upgraded', 'alice', 'via npm']);
   });
 
-  it('say what is missing instead of starting anything', async () => {
+  it('say what is missing instead of starting anything', HANG_GUARD, async () => {
     const missing = await npmRun('upgrade', '--image', 'x:1');
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /--cluster is required/);

@@ -20,6 +20,9 @@ const run = promisify(execFile);
  * real worker, in the order a reader would run them, so the docs cannot rot. The last test fails
  * when the README gains a command line that no test here runs.
  */
+/** A hang guard, not a timing assertion: a decision that is not taken leaves a run waiting hours. */
+const HANG_GUARD = { timeout: 180_000 };
+
 describe('the README, command by command, against the local stack', () => {
   const commands = readmeTemporalCommands();
   const lines = readmeShellCommands();
@@ -72,7 +75,7 @@ describe('the README, command by command, against the local stack', () => {
     });
   const firstStart = () => suite.client.workflow.execute('firstStart', { taskQueue: TASK_QUEUE, workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
 
-  it("starts the demo cluster from the UI's Start Workflow form as the README fills it in, then watches it with the CLI", async () => {
+  it("starts the demo cluster from the UI's Start Workflow form as the README fills it in, then watches it with the CLI", HANG_GUARD, async () => {
     const form = readmeUiStartForm();
     await new TemporalUi(process.env.TEMPORAL_UI_URL ?? assert.fail('TEMPORAL_UI_URL is not set')).startWorkflow(form);
     assert.equal(form.workflowId, DEMO_WORKFLOW_ID);
@@ -88,7 +91,7 @@ describe('the README, command by command, against the local stack', () => {
     assert.match(listed, /maintenance-demo\s+firstStart/, listed);
   });
 
-  it('runs the first start, a dry run and an upgrade approved by signal, from the CLI', async () => {
+  it('runs the first start, a dry run and an upgrade approved by signal, from the CLI', HANG_GUARD, async () => {
     await shell(readme(/--type firstStart --workflow-id maintenance-demo --input '\{"cluster":"demo"\}'$/));
     assert.match(await shell(readme(/^temporal workflow result --workflow-id maintenance-demo$/)), /COMPLETED/);
 
@@ -105,7 +108,7 @@ describe('the README, command by command, against the local stack', () => {
     assert.equal(upgraded.decision.by, 'alice');
   });
 
-  it('runs the in-app maintenance from the CLI and rejects it by signal', async () => {
+  it('runs the in-app maintenance from the CLI and rejects it by signal', HANG_GUARD, async () => {
     await firstStart();
     await shell(readme(/^temporal workflow start .*--type inAppMaintenance/));
     await awaiting(/a decision/);
@@ -115,7 +118,7 @@ describe('the README, command by command, against the local stack', () => {
     assert.deepEqual(result.operations.map((operation) => operation.ok), [true, true, true], 'the README operations run on the stand-in');
   });
 
-  it('ends manual in-app work with maintenanceDone and approves it with the decide update', async () => {
+  it('ends manual in-app work with maintenanceDone and approves it with the decide update', HANG_GUARD, async () => {
     await firstStart();
     await suite.client.workflow.start('inAppMaintenance', { taskQueue: TASK_QUEUE, workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
     await awaiting(/maintenanceDone/);
@@ -127,7 +130,7 @@ describe('the README, command by command, against the local stack', () => {
     assert.deepEqual([result.outcome, result.maintenanceDoneBy, result.decision.by], ['completed', 'bob', 'alice']);
   });
 
-  it("walks the README's first session: a scheduled upgrade approved from the UI, an in-app maintenance approved from the CLI", async () => {
+  it("walks the README's first session: a scheduled upgrade approved from the UI, an in-app maintenance approved from the CLI", HANG_GUARD, async () => {
     await firstStart();
     await shell(readme(/^npm run schedule -- create .*\$DEMO_IMAGE_V2/));
     await shell(readme(/^npm run schedule -- trigger maintenance-demo-versionUpgrade$/));
@@ -151,7 +154,7 @@ describe('the README, command by command, against the local stack', () => {
     await assert.rejects(suite.client.schedule.getHandle(SCHEDULE_ID).describe(), 'the demo window is gone');
   });
 
-  it('creates and describes the maintenance window with the temporal CLI alone', async () => {
+  it('creates and describes the maintenance window with the temporal CLI alone', HANG_GUARD, async () => {
     await shell(readme(/^temporal schedule create /));
     const described = await shell(readme(/^temporal schedule describe /));
     assert.match(described, new RegExp(SCHEDULE_ID), described);
@@ -164,7 +167,7 @@ describe('the README, command by command, against the local stack', () => {
     assert.equal(schedule.spec.timezone, 'Europe/Berlin');
   });
 
-  it("starts the compose line's procedure, which this stack's worker refuses as an unknown cluster", async () => {
+  it("starts the compose line's procedure, which this stack's worker refuses as an unknown cluster", HANG_GUARD, async () => {
     // The compose cluster exists only in deploy/compose/clusters.yaml; here the line proves its
     // flags, task queue and workflow type, and that the worker answers with a clear error.
     await shell(readme(/--workflow-id maintenance-compose /));
@@ -179,7 +182,7 @@ describe('the README, command by command, against the local stack', () => {
     assert.equal(failure.cause.type, FailureType.UnknownCluster);
   });
 
-  it('has run every temporal command line of the README', () => {
+  it('has run every temporal command line of the README', HANG_GUARD, () => {
     assert.ok(commands.length >= 12, `found only ${commands.length} commands: is the README parsed?`);
     assert.deepEqual(commands.filter((command) => !executed.has(command)), []);
   });
