@@ -157,6 +157,9 @@ describe('versionUpgrade on the 3-node demo cluster, through the real worker pro
   it('completes correctly after the worker is killed while awaiting approval', async () => {
     const handle = await startUpgrade();
     await awaitingDecision(handle);
+    // Idle on the decision alone: the request mail (an activity) has gone out. A kill during that
+    // activity would be retried only after its start-to-close timeout, which is another test.
+    await until('the request mail to be sent', async () => ((await handle.describe()).raw.pendingActivities?.length ? undefined : true));
     await suite.worker.kill();
     suite.worker = await startWorkerProcess();
     await handle.signal(approveSignal, { by: 'alice' });
