@@ -45,6 +45,29 @@ export function createLoadBalancerActivities(deps: ActivityDeps) {
     });
   }
 
+  /**
+   * The waits' common loop: read the servers' status until `check` says done, heartbeating the
+   * progress; the deadline (`timeouts.loadBalancerReady`) counts from the first attempt, kept in
+   * the heartbeat so a retried activity does not start the clock again.
+   */
+  async function pollServers(
+    input: { cluster: string; nodes: string[] },
+    check: (cluster: ClusterConfig, statuses: ServerStatus[]) => Promise<{ done: boolean; progress: Record<string, unknown>; failure: () => Error }>,
+  ): Promise<ServerStatus[]> {
+    const context = Context.current();
+    const cluster = getCluster(deps, input.cluster);
+    const servers = input.nodes.map((name) => lbServerName(getNode(deps, input.cluster, name)));
+    const startedAt = (context.info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
+    for (;;) {
+      const statuses = await serverStatuses(cluster, servers);
+      const { done, progress, failure } = await check(cluster, statuses);
+      if (done) return statuses;
+      context.heartbeat({ startedAt, ...progress });
+      if (Date.now() - startedAt > cluster.timeouts.loadBalancerReady) throw failure();
+      await context.sleep(deps.pollIntervalMs ?? 500);
+    }
+  }
+
   return {
     /**
      * Sets the administrative state of the given nodes' servers in the cluster's backend.
@@ -81,19 +104,15 @@ export function createLoadBalancerActivities(deps: ActivityDeps) {
      * so stopping them cuts nobody off. Read-only, heartbeats, safe to retry.
      */
     async waitServersDrained(input: { cluster: string; nodes: string[] }): Promise<ServerStatus[]> {
-      const context = Context.current();
-      const cluster = getCluster(deps, input.cluster);
-      const servers = input.nodes.map((name) => lbServerName(getNode(deps, input.cluster, name)));
-      const startedAt = (context.info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
-      for (;;) {
-        const statuses = await serverStatuses(cluster, servers);
-        if (statuses.every((entry) => entry.sessions === 0)) return statuses;
-        context.heartbeat({ startedAt, statuses });
-        if (Date.now() - startedAt > cluster.timeouts.loadBalancerReady) {
-          throw ApplicationFailure.nonRetryable(`servers still busy after ${Math.round(cluster.timeouts.loadBalancerReady / 1000)}s: ${JSON.stringify(statuses)}`, FailureType.LoadBalancerNotDrained);
-        }
-        await context.sleep(deps.pollIntervalMs ?? 500);
-      }
+      return pollServers(input, async (cluster, statuses) => ({
+        done: statuses.every((entry) => entry.sessions === 0),
+        progress: { statuses },
+        failure: () =>
+          ApplicationFailure.nonRetryable(
+            `servers still busy after ${Math.round(cluster.timeouts.loadBalancerReady / 1000)}s: ${JSON.stringify(statuses)}`,
+            FailureType.LoadBalancerNotDrained,
+          ),
+      }));
     },
 
     /**
@@ -102,12 +121,7 @@ export function createLoadBalancerActivities(deps: ActivityDeps) {
      * Read-only, heartbeats, safe to retry.
      */
     async waitLoadBalancerServing(input: { cluster: string; nodes: string[]; publicUrl?: boolean }): Promise<ServerStatus[]> {
-      const context = Context.current();
-      const cluster = getCluster(deps, input.cluster);
-      const servers = input.nodes.map((name) => lbServerName(getNode(deps, input.cluster, name)));
-      const startedAt = (context.info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
-      for (;;) {
-        const statuses = await serverStatuses(cluster, servers);
+      return pollServers(input, async (cluster, statuses) => {
         const allUp = statuses.every((entry) => entry.status === 'UP');
         let publicStatus: number | string = 'not checked';
         // While the maintenance page is up the public URL answers 503 by design: the caller says.
@@ -116,16 +130,16 @@ export function createLoadBalancerActivities(deps: ActivityDeps) {
             .then((response) => response.status)
             .catch((error: Error) => error.message);
         }
-        if (allUp && (publicStatus === 'not checked' || publicStatus === 200)) return statuses;
-        context.heartbeat({ startedAt, statuses, publicStatus });
-        if (Date.now() - startedAt > cluster.timeouts.loadBalancerReady) {
-          throw ApplicationFailure.nonRetryable(
-            `load balancer not serving after ${Math.round(cluster.timeouts.loadBalancerReady / 1000)}s: ${JSON.stringify({ statuses, publicStatus })}`,
-            FailureType.LoadBalancerNotServing,
-          );
-        }
-        await context.sleep(deps.pollIntervalMs ?? 500);
-      }
+        return {
+          done: allUp && (publicStatus === 'not checked' || publicStatus === 200),
+          progress: { statuses, publicStatus },
+          failure: () =>
+            ApplicationFailure.nonRetryable(
+              `load balancer not serving after ${Math.round(cluster.timeouts.loadBalancerReady / 1000)}s: ${JSON.stringify({ statuses, publicStatus })}`,
+              FailureType.LoadBalancerNotServing,
+            ),
+        };
+      });
     },
   };
 }

@@ -45,6 +45,26 @@ describe('load balancer activities against the real HAProxy', () => {
     assert.equal((await fetch(stackEnv().LB_URL)).status, 503);
   });
 
+  it('waits for drained servers, and gives up as LoadBalancerNotServing when a server never comes UP', async () => {
+    const drained = await runActivity(suite.activities.waitServersDrained, { cluster, nodes: ['node-1'] });
+    assert.deepEqual(drained.map(({ server, sessions }) => ({ server, sessions })), [{ server: 'node-1', sessions: 0 }]);
+
+    // node-2 was never started: in rotation its health check fails, so it never comes UP.
+    const impatient = createActivities(stackDeps(stackConfig((demo) => {
+      demo.timeouts.loadBalancerReady = 1_500;
+    })));
+    await runActivity(impatient.setLoadBalancerServers, { cluster, nodes: ['node-2'], state: 'ready' });
+    try {
+      const error = await runActivity(impatient.waitLoadBalancerServing, { cluster, nodes: ['node-2'] }).catch((caught: unknown) => caught);
+      assert.ok(error instanceof ApplicationFailure, String(error));
+      assert.equal(error.type, FailureType.LoadBalancerNotServing);
+      assert.equal(error.nonRetryable, true);
+      assert.match(error.message, /not serving after 2s: .*"server":"node-2"/);
+    } finally {
+      await runActivity(impatient.setLoadBalancerServers, { cluster, nodes: ['node-2'], state: 'maint' });
+    }
+  });
+
   it('fails as LoadBalancerError, not retryable, when HAProxy lacks the configured backend', async () => {
     const config = stackConfig((demo) => {
       demo.loadBalancer.backend = 'no_such_backend';
