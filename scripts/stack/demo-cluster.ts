@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { Client } from 'pg';
-import { HaproxyRuntime } from '../../src/activities/haproxy-runtime';
+import { HaproxyRuntime } from '../../src/adapters/haproxy/runtime';
 import { dockerFromHost, followDockerStream } from './docker-build';
 
 const DEMO_APP_KEY = 'demo-app-key-not-a-secret-test-fixture';

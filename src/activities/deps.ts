@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import type { Pool } from 'pg';
 import type { Transporter } from 'nodemailer';
 import type { MaintenanceConfig } from '../config/schema';
-import type { HaproxyRuntime } from './haproxy-runtime';
+import type { HaproxyRuntime } from '../adapters/haproxy/runtime';
 
 /**
  * Everything an activity may touch, passed in explicitly so tests can hand real or fake

@@ -1,18 +1,18 @@
-import { createBackupActivities } from './backup';
-import { createBlackoutActivities } from './blackout';
-import { createInvariantActivities } from './cluster-invariants';
-import { createDatabaseActivities } from './database';
+import { createBackupActivities } from './backup/database-backup';
+import { createBlackoutActivities } from './cluster/blackout';
+import { createInvariantActivities } from './cluster/invariants';
+import { createDatabaseActivities } from './database/check-database';
 import type { ActivityDeps } from './deps';
-import { createHealthActivities } from './health';
-import { createImageActivities } from './images';
-import { createLoadBalancerActivities } from './load-balancer';
-import { createMiddlewareActivities } from './middleware';
-import { createNodeCommandActivities } from './node-commands';
-import { createNodeImageActivities } from './node-images';
-import { createNodeActivities } from './nodes';
-import { createNotifyActivities } from './notify';
-import { createStorageActivities } from './storage';
-import { createHistoryActivities } from './procedure-history';
+import { createHealthActivities } from './health/node-readiness';
+import { createImageActivities } from './images/host-images';
+import { createLoadBalancerActivities } from './load-balancer/load-balancer';
+import { createMiddlewareActivities } from './middleware/restart';
+import { createNodeCommandActivities } from './nodes/commands';
+import { createNodeImageActivities } from './nodes/image-replacement';
+import { createNodeActivities } from './nodes/lifecycle';
+import { createNotifyActivities } from './notify/notification';
+import { createStorageActivities } from './storage/storage-backup';
+import { createHistoryActivities } from './history/procedure-history';
 
 export type { ActivityDeps } from './deps';
 

@@ -2,7 +2,7 @@ import Docker from 'dockerode';
 import { createTransport } from 'nodemailer';
 import { Pool } from 'pg';
 import type { ActivityDeps } from '../activities';
-import { HaproxyRuntime } from '../activities/haproxy-runtime';
+import { HaproxyRuntime } from '../adapters/haproxy/runtime';
 import { resolveDatabasePassword } from '../config/load';
 import type { MaintenanceConfig } from '../config/schema';
 

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import { dockerFromHost } from '../../scripts/stack/docker-build';
 import { ensureImage, nodeContainerSpec, type DemoClusterOptions } from '../../scripts/stack/demo-cluster';
-import { createInvariantActivities } from '../../src/activities/cluster-invariants';
+import { createInvariantActivities } from '../../src/activities/cluster/invariants';
 import { FailureType } from '../../src/common/failure-types';
 import type { WorkerDeps } from '../../src/worker/deps';
 import { demoOptions, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';

@@ -6,8 +6,8 @@ import { chmod, copyFile, mkdir, mkdtemp, open, readdir, readFile, readlink, rm,
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createStorageActivities } from '../../src/activities/storage';
-import { TOOL_LABEL, toolContainerName } from '../../src/activities/tool-container';
+import { createStorageActivities } from '../../src/activities/storage/storage-backup';
+import { TOOL_LABEL, toolContainerName } from '../../src/adapters/docker/tool-container';
 import { FailureType } from '../../src/common/failure-types';
 import type { StorageBackupRecord } from '../../src/common/procedure-types';
 import { dockerOptions } from '../../src/worker/deps';

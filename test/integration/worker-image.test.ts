@@ -20,7 +20,7 @@ import type Docker from 'dockerode';
 import { parse, stringify } from 'yaml';
 import { dockerFromHost, followDockerStream, removeTag } from '../../scripts/stack/docker-build';
 import { ensureNodeBaseImage, NODE_BASE_IMAGE } from '../../scripts/stack/node-base-image';
-import { demuxDockerLogs } from '../../src/activities/docker-logs';
+import { demuxDockerLogs } from '../../src/adapters/docker/logs';
 import { connectClient, temporalEndpoint } from '../../src/client/connect';
 import { procedureWorkflowId } from '../../src/common/task-queue';
 import type { DryRunPlan } from '../../src/workflows/dry-run';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import Docker from 'dockerode';
-import { demuxDockerLogs } from '../../src/activities/docker-logs';
+import { demuxDockerLogs } from '../../src/adapters/docker/logs';
 import { dockerOptions } from '../../src/worker/deps';
 import { stackConfig, stackEnv } from './stack';
 

@@ -1,7 +1,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createBlackoutActivities } from '../../src/activities/blackout';
+import { createBlackoutActivities } from '../../src/activities/cluster/blackout';
 import type { ActivityDeps } from '../../src/activities/deps';
 import { blackoutAt, daysOf, localDate } from '../../src/common/blackout';
 import { parseConfig } from '../../src/config/load';

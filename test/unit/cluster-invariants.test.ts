@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareNodeEnvs, mustBeShared, type NodeEnvironment } from '../../src/activities/cluster-invariants';
+import { compareNodeEnvs, mustBeShared, type NodeEnvironment } from '../../src/activities/cluster/invariants';
 
 const IMAGE = 'registry.local/nocobase:1.6.0';
 const BASE = [

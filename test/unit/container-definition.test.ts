@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { REPLACED_FROM_LABEL, replacementSpec, type ImageDefaults, type InspectedContainer } from '../../src/activities/container-definition';
+import { REPLACED_FROM_LABEL, replacementSpec, type ImageDefaults, type InspectedContainer } from '../../src/adapters/docker/container-definition';
 
 const ID = 'abcdef1234567890'.padEnd(64, '0');
 

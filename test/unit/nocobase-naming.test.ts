@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_NAMING, namingFromEnv, quoteIdentifier, tableNaming } from '../../src/activities/nocobase-naming';
+import { DEFAULT_NAMING, namingFromEnv, quoteIdentifier, tableNaming } from '../../src/adapters/nocobase/table-naming';
 
 describe('NocoBase table naming', () => {
   it('uses camelCase tables in schema public by default, as existing deployments do', () => {

@@ -1,9 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type Docker from 'dockerode';
-import { FailureType } from '../common/failure-types';
-import type { ClusterConfig, NodeConfig } from '../config/schema';
-import type { ActivityDeps } from './deps';
-import { isNotFound } from './docker-errors';
+import { FailureType } from '../../common/failure-types';
+import type { ClusterConfig, NodeConfig } from '../../config/schema';
+import type { ActivityDeps } from '../deps';
+import { isNotFound } from '../../adapters/docker/errors';
 
 export function getCluster(deps: ActivityDeps, name: string): ClusterConfig {
   const cluster = deps.config.clusters[name];

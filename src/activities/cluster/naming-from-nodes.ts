@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { FailureType } from '../common/failure-types';
-import { getCluster, inspectNode } from './cluster-lookup';
-import type { ActivityDeps } from './deps';
-import { namingFromEnv, tableNaming, type TableNaming } from './nocobase-naming';
+import { FailureType } from '../../common/failure-types';
+import { getCluster, inspectNode } from './lookup';
+import type { ActivityDeps } from '../deps';
+import { namingFromEnv, tableNaming, type TableNaming } from '../../adapters/nocobase/table-naming';
 
 /**
  * Learns how a cluster names NocoBase's tables from its first node's container settings: the

@@ -1,9 +1,9 @@
 import { log } from '@temporalio/activity';
-import type { ClusterPlan, NodeSnapshot } from '../common/procedure-types';
-import type { NodeConfig } from '../config/schema';
-import { getCluster, getNode, inspectNode } from './cluster-lookup';
-import type { ActivityDeps } from './deps';
-import { isNotModified } from './docker-errors';
+import type { ClusterPlan, NodeSnapshot } from '../../common/procedure-types';
+import type { NodeConfig } from '../../config/schema';
+import { getCluster, getNode, inspectNode } from '../cluster/lookup';
+import type { ActivityDeps } from '../deps';
+import { isNotModified } from '../../adapters/docker/errors';
 
 export interface NodeRef {
   cluster: string;

@@ -1,9 +1,9 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { FailureType } from '../common/failure-types';
-import type { ClusterConfig } from '../config/schema';
-import { getCluster, getNode, lbServerName } from './cluster-lookup';
-import type { ActivityDeps } from './deps';
-import { HaproxyCommandError, type HaproxyRuntime } from './haproxy-runtime';
+import { FailureType } from '../../common/failure-types';
+import type { ClusterConfig } from '../../config/schema';
+import { getCluster, getNode, lbServerName } from '../cluster/lookup';
+import type { ActivityDeps } from '../deps';
+import { HaproxyCommandError, type HaproxyRuntime } from '../../adapters/haproxy/runtime';
 
 /** HAProxy's administrative server states: `ready` serves, `drain` finishes what it has, `maint` takes nothing. */
 export type ServerAdminState = 'ready' | 'drain' | 'maint';

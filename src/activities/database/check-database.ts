@@ -1,9 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { FailureType } from '../common/failure-types';
-import { getCluster } from './cluster-lookup';
-import { createNamingLookup } from './cluster-naming';
-import type { ActivityDeps } from './deps';
-import { readApplicationState, type ApplicationState } from './nocobase-tables';
+import { FailureType } from '../../common/failure-types';
+import { getCluster } from '../cluster/lookup';
+import { createNamingLookup } from '../cluster/naming-from-nodes';
+import type { ActivityDeps } from '../deps';
+import { readApplicationState, type ApplicationState } from '../../adapters/nocobase/application-state';
 
 /** PostgreSQL error classes that a retry will not cure: bad password, unknown database, no permission. */
 const PERMANENT_SQLSTATE = /^(28|3D|42501)/;

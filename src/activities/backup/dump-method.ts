@@ -2,11 +2,11 @@ import { ApplicationFailure, log } from '@temporalio/activity';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client, Pool } from 'pg';
-import { FailureType } from '../common/failure-types';
-import type { BackupRecord } from '../common/procedure-types';
-import type { ClusterConfig } from '../config/schema';
-import { databasePassword, fileSlug, ident } from './database-admin';
-import { connectionArgs, fileSize, runPgTool, sha256File } from './pg-tools';
+import { FailureType } from '../../common/failure-types';
+import type { BackupRecord } from '../../common/procedure-types';
+import type { ClusterConfig } from '../../config/schema';
+import { databasePassword, fileSlug, ident } from '../../adapters/postgres/whole-database';
+import { connectionArgs, fileSize, runPgTool, sha256File } from '../../adapters/postgres/pg-tools';
 
 /**
  * The pg_dump method: a custom-format file, verified with `pg_restore --list` and checksummed

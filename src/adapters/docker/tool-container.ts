@@ -1,10 +1,10 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type Docker from 'dockerode';
-import { FailureType } from '../common/failure-types';
-import type { StorageConfig } from '../config/schema';
-import { fileSlug } from './database-admin';
-import { demuxDockerLogs } from './docker-logs';
-import { dockerStatus, isNotFound } from './docker-errors';
+import { FailureType } from '../../common/failure-types';
+import type { StorageConfig } from '../../config/schema';
+import { fileSlug } from '../postgres/whole-database';
+import { demuxDockerLogs } from './logs';
+import { dockerStatus, isNotFound } from './errors';
 
 /**
  * Short-lived helper containers from `backup.toolImage`, run next to the storage on its own Docker

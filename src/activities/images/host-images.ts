@@ -1,9 +1,9 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type Docker from 'dockerode';
-import { FailureType } from '../common/failure-types';
-import { getCluster } from './cluster-lookup';
-import type { ActivityDeps } from './deps';
-import { isNotFound } from './docker-errors';
+import { FailureType } from '../../common/failure-types';
+import { getCluster } from '../cluster/lookup';
+import type { ActivityDeps } from '../deps';
+import { isNotFound } from '../../adapters/docker/errors';
 
 export interface ImagePresence {
   dockerHost: string;

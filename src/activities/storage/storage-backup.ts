@@ -1,14 +1,14 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { rename } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { FailureType } from '../common/failure-types';
-import type { StorageBackupRecord } from '../common/procedure-types';
-import type { ClusterConfig, StorageConfig } from '../config/schema';
-import { ensureDirectory, removeStalePartial } from './backup-dump';
-import { getCluster } from './cluster-lookup';
-import type { ActivityDeps } from './deps';
-import { archiveFiles, archiveUpload, finishedArchive, scanArchive, writeArchive, writeSidecar } from './storage-archive';
-import { checkStorageExists, ensureToolImage, runToCompletion, storageSource, STORAGE_TARGET, withToolContainer } from './tool-container';
+import { FailureType } from '../../common/failure-types';
+import type { StorageBackupRecord } from '../../common/procedure-types';
+import type { ClusterConfig, StorageConfig } from '../../config/schema';
+import { ensureDirectory, removeStalePartial } from '../backup/dump-method';
+import { getCluster } from '../cluster/lookup';
+import type { ActivityDeps } from '../deps';
+import { archiveFiles, archiveUpload, finishedArchive, scanArchive, writeArchive, writeSidecar } from '../../adapters/backup-files/tar-archive';
+import { checkStorageExists, ensureToolImage, runToCompletion, storageSource, STORAGE_TARGET, withToolContainer } from '../../adapters/docker/tool-container';
 
 // Design: the storage is shared by every node (uploads, plugins), so it is backed up and restored
 // as a whole, next to the database dump, while the nodes are stopped. The archive is Docker's own

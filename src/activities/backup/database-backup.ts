@@ -1,16 +1,16 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { statfs } from 'node:fs/promises';
 import type { Client } from 'pg';
-import { FailureType } from '../common/failure-types';
-import type { BackupMethod, BackupRecord } from '../common/procedure-types';
-import type { ClusterConfig } from '../config/schema';
-import { isOurClone, restoreClone, takeClone, verifyClone } from './backup-clone';
-import { countTables, dumpFiles, ensureDirectory, finishedDump, removeStalePartial, restoreDump, takeDump, verifyDump } from './backup-dump';
-import { getCluster } from './cluster-lookup';
-import { databaseInfo, ddlOnFreeDatabase, derivedName, ident, setComment, unreachable, withMaintenanceClient } from './database-admin';
-import type { ActivityDeps } from './deps';
-import { createNamingLookup } from './cluster-naming';
-import { readApplicationState } from './nocobase-tables';
+import { FailureType } from '../../common/failure-types';
+import type { BackupMethod, BackupRecord } from '../../common/procedure-types';
+import type { ClusterConfig } from '../../config/schema';
+import { isOurClone, restoreClone, takeClone, verifyClone } from './clone-method';
+import { countTables, dumpFiles, ensureDirectory, finishedDump, removeStalePartial, restoreDump, takeDump, verifyDump } from './dump-method';
+import { getCluster } from '../cluster/lookup';
+import { databaseInfo, ddlOnFreeDatabase, derivedName, ident, setComment, unreachable, withMaintenanceClient } from '../../adapters/postgres/whole-database';
+import type { ActivityDeps } from '../deps';
+import { createNamingLookup } from '../cluster/naming-from-nodes';
+import { readApplicationState } from '../../adapters/nocobase/application-state';
 
 /** Headroom over the database's size: a custom-format dump is usually far smaller, never much larger. */
 const DUMP_SPACE_FACTOR = 1.2;

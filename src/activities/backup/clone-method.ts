@@ -1,9 +1,9 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import type { Client } from 'pg';
-import { FailureType } from '../common/failure-types';
-import type { BackupRecord } from '../common/procedure-types';
-import type { ClusterConfig } from '../config/schema';
-import { databaseInfo, databaseSize, ddlOnFreeDatabase, derivedName, ident, setComment } from './database-admin';
+import { FailureType } from '../../common/failure-types';
+import type { BackupRecord } from '../../common/procedure-types';
+import type { ClusterConfig } from '../../config/schema';
+import { databaseInfo, databaseSize, ddlOnFreeDatabase, derivedName, ident, setComment } from '../../adapters/postgres/whole-database';
 
 /**
  * The clone method: `CREATE DATABASE <clone> TEMPLATE <db>` on the same server. Fast and restored

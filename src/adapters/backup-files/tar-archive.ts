@@ -5,10 +5,10 @@ import { open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline as pipe, Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { StorageBackupRecord } from '../common/procedure-types';
-import { fileSlug } from './database-admin';
-import type { DumpFiles } from './backup-dump';
-import { fileSize } from './pg-tools';
+import type { StorageBackupRecord } from '../../common/procedure-types';
+import { fileSlug } from '../postgres/whole-database';
+import type { DumpFiles } from '../../activities/backup/dump-method';
+import { fileSize } from '../postgres/pg-tools';
 
 /**
  * The storage backup's tar file on the worker's machine: written through a scanner that hashes it,

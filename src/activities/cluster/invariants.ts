@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
-import { FailureType } from '../common/failure-types';
-import type { NodeConfig } from '../config/schema';
-import { getCluster, inspectNode } from './cluster-lookup';
-import type { ActivityDeps } from './deps';
+import { FailureType } from '../../common/failure-types';
+import type { NodeConfig } from '../../config/schema';
+import { getCluster, inspectNode } from './lookup';
+import type { ActivityDeps } from '../deps';
 
 /**
  * What makes a set of NocoBase nodes one cluster: the same image, and the same settings for

@@ -1,7 +1,7 @@
 import { Context, log } from '@temporalio/activity';
-import type { NotificationOutcome } from '../common/procedure-types';
-import { getCluster } from './cluster-lookup';
-import type { ActivityDeps } from './deps';
+import type { NotificationOutcome } from '../../common/procedure-types';
+import { getCluster } from '../cluster/lookup';
+import type { ActivityDeps } from '../deps';
 
 export interface NotificationInput {
   cluster: string;

@@ -1,9 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
-import { FailureType } from '../common/failure-types';
-import { resolveDatabasePassword } from '../config/load';
-import type { DatabaseConfig } from '../config/schema';
+import { FailureType } from '../../common/failure-types';
+import { resolveDatabasePassword } from '../../config/load';
+import type { DatabaseConfig } from '../../config/schema';
 
 /**
  * Whole-database operations (clone, rename, create, drop) for backups and restores. They run on

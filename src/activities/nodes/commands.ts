@@ -1,9 +1,9 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { PassThrough } from 'node:stream';
-import { FailureType } from '../common/failure-types';
-import { getNode } from './cluster-lookup';
-import type { ActivityDeps } from './deps';
-import { isNotFound } from './docker-errors';
+import { FailureType } from '../../common/failure-types';
+import { getNode } from '../cluster/lookup';
+import type { ActivityDeps } from '../deps';
+import { isNotFound } from '../../adapters/docker/errors';
 
 export interface NodeCommandResult {
   node: string;

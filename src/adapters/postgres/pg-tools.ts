@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { FailureType } from '../common/failure-types';
-import type { DatabaseConfig } from '../config/schema';
+import type { FailureType } from '../../common/failure-types';
+import type { DatabaseConfig } from '../../config/schema';
 
 /**
  * Runs pg_dump and pg_restore as child processes. The password reaches them only through the

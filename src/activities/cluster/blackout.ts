@@ -1,6 +1,6 @@
-import { blackoutAt, localDate, type Period } from '../common/blackout';
-import { getCluster } from './cluster-lookup';
-import type { ActivityDeps } from './deps';
+import { blackoutAt, localDate, type Period } from '../../common/blackout';
+import { getCluster } from './lookup';
+import type { ActivityDeps } from '../deps';
 
 export interface BlackoutCheck {
   /** Today in the cluster's time zone. */

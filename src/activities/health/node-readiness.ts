@@ -1,12 +1,12 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { FailureType } from '../common/failure-types';
-import type { NodeReadiness, PluginSummary } from '../common/procedure-types';
-import type { NodeConfig } from '../config/schema';
-import { getCluster, getNode } from './cluster-lookup';
-import { createNamingLookup } from './cluster-naming';
-import type { ActivityDeps } from './deps';
-import { demuxDockerLogs } from './docker-logs';
-import { pluginsReady, readApplicationState } from './nocobase-tables';
+import { FailureType } from '../../common/failure-types';
+import type { NodeReadiness, PluginSummary } from '../../common/procedure-types';
+import type { NodeConfig } from '../../config/schema';
+import { getCluster, getNode } from '../cluster/lookup';
+import { createNamingLookup } from '../cluster/naming-from-nodes';
+import type { ActivityDeps } from '../deps';
+import { demuxDockerLogs } from '../../adapters/docker/logs';
+import { pluginsReady, readApplicationState } from '../../adapters/nocobase/application-state';
 
 export interface WaitNodeReadyInput {
   cluster: string;

@@ -1,11 +1,11 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import type Docker from 'dockerode';
-import { FailureType } from '../common/failure-types';
-import type { NodeConfig } from '../config/schema';
-import { getCluster, getNode } from './cluster-lookup';
-import { networkAttachments, replacementSpec, type ImageDefaults, type ReplacementSpec } from './container-definition';
-import type { ActivityDeps } from './deps';
-import { dockerStatus, isNotFound, isNotModified } from './docker-errors';
+import { FailureType } from '../../common/failure-types';
+import type { NodeConfig } from '../../config/schema';
+import { getCluster, getNode } from '../cluster/lookup';
+import { networkAttachments, replacementSpec, type ImageDefaults, type ReplacementSpec } from '../../adapters/docker/container-definition';
+import type { ActivityDeps } from '../deps';
+import { dockerStatus, isNotFound, isNotModified } from '../../adapters/docker/errors';
 
 // Design: a container's definition holds secrets (DB_PASSWORD in its env), so it must never be an
 // activity result, which lands in workflow history. Rollback therefore keeps the previous

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
-import type { PluginSummary } from '../common/procedure-types';
-import { tableNaming, type TableNaming } from './nocobase-naming';
+import type { PluginSummary } from '../../common/procedure-types';
+import { tableNaming, type TableNaming } from './table-naming';
 
 /**
  * How NocoBase records its state: `applicationVersion(value)` and `applicationPlugins(...)`, named
