@@ -1,6 +1,7 @@
 // Flat config. Two rules carry most of the weight here: a forgotten `await` on an activity or a
 // Docker call is a real bug (no-floating-promises), and workflow code must stay deterministic, so
-// the whole src/workflows/ folder (not a file-name pattern) is barred from Node built-ins and I/O.
+// the whole src/workflows/ folder (not a file-name pattern), and the pure folders it imports
+// (src/procedures/, src/common/), are barred from Node built-ins and I/O.
 import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = [
@@ -26,7 +27,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/workflows/**/*.ts'],
+    files: ['src/workflows/**/*.ts', 'src/procedures/**/*.ts', 'src/common/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         paths: [
@@ -38,7 +39,7 @@ export default tseslint.config(
           })),
         ],
         patterns: [{
-          group: ['../activities', '../activities/*', '../../src/activities/*'],
+          group: ['../activities', '../activities/*', '../../src/activities/*', '../adapters/*', '../worker/*', '../client/*'],
           message: 'Workflows import activity *types* only (import type).', allowTypeImports: true,
         }],
       }],

@@ -16,13 +16,16 @@
  * The workflows check their input themselves; this script only assembles it.
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
 import { parseArgs } from 'node:util';
 import { connectClient, temporalEndpoint } from '../src/client/connect';
-import { procedureSummary } from '../src/common/procedure-summary';
 import { procedureWorkflowId, TASK_QUEUE } from '../src/common/task-queue';
+import { PROCEDURES } from '../src/procedures';
+import { firstStart, inAppMaintenance, versionUpgrade } from '../src/workflows';
 import { decideUpdate, maintenanceDoneSignal, statusQuery } from '../src/workflows/messages';
 
-const STARTS: Record<string, string> = { 'first-start': 'firstStart', upgrade: 'versionUpgrade', 'in-app': 'inAppMaintenance' };
+/** Started by reference: a renamed workflow is a type error here, not a runtime "unknown type". */
+const STARTS = { 'first-start': firstStart, upgrade: versionUpgrade, 'in-app': inAppMaintenance } as Record<string, Workflow>;
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
@@ -47,8 +50,9 @@ async function main(): Promise<void> {
   const workflowId = procedureWorkflowId(cluster);
   const client = await connectClient();
   try {
-    const workflowType = STARTS[command];
-    if (workflowType) {
+    const workflow = STARTS[command];
+    if (workflow) {
+      const workflowType = workflow.name as keyof typeof PROCEDURES;
       const input: { cluster: string } & Record<string, unknown> = { cluster };
       if (values.image !== undefined) input.image = values.image;
       if (values['backup-method'] !== undefined) input.backupMethod = values['backup-method'];
@@ -58,11 +62,13 @@ async function main(): Promise<void> {
       if (values.operations !== undefined) input.operations = parseJson('--operations', values.operations);
       if (values['dry-run']) input.dryRun = true;
       if (values['force-reason'] !== undefined) input.force = { reason: values['force-reason'] };
-      const handle = await client.workflow.start(workflowType, {
+      // The workflow checks its input too; checking here first answers before anything starts.
+      PROCEDURES[workflowType].checkInput(input);
+      const handle = await client.workflow.start(workflow, {
         taskQueue: TASK_QUEUE,
         workflowId,
         args: [input],
-        staticSummary: procedureSummary(workflowType, input),
+        staticSummary: PROCEDURES[workflowType].summary(input),
       });
       console.log(`started ${workflowType} as ${workflowId} (run ${handle.firstExecutionRunId})`);
       const ui = process.env.TEMPORAL_UI_URL;

@@ -13,9 +13,7 @@ import { parseArgs } from 'node:util';
 import { connectClient } from '../src/client/connect';
 import { createMaintenanceSchedule, summarizeSchedule } from '../src/client/schedules';
 import { loadConfig } from '../src/config/load';
-import type { ScheduledProcedureName } from '../src/workflows/scheduled-procedure';
-
-const PROCEDURES = ['firstStart', 'versionUpgrade', 'inAppMaintenance'];
+import { isProcedureName, PROCEDURE_NAMES } from '../src/procedures';
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
@@ -41,12 +39,12 @@ async function main(): Promise<void> {
         const config = loadConfig();
         const cluster = values.cluster ? config.clusters[values.cluster] : undefined;
         if (!values.cluster || !cluster) throw new Error(`--cluster must name a cluster of ${process.env.NOCOBASE_MAINTENANCE_CONFIG}: ${Object.keys(config.clusters).join(', ')}`);
-        if (!values.procedure || !PROCEDURES.includes(values.procedure)) throw new Error(`--procedure must be one of ${PROCEDURES.join(', ')}`);
+        if (!isProcedureName(values.procedure)) throw new Error(`--procedure must be one of ${PROCEDURE_NAMES.join(', ')}`);
         const scheduleId = await createMaintenanceSchedule(
           client,
           {
             cluster: values.cluster,
-            procedure: values.procedure as ScheduledProcedureName,
+            procedure: values.procedure,
             input: JSON.parse(values.input ?? '{}') as Record<string, unknown>,
             ...(values.cron ? { cron: values.cron } : {}),
             ...(values.calendar ? { calendars: [JSON.parse(values.calendar)] } : {}),

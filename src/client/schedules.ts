@@ -1,14 +1,14 @@
 import { MONTHS, ScheduleOverlapPolicy, type CalendarSpec, type Client, type ScheduleDescription, type ScheduleSpec } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import { daysOf } from '../common/blackout';
-import { procedureSummary } from '../common/procedure-summary';
 import { TASK_QUEUE } from '../common/task-queue';
 import type { ClusterConfig } from '../config/schema';
-import type { ScheduledProcedureName } from '../workflows/scheduled-procedure';
+import { PROCEDURES, type ProcedureName } from '../procedures';
+import { scheduledProcedure } from '../workflows/scheduled-procedure';
 
 export interface MaintenanceWindow {
   cluster: string;
-  procedure: ScheduledProcedureName;
+  procedure: ProcedureName;
   /** The procedure's input without `cluster`, e.g. { image: "...", approval: {...} }. */
   input: Record<string, unknown>;
   /** Standard cron ("0 2 * * SUN"), in the cluster's time zone unless `timeZone` says otherwise. */
@@ -60,16 +60,20 @@ export function windowSpec(window: MaintenanceWindow, cluster: ClusterConfig): S
  */
 export async function createMaintenanceSchedule(client: Client, window: MaintenanceWindow, cluster: ClusterConfig): Promise<string> {
   const scheduleId = window.scheduleId ?? defaultScheduleId(window.cluster, window.procedure);
+  const descriptor = PROCEDURES[window.procedure];
+  const input = { ...window.input, cluster: window.cluster };
+  // Checked now, as the procedure will check it: a typo fails here, not on Sunday at 02:00.
+  descriptor.checkInput(input);
   await client.schedule.create({
     scheduleId,
     spec: windowSpec(window, cluster),
     action: {
       type: 'startWorkflow',
-      workflowType: 'scheduledProcedure',
+      workflowType: scheduledProcedure,
       taskQueue: TASK_QUEUE,
       workflowId: `scheduled-${window.cluster}-${window.procedure}`,
-      args: [{ procedure: window.procedure, input: { ...window.input, cluster: window.cluster } }],
-      staticSummary: `Maintenance window: ${procedureSummary(window.procedure, { ...window.input, cluster: window.cluster })}`,
+      args: [{ procedure: window.procedure, input }],
+      staticSummary: `Maintenance window: ${descriptor.summary(input)}`,
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: (window.catchupWindow ?? '1h') as Duration },
     state: { paused: window.paused ?? false, ...(window.note ? { note: window.note } : {}) },

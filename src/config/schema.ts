@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../common/duration';
+import { CLUSTER_NAME } from '../common/cluster-name';
 
 /**
  * The cluster definitions file (YAML at NOCOBASE_MAINTENANCE_CONFIG). Objects are strict so a
@@ -7,7 +8,7 @@ import { parseDuration } from '../common/duration';
  * "no password".
  */
 
-const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and dashes, starting with a letter or digit');
+const name = z.string().regex(CLUSTER_NAME, 'expected lower-case letters, digits and dashes, starting with a letter or digit');
 
 const duration = z.string().transform((text, ctx) => {
   try {

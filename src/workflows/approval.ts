@@ -1,7 +1,6 @@
 import { condition, setHandler } from '@temporalio/workflow';
+import type { TimeoutPolicy } from '../procedures/approval-input';
 import { approveSignal, decideUpdate, rejectSignal, type ApprovalStatus, type Decision, type RecordedDecision } from './messages';
-
-export type TimeoutPolicy = 'rollback' | 'proceed' | 'wait';
 
 /**
  * The human decision as an explicit state machine: not-requested → awaiting → approved | rejected

@@ -1,7 +1,7 @@
 import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
 import type { Approval } from './approval';
-import type { ApprovalPolicy } from './approval-input';
+import type { ApprovalPolicy } from '../procedures/approval-input';
 import { notify } from './notify';
 import { decisionRequest } from './procedure-mail';
 import type { ProcedureTracker } from './procedure-tracker';

@@ -1,6 +1,8 @@
-import type { BackupMethod, ClusterPlan } from '../common/procedure-types';
+import type { BackupMethod } from '../common/procedure-types';
+import { stepList, type ProcedureDescriptor, type ProcedureName } from '../procedures/descriptor';
+import type { CheckedCommon } from '../procedures/input-checks';
 import { preflight } from './activity-options';
-import type { ProcedureName } from './messages';
+import { gatherFacts } from './preflight';
 import { describeFailure } from './saga';
 
 /**
@@ -24,22 +26,16 @@ export interface DryRunPlan {
   problems: string[];
 }
 
-export interface DryRunRequest {
-  procedure: ProcedureName;
-  cluster: string;
-  steps: string[];
-  /** Problems the procedure's own pre-flight would refuse, judged from the plan. */
-  judge: (plan: ClusterPlan) => string[];
-  target?: string;
-  backupMethod?: BackupMethod;
-  operations?: string[];
-  probeHealth?: boolean;
-}
-
-export async function dryRun(request: DryRunRequest): Promise<DryRunPlan> {
-  const { cluster } = request;
+/**
+ * The plan from the procedure's descriptor: its steps, and its pre-flight's refusals judged from
+ * the same read-only facts the real pre-flight reads, listed instead of thrown.
+ */
+export async function dryRun<Checked extends CheckedCommon>(descriptor: ProcedureDescriptor<Checked, string>, input: Checked): Promise<DryRunPlan> {
+  const { cluster } = input;
+  const steps = stepList(descriptor);
+  const request = descriptor.planOf(input);
   const plan = await preflight.describeCluster({ cluster });
-  const problems = request.judge(plan);
+  const problems = descriptor.problems(await gatherFacts(descriptor, plan), input).map((problem) => problem.message);
   await preflight.checkClusterInvariants({ cluster }).catch((error: unknown) => problems.push(describeFailure(error)));
   const blackout = await preflight.checkBlackout({ cluster });
   if (blackout.period) problems.push(`${blackout.today} is in the blackout ${blackout.period.from}..${blackout.period.to} (${blackout.period.reason}): needs "force"`);
@@ -47,11 +43,6 @@ export async function dryRun(request: DryRunRequest): Promise<DryRunPlan> {
     problems.push(`database: ${describeFailure(error)}`);
     return undefined;
   });
-  if (request.probeHealth) {
-    for (const probe of await Promise.all(plan.nodes.map((node) => preflight.probeNode({ cluster, node: node.name })))) {
-      if (!probe.healthy) problems.push(`${probe.node} is not healthy (${probe.code})`);
-    }
-  }
   let target: DryRunPlan['target'];
   if (request.target) {
     const present = await preflight.inspectImages({ cluster, images: [request.target] });
@@ -59,19 +50,19 @@ export async function dryRun(request: DryRunRequest): Promise<DryRunPlan> {
     target = { image: request.target, version, present: present.map(({ dockerHost, present: here }) => ({ dockerHost, present: here })) };
   }
   let backup: DryRunPlan['backup'];
-  if (request.backupMethod !== undefined || request.steps.includes('backup')) {
+  if (request.backupMethod !== undefined || steps.includes('backup')) {
     const room = await preflight.checkBackupRoom({ cluster, ...(request.backupMethod ? { method: request.backupMethod } : {}) }).catch((error: unknown) => {
       problems.push(`backup: ${describeFailure(error)}`);
       return undefined;
     });
     backup = room ? { method: room.method, databaseBytes: room.databaseBytes, freeBytes: room.freeBytes } : { method: request.backupMethod ?? 'pg_dump' };
   }
-  const window = await preflight.recentWindow({ cluster, procedure: request.procedure });
+  const window = await preflight.recentWindow({ cluster, procedure: descriptor.name });
   return {
     dryRun: true,
-    procedure: request.procedure,
+    procedure: descriptor.name,
     cluster,
-    steps: request.steps,
+    steps,
     nodes: plan.nodes.map(({ name, container, image, running }) => ({ name, container, image, running })),
     currentVersion: database?.version ?? null,
     ...(target ? { target } : {}),

@@ -1,9 +1,10 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { BackupRecord, CompensationOutcome, StorageBackupRecord } from '../common/procedure-types';
+import type { ProcedureName } from '../procedures';
 
 /** Signals, queries and updates: defined once here, imported by workflows, scripts and tests. */
 
-export type ProcedureName = 'firstStart' | 'versionUpgrade' | 'inAppMaintenance';
+export type { ProcedureName } from '../procedures';
 
 export type NodeState = 'stopped' | 'starting' | 'ready' | 'stopping' | 'failed';
 

@@ -1,5 +1,36 @@
+import type { NodeReadiness } from '../common/procedure-types';
 import { longRunning, quick } from './activity-options';
 import type { ProcedureTracker } from './procedure-tracker';
+
+export interface Readiness {
+  /** Also wait until every built-in plugin is installed and enabled (a node that installs or upgrades). */
+  requirePlugins: boolean;
+  /** The application version the database must record once the node is ready. */
+  expectVersion?: string | null;
+}
+
+/**
+ * Starts one node and waits until it is ready, keeping the status's node table true. The one way
+ * every procedure and every undo brings a node up. Idempotent: a started node starts again as a no-op.
+ */
+export async function bringUp(cluster: string, node: string, tracker: ProcedureTracker, readiness: Readiness): Promise<NodeReadiness> {
+  tracker.node(node, 'starting');
+  await quick.startNode({ cluster, node });
+  const ready = await longRunning.waitNodeReady({ cluster, node, ...readiness });
+  tracker.node(node, 'ready');
+  return ready;
+}
+
+/** Stops nodes in parallel, keeping the node table true. Idempotent. */
+export async function stopNodes(cluster: string, nodes: string[], tracker: ProcedureTracker): Promise<void> {
+  await Promise.all(
+    nodes.map(async (node) => {
+      tracker.node(node, 'stopping');
+      await quick.stopNode({ cluster, node });
+      tracker.node(node, 'stopped');
+    }),
+  );
+}
 
 /**
  * Starts nodes the way NocoBase's cluster guide demands whenever the recorded version may differ
@@ -7,37 +38,19 @@ import type { ProcedureTracker } from './procedure-tracker';
  * alone until it is ready, then the others in parallel. Idempotent, so it also serves as a
  * compensation after a rollback restored the old data.
  */
-export async function startFirstThenOthers(
-  cluster: string,
-  nodes: string[],
-  tracker: ProcedureTracker,
-  expectVersion: string | null = null,
-): Promise<void> {
+export async function startFirstThenOthers(cluster: string, nodes: string[], tracker: ProcedureTracker): Promise<void> {
   const [first, ...others] = nodes;
   if (!first) return;
-  const start = async (node: string, requirePlugins: boolean) => {
-    tracker.node(node, 'starting');
-    await quick.startNode({ cluster, node });
-    await longRunning.waitNodeReady({ cluster, node, requirePlugins, expectVersion });
-    tracker.node(node, 'ready');
-  };
-  await start(first, true);
-  await Promise.all(others.map((node) => start(node, false)));
+  await bringUp(cluster, first, tracker, { requirePlugins: true, expectVersion: null });
+  await startNodes(cluster, others, tracker, { requirePlugins: false, expectVersion: null });
 }
 
 /**
- * Starts nodes in parallel and waits until each is healthy: for nodes that join a database another
+ * Starts nodes in parallel and waits until each is ready: for nodes that join a database another
  * node already serves at their own version. Idempotent.
  */
-export async function startNodes(cluster: string, nodes: string[], tracker: ProcedureTracker): Promise<void> {
-  await Promise.all(
-    nodes.map(async (node) => {
-      tracker.node(node, 'starting');
-      await quick.startNode({ cluster, node });
-      await longRunning.waitNodeReady({ cluster, node, requirePlugins: false });
-      tracker.node(node, 'ready');
-    }),
-  );
+export async function startNodes(cluster: string, nodes: string[], tracker: ProcedureTracker, readiness: Readiness = { requirePlugins: false }): Promise<NodeReadiness[]> {
+  return Promise.all(nodes.map((node) => bringUp(cluster, node, tracker, readiness)));
 }
 
 /**

@@ -1,7 +1,8 @@
 import { setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import type { CompensationOutcome } from '../common/procedure-types';
+import type { ClusterPlan, CompensationOutcome } from '../common/procedure-types';
 import { CLUSTER_ATTRIBUTE, PROCEDURE_ATTRIBUTE, STEP_ATTRIBUTE } from '../common/search-attributes';
-import { statusQuery, type NodeState, type ProcedureName, type ProcedureStatus } from './messages';
+import type { ProcedureName } from '../procedures';
+import { statusQuery, type NodeState, type ProcedureStatus } from './messages';
 import { describeFailure, failureType } from './saga';
 
 /**
@@ -37,6 +38,11 @@ export class ProcedureTracker {
   node(name: string, state: NodeState, details: { container?: string; image?: string } = {}): void {
     const current = this.status.nodes[name] ?? { container: details.container ?? name, state };
     this.status.nodes[name] = { ...current, ...details, state };
+  }
+
+  /** The node table as the pre-flight found it: running nodes serve, the others are stopped. */
+  seedNodes(plan: ClusterPlan): void {
+    for (const node of plan.nodes) this.node(node.name, node.running ? 'ready' : 'stopped', { container: node.container, image: node.image });
   }
 
   waitingFor(what: string | undefined): void {

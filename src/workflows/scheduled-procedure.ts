@@ -1,14 +1,14 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ApplicationFailure, ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
-import { procedureSummary } from '../common/procedure-summary';
 import { procedureWorkflowId } from '../common/task-queue';
-import { checkInput } from './input-checks';
-
-export type ScheduledProcedureName = 'firstStart' | 'versionUpgrade' | 'inAppMaintenance';
+import { isProcedureName, PROCEDURE_NAMES, PROCEDURES, type ProcedureName } from '../procedures';
+import { firstStart } from './first-start';
+import { inAppMaintenance } from './in-app-maintenance';
+import { versionUpgrade } from './version-upgrade';
 
 export interface ScheduledProcedureInput {
-  procedure: ScheduledProcedureName;
+  procedure: ProcedureName;
   /** The procedure's own input, `cluster` included. */
   input: { cluster: string } & Record<string, unknown>;
 }
@@ -22,7 +22,8 @@ export interface ScheduledProcedureResult {
   result?: unknown;
 }
 
-const PROCEDURES: ScheduledProcedureName[] = ['firstStart', 'versionUpgrade', 'inAppMaintenance'];
+/** Started by reference, so a renamed workflow function is a type error here, not a failed window. */
+const WORKFLOWS = { firstStart, versionUpgrade, inAppMaintenance } as const satisfies Record<ProcedureName, unknown>;
 
 /**
  * What a Temporal Schedule starts. A schedule names its runs `<id>-<timestamp>`, which would
@@ -33,18 +34,20 @@ const PROCEDURES: ScheduledProcedureName[] = ['firstStart', 'versionUpgrade', 'i
  */
 export async function scheduledProcedure(raw: ScheduledProcedureInput): Promise<ScheduledProcedureResult> {
   const { procedure, input } = raw ?? ({} as ScheduledProcedureInput);
-  if (!PROCEDURES.includes(procedure)) {
-    throw ApplicationFailure.nonRetryable(`"procedure" must be one of ${PROCEDURES.join(', ')}, got ${JSON.stringify(procedure)}`, FailureType.InvalidInput);
+  if (!isProcedureName(procedure)) {
+    throw ApplicationFailure.nonRetryable(`"procedure" must be one of ${PROCEDURE_NAMES.join(', ')}, got ${JSON.stringify(procedure)}`, FailureType.InvalidInput);
   }
-  const { cluster } = checkInput<{ cluster: string }>(input, Object.keys(input ?? {}));
+  const descriptor = PROCEDURES[procedure];
+  // The whole input, checked as the procedure checks it: a bad window fails here, naming the key.
+  const { cluster } = descriptor.checkInput(input);
   const workflowId = procedureWorkflowId(cluster);
   try {
-    const child = await startChild(procedure, {
+    const child = await startChild(WORKFLOWS[procedure] as (input: unknown) => Promise<unknown>, {
       workflowId,
       args: [input],
       taskQueue: workflowInfo().taskQueue,
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      staticSummary: `${procedureSummary(procedure, input)}, in a maintenance window`,
+      staticSummary: `${descriptor.summary(input)}, in a maintenance window`,
     });
     return { started: true, workflowId, runId: child.firstExecutionRunId, result: await child.result() };
   } catch (error) {

@@ -1,22 +1,18 @@
-import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
-import type { BackupRecord, ClusterPlan, CompensationOutcome, NodeReadiness, NotificationOutcome, StorageBackupRecord } from '../common/procedure-types';
+import type { BackupRecord, CompensationOutcome, NodeReadiness, NotificationOutcome, StorageBackupRecord } from '../common/procedure-types';
+import { VERSION_UPGRADE, type CheckedUpgradeInput, type VersionUpgradeInput } from '../procedures/version-upgrade';
 import { longRunning, preflight, quick } from './activity-options';
-import { Approval } from './approval';
-import { checkWorkflowId } from './input-checks';
+import type { DryRunPlan } from './dry-run';
 import type { IgnoredDecision, RecordedDecision } from './messages';
-import { restoreTraffic, startFirstThenOthers } from './node-rollout';
-import { notify } from './notify';
-import { ProcedureTracker } from './procedure-tracker';
-import { runLabel } from './run-label';
-import { describeFailure, failureType, Saga } from './saga';
-import { checkUpgradeInput, type CheckedUpgradeInput, type VersionUpgradeInput } from './version-upgrade-input';
-import { blackoutGate } from './blackout-gate';
-import { awaitDecision } from './decision-step';
-import { dryRun, type DryRunPlan } from './dry-run';
+import { bringUp, restoreTraffic, startFirstThenOthers, stopNodes } from './node-rollout';
+import { commonPreflight } from './preflight';
+import { runProcedure, type ProcedureRun } from './procedure';
 import { maintenanceWindowMs, outcomeReport } from './procedure-mail';
+import type { ProcedureTracker } from './procedure-tracker';
+import { describeFailure } from './saga';
 
-export type { VersionUpgradeInput } from './version-upgrade-input';
+export type { VersionUpgradeInput } from '../procedures/version-upgrade';
 
 export interface VersionUpgradeResult {
   cluster: string;
@@ -39,13 +35,6 @@ export interface VersionUpgradeResult {
   maintenanceWindowMs?: number;
 }
 
-export const UPGRADE_STEPS = [
-  'preflight', 'maintenance-page', 'stop-nodes', 'restart-middleware (when configured)', 'backup', 'update-image',
-  'start-first-node', 'verify', 'start-other-nodes', 'restore-traffic', 'cleanup', 'notify',
-];
-
-const ROLLBACK_REQUESTS: string[] = [FailureType.UpgradeRejected, FailureType.ApprovalTimedOut];
-
 /**
  * Version upgrade, as NocoBase's cluster guide prescribes, made safe: maintenance page, every node
  * stopped, a verified backup, the new image on ONE node, its upgrade awaited, a human decision,
@@ -57,190 +46,142 @@ const ROLLBACK_REQUESTS: string[] = [FailureType.UpgradeRejected, FailureType.Ap
  * database backup (kept), a database restore on rollback, emails.
  */
 export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<VersionUpgradeResult | DryRunPlan> {
-  const input = checkUpgradeInput(rawInput);
-  checkWorkflowId(input.cluster);
+  const input = VERSION_UPGRADE.checkInput(rawInput);
   const { cluster, image } = input;
-  if (input.dryRun) {
-    return dryRun({
-      procedure: 'versionUpgrade',
-      cluster,
-      steps: UPGRADE_STEPS,
-      judge: (plan) => (plan.nodes.every((node) => node.image === image) ? [`every node of ${cluster} already runs ${image}`] : []),
-      target: image,
-      ...(input.backupMethod ? { backupMethod: input.backupMethod } : {}),
-    });
-  }
-  const tracker = new ProcedureTracker('versionUpgrade', cluster);
-  const approval = new Approval();
-  tracker.status.approval = approval.status;
-  tracker.status.target = { image, version: null };
-  const saga = new Saga();
-  const label = runLabel();
   const from: VersionUpgradeResult['from'] = { version: null, images: {} };
   let smoke: NodeReadiness | undefined;
 
-  try {
-    const { plan, targetVersion } = await tracker.step('preflight', () => upgradePreflight(input, tracker, from));
-    approval.allow(plan.approvers);
-    tracker.status.target = { image, version: targetVersion };
-    const all = plan.nodes.map((node) => node.name);
-    const running = plan.nodes.filter((node) => node.running).map((node) => node.name);
-    const [first, ...others] = plan.nodes;
-    if (!first) throw ApplicationFailure.nonRetryable(`cluster ${cluster} has no nodes`, FailureType.Misconfigured);
-
-    await tracker.step('maintenance-page', async () => {
-      saga.push('give traffic back to the nodes', () => restoreTraffic(cluster, running));
-      await quick.setMaintenanceMode({ cluster, on: true });
-    });
-
-    await tracker.step('stop-nodes', async () => {
-      saga.push('start the previous version, first node first', () => startFirstThenOthers(cluster, running, tracker));
-      await Promise.all(
-        all.map(async (node) => {
-          tracker.node(node, 'stopping');
-          await quick.stopNode({ cluster, node });
-          tracker.node(node, 'stopped');
-        }),
-      );
-    });
-
-    if (plan.restartMiddleware.length > 0) {
-      // Nothing to undo: a restarted Redis serves the old version as well as the new.
-      await tracker.step('restart-middleware', () => quick.restartMiddleware({ cluster }));
-    }
-
-    await tracker.step('backup', async () => {
-      // Database AND shared storage, as NocoBase's own backup manager does: a rollback that
-      // restored only the data would leave records pointing at files of the new version.
-      const record = await longRunning.backupDatabase({ cluster, label, ...(input.backupMethod ? { method: input.backupMethod } : {}) });
-      tracker.status.backup = record;
-      saga.push('restore the database from the backup', () => longRunning.restoreDatabase({ cluster, backup: record, label }));
-      const storage = await longRunning.backupStorage({ cluster, label });
-      if (storage) {
-        tracker.status.storageBackup = storage;
-        saga.push('restore the shared storage from the backup', () => longRunning.restoreStorage({ cluster, backup: storage, label }));
-      }
-    });
-
-    await tracker.step('update-image', async () => {
-      saga.push(`put ${first.name} back on ${first.image}`, () => putBack(first));
-      await quick.replaceNodeImage({ cluster, node: first.name, image, label });
-      tracker.node(first.name, 'stopped', { image });
-    });
-
-    smoke = await tracker.step('start-first-node', async () => {
-      saga.push(`stop ${first.name}`, () => stop(first.name));
-      tracker.node(first.name, 'starting');
-      tracker.waitingFor(`${first.name} to finish the upgrade to ${targetVersion ?? image} and become healthy`);
-      await quick.startNode({ cluster, node: first.name });
-      const ready = await longRunning.waitNodeReady({ cluster, node: first.name, requirePlugins: true, expectVersion: targetVersion });
-      tracker.node(first.name, 'ready');
-      return ready;
-    });
-
-    await tracker.step('verify', () =>
-      awaitDecision(
-        {
-          cluster,
-          subject: `upgrade of ${first.name} to ${image}`,
-          summary: smokeSummary(first.name, image, smoke),
-          onApprove: 'the other nodes are upgraded and traffic comes back',
-          onReject: 'image and data are rolled back to before the upgrade',
-          rejectedType: FailureType.UpgradeRejected,
-        },
-        approval,
-        { timeoutMs: input.approvalTimeoutMs, onTimeout: input.onTimeout },
-        tracker,
-      ),
-    );
-
-    await tracker.step('start-other-nodes', async () => {
-      for (const node of others) {
-        saga.push(`put ${node.name} back on ${node.image}`, () => putBack(node));
-        saga.push(`stop ${node.name}`, () => stop(node.name));
-      }
-      await Promise.all(
-        others.map(async (node) => {
-          await quick.replaceNodeImage({ cluster, node: node.name, image, label });
-          tracker.node(node.name, 'starting', { image });
-          await quick.startNode({ cluster, node: node.name });
-          await longRunning.waitNodeReady({ cluster, node: node.name, requirePlugins: false, expectVersion: targetVersion });
-          tracker.node(node.name, 'ready');
-        }),
-      );
-    });
-
-    await tracker.step('restore-traffic', () => restoreTraffic(cluster, all));
-    const leftovers = await tracker.step('cleanup', () => discardSavedContainers(cluster, all, label));
-    const notification = await tracker.step('notify', () =>
-      notify(cluster, `upgraded to ${image}`, outcomeReport(`${cluster} now runs ${image} on every node.`, tracker.status)),
-    );
-    tracker.succeeded();
-    return { ...result('upgraded', notification), ...(leftovers.length > 0 ? { leftovers } : {}) };
-  } catch (error) {
-    tracker.failing(error);
-    const compensations = await saga.compensate();
-    const requested = ROLLBACK_REQUESTS.includes(failureType(error));
-    const broken = compensations.filter((outcome) => !outcome.ok);
-    tracker.failed(compensations);
-    const notification = await CancellationScope.nonCancellable(() =>
-      notify(cluster, broken.length > 0 ? `upgrade to ${image} FAILED and the ROLLBACK FAILED` : `upgrade to ${image} rolled back`,
-        outcomeReport(`The upgrade of ${cluster} to ${image} was rolled back.`, tracker.status, error)),
-    );
-    if (broken.length > 0) {
-      throw ApplicationFailure.create({
-        type: FailureType.RollbackFailed,
-        nonRetryable: true,
-        message: `upgrade of ${cluster} failed at ${tracker.status.step} (${failureType(error)}: ${describeFailure(error)}) and the rollback failed too: ${broken.map((outcome) => `${outcome.step}: ${outcome.error}`).join('; ')}`,
-        details: [{ cause: { type: failureType(error), message: describeFailure(error) }, compensations, nodes: tracker.status.nodes, backup: tracker.status.backup }],
-      });
-    }
-    if (isCancellation(error)) throw error;
-    if (requested) {
-      tracker.status.outcome = 'rolled-back';
-      return { ...result('rolled-back', notification), reason: describeFailure(error), compensations };
-    }
-    throw ApplicationFailure.create({
-      type: failureType(error),
-      nonRetryable: true,
-      message: `upgrade of ${cluster} to ${image} failed at step ${tracker.status.step} and was rolled back: ${describeFailure(error)}`,
-      details: [{ step: tracker.status.step, compensations, backup: tracker.status.backup }],
-      cause: error instanceof Error ? error : undefined,
-    });
-  }
-
-  /** After a rollback the page ends when the undo gave traffic back, i.e. now. */
-  function windowOf(): { maintenanceWindowMs?: number } {
-    const window = maintenanceWindowMs(tracker.status.steps, new Date(Date.now()).toISOString());
-    return window === undefined ? {} : { maintenanceWindowMs: window };
-  }
-
-  // Undo steps that also keep the status query's node table true during a rollback.
-  async function stop(node: string): Promise<void> {
-    await quick.stopNode({ cluster, node });
-    tracker.node(node, 'stopped');
-  }
-  async function putBack(node: { name: string; image: string }): Promise<void> {
-    await quick.restoreNodeImage({ cluster, node: node.name, label });
-    tracker.node(node.name, 'stopped', { image: node.image });
-  }
-
-  function result(outcome: VersionUpgradeResult['outcome'], notification: NotificationOutcome): VersionUpgradeResult {
+  /** What every ending reports: where it came from, where it went, the backup and the decision. */
+  const result = ({ tracker, approval }: ProcedureRun<string>, outcome: VersionUpgradeResult['outcome'], notification: NotificationOutcome): VersionUpgradeResult => {
+    const { status } = tracker;
+    // After a rollback the page ends when the undo gave traffic back, i.e. now.
+    const window = maintenanceWindowMs(status.steps, new Date(Date.now()).toISOString());
     return {
       cluster,
       outcome,
       from,
-      to: { image, version: tracker.status.target?.version ?? null },
-      ...(tracker.status.backup ? { backup: tracker.status.backup } : {}),
-      ...(tracker.status.storageBackup ? { storageBackup: tracker.status.storageBackup } : {}),
+      to: { image, version: status.target?.version ?? null },
+      ...(status.backup ? { backup: status.backup } : {}),
+      ...(status.storageBackup ? { storageBackup: status.storageBackup } : {}),
       ...(smoke ? { smoke } : {}),
       ...(approval.status.decision ? { decision: approval.status.decision } : {}),
       ignoredDecisions: approval.status.ignored,
       notification,
-      steps: tracker.status.steps,
-      ...windowOf(),
+      steps: status.steps,
+      ...(window === undefined ? {} : { maintenanceWindowMs: window }),
     };
-  }
+  };
+
+  return runProcedure({
+    descriptor: VERSION_UPGRADE,
+    input,
+    undoFailureIsFatal: true,
+    wording: {
+      title: `the upgrade of ${cluster} to ${image}`,
+      undone: 'was rolled back',
+      undoFailed: 'the rollback failed too',
+      subject: (broken) => (broken ? `upgrade to ${image} FAILED and the ROLLBACK FAILED` : `upgrade to ${image} rolled back`),
+      details: ({ tracker }) => ({ backup: tracker.status.backup }),
+    },
+    answers: {
+      types: [FailureType.UpgradeRejected, FailureType.ApprovalTimedOut],
+      outcome: 'rolled-back',
+      result: (run, notification, reason, compensations) => ({ ...result(run, 'rolled-back', notification), reason, compensations }),
+    },
+    async steps(run) {
+      const { step, undo, label, tracker } = run;
+      tracker.status.target = { image, version: null };
+
+      const { plan, targetVersion } = await step('preflight', () => upgradePreflight(input, tracker, from));
+      run.approval.allow(plan.approvers);
+      tracker.status.target = { image, version: targetVersion };
+      const all = plan.nodes.map((node) => node.name);
+      const running = plan.nodes.filter((node) => node.running).map((node) => node.name);
+      const [first, ...others] = plan.nodes;
+      if (!first) throw ApplicationFailure.nonRetryable(`cluster ${cluster} has no nodes`, FailureType.Misconfigured);
+      // Undo steps that also keep the status query's node table true during a rollback.
+      const putBack = async (node: { name: string; image: string }) => {
+        await quick.restoreNodeImage({ cluster, node: node.name, label });
+        tracker.node(node.name, 'stopped', { image: node.image });
+      };
+      const stop = (node: string) => stopNodes(cluster, [node], tracker);
+
+      await step('maintenance-page', async () => {
+        undo('give traffic back to the nodes', () => restoreTraffic(cluster, running));
+        await quick.setMaintenanceMode({ cluster, on: true });
+      });
+
+      await step('stop-nodes', async () => {
+        undo('start the previous version, first node first', () => startFirstThenOthers(cluster, running, tracker));
+        await stopNodes(cluster, all, tracker);
+      });
+
+      if (plan.restartMiddleware.length > 0) {
+        // Nothing to undo: a restarted Redis serves the old version as well as the new.
+        await step('restart-middleware', () => quick.restartMiddleware({ cluster }));
+      }
+
+      await step('backup', async () => {
+        // Database AND shared storage, as NocoBase's own backup manager does: a rollback that
+        // restored only the data would leave records pointing at files of the new version.
+        const record = await longRunning.backupDatabase({ cluster, label, ...(input.backupMethod ? { method: input.backupMethod } : {}) });
+        tracker.status.backup = record;
+        undo('restore the database from the backup', () => longRunning.restoreDatabase({ cluster, backup: record, label }));
+        const storage = await longRunning.backupStorage({ cluster, label });
+        if (storage) {
+          tracker.status.storageBackup = storage;
+          undo('restore the shared storage from the backup', () => longRunning.restoreStorage({ cluster, backup: storage, label }));
+        }
+      });
+
+      await step('update-image', async () => {
+        undo(`put ${first.name} back on ${first.image}`, () => putBack(first));
+        await quick.replaceNodeImage({ cluster, node: first.name, image, label });
+        tracker.node(first.name, 'stopped', { image });
+      });
+
+      smoke = await step('start-first-node', () => {
+        undo(`stop ${first.name}`, () => stop(first.name));
+        tracker.waitingFor(`${first.name} to finish the upgrade to ${targetVersion ?? image} and become healthy`);
+        return bringUp(cluster, first.name, tracker, { requirePlugins: true, expectVersion: targetVersion });
+      });
+
+      await step('verify', () =>
+        run.decide(
+          {
+            cluster,
+            subject: `upgrade of ${first.name} to ${image}`,
+            summary: smokeSummary(first.name, image, smoke),
+            onApprove: 'the other nodes are upgraded and traffic comes back',
+            onReject: 'image and data are rolled back to before the upgrade',
+            rejectedType: FailureType.UpgradeRejected,
+          },
+          input.policy,
+        ),
+      );
+
+      await step('start-other-nodes', async () => {
+        for (const node of others) {
+          undo(`put ${node.name} back on ${node.image}`, () => putBack(node));
+          undo(`stop ${node.name}`, () => stop(node.name));
+        }
+        await Promise.all(
+          others.map(async (node) => {
+            await quick.replaceNodeImage({ cluster, node: node.name, image, label });
+            tracker.node(node.name, 'stopped', { image });
+            await bringUp(cluster, node.name, tracker, { requirePlugins: false, expectVersion: targetVersion });
+          }),
+        );
+      });
+
+      await step('restore-traffic', () => restoreTraffic(cluster, all));
+      const leftovers = await step('cleanup', () => discardSavedContainers(cluster, all, label));
+      return {
+        mail: () => ({ subject: `upgraded to ${image}`, text: outcomeReport(`${cluster} now runs ${image} on every node.`, tracker.status) }),
+        result: (notification) => ({ ...result(run, 'upgraded', notification), ...(leftovers.length > 0 ? { leftovers } : {}) }),
+      };
+    },
+  });
 }
 
 function smokeSummary(node: string, image: string, smoke: NodeReadiness | undefined): string[] {
@@ -252,24 +193,12 @@ function smokeSummary(node: string, image: string, smoke: NodeReadiness | undefi
   ];
 }
 
-/** Touches nothing: the plan, the versions, room for the backup, the image on every host. */
-async function upgradePreflight(
-  input: CheckedUpgradeInput,
-  tracker: ProcedureTracker,
-  from: VersionUpgradeResult['from'],
-): Promise<{ plan: ClusterPlan; targetVersion: string | null }> {
+/** Touches nothing: the common checks, room for the backup, the image on every host and its version. */
+async function upgradePreflight(input: CheckedUpgradeInput, tracker: ProcedureTracker, from: VersionUpgradeResult['from']) {
   const { cluster, image } = input;
-  await blackoutGate(cluster, input.force, tracker);
-  const plan = await preflight.describeCluster({ cluster });
-  for (const node of plan.nodes) {
-    tracker.node(node.name, node.running ? 'ready' : 'stopped', { container: node.container, image: node.image });
-    from.images[node.name] = node.image;
-  }
-  await preflight.checkClusterInvariants({ cluster });
-  if (plan.nodes.every((node) => node.image === image)) {
-    throw ApplicationFailure.nonRetryable(`every node of ${cluster} already runs ${image}`, FailureType.AlreadyOnImage);
-  }
-  from.version = (await preflight.checkDatabase({ cluster })).version;
+  const { plan, version } = await commonPreflight(VERSION_UPGRADE, input, tracker);
+  for (const node of plan.nodes) from.images[node.name] = node.image;
+  from.version = version;
   await preflight.checkBackupRoom({ cluster, ...(input.backupMethod ? { method: input.backupMethod } : {}) });
   await longRunning.ensureImages({ cluster, images: [image] });
   const targetVersion = await preflight.imageVersion({ cluster, image });

@@ -3,7 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { procedureSummary } from '../../src/common/procedure-summary';
+import { procedureSummary } from '../../src/procedures';
 import { procedureWorkflowId } from '../../src/common/task-queue';
 import { summarizeActivity } from '../../src/workflows/activity-summary';
 import { mockCluster } from '../support/mock-cluster';

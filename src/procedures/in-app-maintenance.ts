@@ -1,7 +1,7 @@
-import { ApplicationFailure } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
 import { checkApprovalInput, type ApprovalInput, type ApprovalPolicy } from './approval-input';
-import { checkForce, checkInput, type ForceInput } from './input-checks';
+import { dryRunSuffix, type ProcedureDescriptor } from './descriptor';
+import { checkInput, invalidInput as invalid, type CheckedCommon, type CommonInput } from './input-checks';
 
 /** NocoBase's plugin manager, run on the remaining node: `yarn pm add|enable|disable|remove <plugin...>`. */
 export interface PmOperation {
@@ -16,27 +16,23 @@ export interface BackupOperation {
 
 export type MaintenanceOperation = PmOperation | BackupOperation;
 
-export interface InAppMaintenanceInput {
-  cluster: string;
+export interface InAppMaintenanceInput extends CommonInput {
   /** Run in order on the remaining node. Without any, the procedure waits for `maintenanceDone`. */
   operations?: MaintenanceOperation[];
   approval?: ApprovalInput;
   /** Restore the backup taken by a `backup` operation when a later step fails or is rejected. */
   restoreBackupOnFailure?: boolean;
-  /** Return the plan and change nothing. */
-  dryRun?: boolean;
-  /** Start on a blackout day anyway; the reason is recorded. */
-  force?: ForceInput;
 }
 
-export interface CheckedMaintenanceInput {
-  cluster: string;
+export interface CheckedMaintenanceInput extends CheckedCommon {
   operations: MaintenanceOperation[];
   policy: ApprovalPolicy;
   restoreBackupOnFailure: boolean;
-  dryRun: boolean;
-  force: ForceInput | undefined;
 }
+
+export const IN_APP_STEPS = ['preflight', 'reduce-to-one-node', 'maintenance', 'verify', 'restore-nodes', 'notify'] as const;
+
+export type InAppStep = (typeof IN_APP_STEPS)[number];
 
 const PM_COMMANDS = ['add', 'enable', 'disable', 'remove'];
 // Plugin names and package names only: the arguments go to `docker exec` as an argv, never a
@@ -44,7 +40,7 @@ const PM_COMMANDS = ['add', 'enable', 'disable', 'remove'];
 const PM_ARGUMENT = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/;
 
 export function checkMaintenanceInput(raw: unknown): CheckedMaintenanceInput {
-  const input = checkInput<InAppMaintenanceInput>(raw, ['cluster', 'operations', 'approval', 'restoreBackupOnFailure', 'dryRun', 'force']);
+  const input = checkInput<InAppMaintenanceInput>(raw, ['operations', 'approval', 'restoreBackupOnFailure']);
   const operations = input.operations ?? [];
   if (!Array.isArray(operations)) throw invalid('"operations" must be a list such as [{"type":"pm","args":["enable","<plugin>"]}, {"type":"backup"}]');
   operations.forEach((operation, index) => checkOperation(operation, index));
@@ -53,12 +49,46 @@ export function checkMaintenanceInput(raw: unknown): CheckedMaintenanceInput {
   if (restoreBackupOnFailure && !operations.some((operation) => operation.type === 'backup')) {
     throw invalid('"restoreBackupOnFailure" needs a {"type":"backup"} operation to restore from');
   }
-  return { cluster: input.cluster, operations, policy: checkApprovalInput(input.approval), restoreBackupOnFailure, dryRun: input.dryRun === true, force: checkForce(input.force) };
+  return { cluster: input.cluster, dryRun: input.dryRun, force: input.force, operations, policy: checkApprovalInput(input.approval), restoreBackupOnFailure };
 }
 
-export function describeOperation(operation: MaintenanceOperation): string {
-  return operation.type === 'pm' ? `pm ${operation.args.join(' ')}` : 'backup';
+/** "pm enable map", "backup"; lenient, because summaries are made from unchecked input too. */
+export function describeOperation(operation: unknown): string {
+  if (typeof operation !== 'object' || operation === null) return 'an operation';
+  const { type, args } = operation as { type?: unknown; args?: unknown };
+  if (type === 'pm' && Array.isArray(args)) return `pm ${args.join(' ')}`;
+  return typeof type === 'string' ? type : 'an operation';
 }
+
+/**
+ * In-app maintenance: plugin management, backups or manual work with ONE node serving, because
+ * NocoBase's in-app operations are not coordinated across nodes. Needs every node serving before
+ * it starts, so "back to full strength" afterwards means what it says.
+ */
+export const IN_APP_MAINTENANCE: ProcedureDescriptor<CheckedMaintenanceInput, InAppStep> = {
+  name: 'inAppMaintenance',
+  steps: IN_APP_STEPS,
+  checkInput: checkMaintenanceInput,
+  summary(input) {
+    const operations = Array.isArray(input.operations) ? input.operations.map(describeOperation) : [];
+    return `In-app maintenance of ${input.cluster}: ${operations.length > 0 ? operations.join(', ') : 'manual work'}${dryRunSuffix(input)}`;
+  },
+  asksApproval: true,
+  probesHealth: true,
+  problems({ plan, probes = [] }) {
+    const unhealthy = probes.filter((probe) => !probe.healthy);
+    if (unhealthy.length === 0) return [];
+    return [{
+      type: FailureType.ClusterNotHealthy,
+      message: `in-app maintenance needs every node of ${plan.cluster} serving; not healthy: ${unhealthy.map((probe) => `${probe.node} (${probe.code})`).join(', ')}`,
+    }];
+  },
+  planOf: ({ operations }) => ({
+    operations: operations.map(describeOperation),
+    // A pg_dump while the one node serves: a clone would need every connection closed.
+    ...(operations.some((operation) => operation.type === 'backup') ? { backupMethod: 'pg_dump' as const } : {}),
+  }),
+};
 
 function checkOperation(operation: unknown, index: number): void {
   const where = `operations[${index}]`;
@@ -75,8 +105,4 @@ function checkOperation(operation: unknown, index: number): void {
   }
   const bad = args.slice(1).filter((arg) => typeof arg !== 'string' || !PM_ARGUMENT.test(arg));
   if (bad.length > 0) throw invalid(`${where}.args: not plugin names: ${JSON.stringify(bad)}`);
-}
-
-function invalid(message: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(message, FailureType.InvalidInput);
 }

@@ -1,7 +1,8 @@
-import { ApplicationFailure } from '@temporalio/workflow';
 import { parseDuration } from '../common/duration';
-import { FailureType } from '../common/failure-types';
-import type { TimeoutPolicy } from './approval';
+import { invalidInput as invalid } from './input-checks';
+
+/** What happens when nobody decides in time. */
+export type TimeoutPolicy = 'rollback' | 'proceed' | 'wait';
 
 /** The `approval` part of a procedure's input, as people type it. */
 export interface ApprovalInput {
@@ -31,8 +32,4 @@ export function checkApprovalInput(approval: unknown): ApprovalPolicy {
   } catch (error) {
     throw invalid(`"approval.timeout": ${(error as Error).message}`);
   }
-}
-
-function invalid(message: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(message, FailureType.InvalidInput);
 }

@@ -1,0 +1,150 @@
+import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import { FailureType } from '../common/failure-types';
+import type { CompensationOutcome, NotificationOutcome } from '../common/procedure-types';
+import type { ProcedureDescriptor } from '../procedures/descriptor';
+import type { ApprovalPolicy } from '../procedures/approval-input';
+import type { CheckedCommon } from '../procedures/input-checks';
+import { Approval } from './approval';
+import { awaitDecision, type DecisionRequest } from './decision-step';
+import { dryRun, type DryRunPlan } from './dry-run';
+import { checkWorkflowId, runLabel } from './run-identity';
+import { notify } from './notify';
+import { outcomeReport } from './procedure-mail';
+import { ProcedureTracker } from './procedure-tracker';
+import { describeFailure, failureType, Saga } from './saga';
+
+/** What a procedure's steps work with: one run's tracker, undo stack, approval and label. */
+export interface ProcedureRun<Step extends string> {
+  readonly cluster: string;
+  readonly tracker: ProcedureTracker;
+  readonly approval: Approval;
+  /** A short name for this run's artifacts (backups, saved containers), the same on every replay. */
+  readonly label: string;
+  /** Runs one named step, recorded in the status query, the UI and the search attributes. */
+  step<T>(name: Step, run: () => Promise<T>): Promise<T>;
+  /** Pushes the undo of what comes next, BEFORE it runs: a step that fails halfway is undone too. */
+  undo(description: string, run: () => Promise<unknown>): void;
+  /** Asks the approvers and waits; a rejection or a timeout under `rollback` throws, so the undo runs. */
+  decide(request: DecisionRequest, policy: ApprovalPolicy): Promise<void>;
+}
+
+/** What the steps hand back when every one of them succeeded. */
+export interface Completed<Result> {
+  /** The outcome mail, made when it is sent (so it lists every step up to it). */
+  mail: () => { subject: string; text: string };
+  result: (notification: NotificationOutcome) => Result;
+}
+
+/** How a procedure reads when it does not complete. */
+export interface FailureWording {
+  /** Names the run in messages: "the upgrade of demo to nocobase:1.7.0". */
+  title: string;
+  /** What the undo did: "was rolled back". */
+  undone: string;
+  /** What it means when an undo failed: "the rollback failed". */
+  undoFailed: string;
+  /** The failure mail's subject. */
+  subject: (broken: boolean, step: string) => string;
+  /** Where inside the step it failed, e.g. ` (operation "pm enable map")`. */
+  context?: () => string;
+  /** Facts an operator needs in the failure's details (the backup, the operations). */
+  details?: (run: ProcedureRun<string>) => Record<string, unknown>;
+}
+
+/** Failures that are an answer rather than an error: the procedure returns an outcome instead. */
+export interface Answers<Result> {
+  types: FailureType[];
+  outcome: 'rolled-back' | 'rejected';
+  result: (run: ProcedureRun<string>, notification: NotificationOutcome, reason: string, compensations: CompensationOutcome[]) => Result;
+}
+
+export interface ProcedureScript<Checked extends CheckedCommon, Step extends string, Result> {
+  descriptor: ProcedureDescriptor<Checked, Step>;
+  input: Checked;
+  wording: FailureWording;
+  /**
+   * Whether an undo that failed leaves the cluster needing a person (`RollbackFailed`). A first
+   * start's undo only stops nodes that never served anyone: its own failure stays the story.
+   */
+  undoFailureIsFatal: boolean;
+  answers?: Answers<Result>;
+  steps: (run: ProcedureRun<Step>) => Promise<Completed<Result>>;
+}
+
+/**
+ * The one skeleton every procedure runs in: status tracking, the undo stack, the approval, the
+ * outcome mail and the failure wrapping live here once, so a procedure file reads as its steps.
+ * On any failure, rejection or cancellation the undo stack runs newest first in a
+ * non-cancellable scope, the recipients are told, and the workflow ends with the failing step's
+ * type (or `RollbackFailed` when an undo failed and that matters). A dry run returns the plan
+ * from read-only activities and runs no step.
+ */
+export async function runProcedure<Checked extends CheckedCommon, Step extends string, Result>(
+  script: ProcedureScript<Checked, Step, Result>,
+): Promise<Result | DryRunPlan> {
+  const { descriptor, input, wording } = script;
+  const { cluster } = input;
+  checkWorkflowId(cluster);
+  if (input.dryRun) return dryRun(descriptor, input);
+  const tracker = new ProcedureTracker(descriptor.name, cluster);
+  // Registered for every procedure, so a decision sent to one that asks none is recorded as
+  // ignored in its status instead of vanishing.
+  const approval = new Approval();
+  tracker.status.approval = approval.status;
+  const saga = new Saga();
+  const run: ProcedureRun<Step> = {
+    cluster,
+    tracker,
+    approval,
+    label: runLabel(),
+    step: (name, body) => tracker.step(name, body),
+    undo: (description, body) => saga.push(description, body),
+    decide: (request, policy) => awaitDecision(request, approval, policy, tracker),
+  };
+
+  try {
+    const completed = await script.steps(run);
+    const notification = await tracker.step('notify', () => {
+      const { subject, text } = completed.mail();
+      return notify(cluster, subject, text);
+    });
+    tracker.succeeded();
+    return completed.result(notification);
+  } catch (error) {
+    tracker.failing(error);
+    const compensations = await saga.compensate();
+    const broken = compensations.filter((outcome) => !outcome.ok);
+    tracker.failed(compensations);
+    const step = tracker.status.step;
+    const undone = broken.length > 0 ? wording.undoFailed : wording.undone;
+    const notification = await CancellationScope.nonCancellable(() =>
+      notify(cluster, wording.subject(broken.length > 0, step), outcomeReport(`${capitalize(wording.title)} ended at step ${step} and ${undone}.`, tracker.status, error)),
+    );
+    const type = failureType(error);
+    const message = describeFailure(error);
+    if (broken.length > 0 && script.undoFailureIsFatal) {
+      throw ApplicationFailure.create({
+        type: FailureType.RollbackFailed,
+        nonRetryable: true,
+        message: `${wording.title} failed at ${step} (${type}: ${message}) and ${wording.undoFailed}: ${broken.map((outcome) => `${outcome.step}: ${outcome.error}`).join('; ')}`,
+        details: [{ cause: { type, message }, compensations, nodes: tracker.status.nodes, ...wording.details?.(run) }],
+      });
+    }
+    if (isCancellation(error)) throw error;
+    if (script.answers?.types.includes(type as FailureType)) {
+      tracker.status.outcome = script.answers.outcome;
+      return script.answers.result(run, notification, message, compensations);
+    }
+    throw ApplicationFailure.create({
+      type,
+      nonRetryable: true,
+      message: `${wording.title} failed at step ${step}${wording.context?.() ?? ''} and ${undone}: ${message}`,
+      details: [{ step, compensations, ...wording.details?.(run) }],
+      cause: error instanceof Error ? error : undefined,
+    });
+  }
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
