@@ -14,7 +14,9 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import { Client } from 'pg';
 import { HaproxyRuntime } from '../../src/adapters/haproxy/runtime';
-import { dockerFromHost, followDockerStream } from './docker-build';
+import { isNotFound } from '../../src/adapters/docker/errors';
+import { ensureImage as pullIfMissing } from '../../src/adapters/docker/image-pull';
+import { dockerFromHost } from './docker-build';
 
 const DEMO_APP_KEY = 'demo-app-key-not-a-secret-test-fixture';
 const EVENTS_MOUNT = '/standin-events';
@@ -164,21 +166,9 @@ export function nodeContainerSpec(
   };
 }
 
-function statusCode(err: unknown): number | undefined {
-  return (err as { statusCode?: number } | null)?.statusCode;
-}
-
-/** Pulls `image` from its registry unless it is already present locally. */
+/** Pulls `image` from its registry unless it is already present locally (the product's image client). */
 export async function ensureImage(docker: Docker, image: string, log: (line: string) => void): Promise<void> {
-  try {
-    await docker.getImage(image).inspect();
-    return;
-  } catch (err) {
-    if (statusCode(err) !== 404) throw err;
-  }
-  log(`pulling ${image}`);
-  const stream = await docker.pull(image, {});
-  await followDockerStream(docker, stream);
+  await pullIfMissing(docker, image, { dockerHost: 'the stack\'s Docker Engine', hooks: { log: () => log(`pulling ${image}`) } });
 }
 
 async function withAdmin<T>(options: DemoClusterOptions, work: (client: Client) => Promise<T>): Promise<T> {
@@ -219,7 +209,7 @@ async function ensureStorageVolume(docker: Docker, options: DemoClusterOptions, 
     await docker.getVolume(name).inspect();
     return;
   } catch (err) {
-    if (statusCode(err) !== 404) throw err;
+    if (!isNotFound(err)) throw err;
   }
   await docker.createVolume({ Name: name, Labels: { 'nocobase-maintenance.cluster': options.cluster ?? 'demo' } });
   log(`volume ${name} created`);
@@ -233,7 +223,7 @@ async function removeStorageVolume(docker: Docker, options: DemoClusterOptions, 
   const name = storageVolumeName(options);
   for (const info of await docker.listContainers({ all: true, filters: { volume: [name] } })) {
     await docker.getContainer(info.Id).remove({ force: true, v: false }).catch((err: unknown) => {
-      if (statusCode(err) !== 404) throw err;
+      if (!isNotFound(err)) throw err;
     });
     log(`${info.Names[0]?.replace(/^\//, '') ?? info.Id} removed (it used volume ${name})`);
   }
@@ -241,7 +231,7 @@ async function removeStorageVolume(docker: Docker, options: DemoClusterOptions, 
     await docker.getVolume(name).remove();
     log(`volume ${name} removed`);
   } catch (err) {
-    if (statusCode(err) !== 404) throw err;
+    if (!isNotFound(err)) throw err;
   }
 }
 
@@ -262,7 +252,7 @@ export async function ensureDemoCluster(options: DemoClusterOptions): Promise<st
       log(`${name} exists, left as is`);
       continue;
     } catch (err) {
-      if (statusCode(err) !== 404) throw err;
+      if (!isNotFound(err)) throw err;
     }
     await ensureImage(docker, options.image, log);
     await docker.createContainer(nodeContainerSpec(options, i + 1));
@@ -280,7 +270,7 @@ export async function resetDemoCluster(options: DemoClusterOptions): Promise<str
       await docker.getContainer(name).remove({ force: true });
       log(`${name} removed`);
     } catch (err) {
-      if (statusCode(err) !== 404) throw err;
+      if (!isNotFound(err)) throw err;
     }
     fs.rmSync(path.join(options.eventsDir, `${name}.jsonl`), { force: true });
   }

@@ -1,9 +1,10 @@
 // Talking to the stack's Docker Engine when building images: the engine from DOCKER_HOST, build
-// and push streams followed to their real outcome, and tags removed without caring whether they
+// and push streams followed to their real outcome (src/adapters/docker), and tags removed without caring whether they
 // existed. Shared by build-images.ts (the stand-in and toolbox images) and node-base-image.ts.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import Docker from 'dockerode';
+import { followProgressStream, streamLine } from '../../src/adapters/docker/progress-stream';
 
 // DOCKER_HOST is parsed here rather than left to docker-modem so a missing or odd value fails
 // with a message that names the variable.
@@ -15,28 +16,12 @@ export function dockerFromHost(dockerHost: string | undefined): Docker {
   return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: 'http' });
 }
 
-// Follows a build/push/pull stream to its end; Docker reports failures inside the stream with a
-// 200 status, so an `error` entry must be turned into a rejection here or it is lost.
-export function followDockerStream(
-  docker: Docker,
-  stream: NodeJS.ReadableStream,
-  onLine: (line: string) => void = () => undefined,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let streamError: string | undefined;
-    docker.modem.followProgress(
-      stream,
-      (err: Error | null) => {
-        if (err) reject(err);
-        else if (streamError) reject(new Error(streamError));
-        else resolve();
-      },
-      (event: { error?: string; errorDetail?: { message?: string }; stream?: string; status?: string; id?: string }) => {
-        if (event.error || event.errorDetail) streamError ??= event.errorDetail?.message ?? event.error;
-        const text = event.stream ?? (event.status ? `${event.id ? `${event.id}: ` : ''}${event.status}` : '');
-        if (text.trim()) onLine(text.trimEnd());
-      },
-    );
+// Build, push and pull streams are followed by the product's one stream follower, which turns an
+// error reported inside a 200 stream into a rejection; here its events become log lines.
+export function followDockerStream(docker: Docker, stream: NodeJS.ReadableStream, onLine: (line: string) => void = () => undefined): Promise<void> {
+  return followProgressStream(docker, stream, (event) => {
+    const line = streamLine(event);
+    if (line.trim()) onLine(line);
   });
 }
 

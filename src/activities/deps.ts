@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import type { Transporter } from 'nodemailer';
 import type { MaintenanceConfig } from '../config/schema';
 import type { HaproxyRuntime } from '../adapters/haproxy/runtime';
+import type { PostgresLogin } from '../adapters/postgres/login';
 
 /**
  * Everything an activity may touch, passed in explicitly so tests can hand real or fake
@@ -15,6 +16,17 @@ export interface ActivityDeps {
   docker(dockerHost: string): Docker;
   /** A connection pool to a cluster's database, its password resolved inside the worker. */
   database(cluster: string): Pool;
+  /**
+   * The login for whole-database work on a cluster (clone, rename, drop, pg_dump, pg_restore),
+   * its password resolved by the worker from the same secret as `database`'s. Resolved on each
+   * call (a rotated password file is picked up); throws when the secret cannot be resolved.
+   */
+  databaseLogin(cluster: string): PostgresLogin;
+  /**
+   * The PATH child processes get (pg_dump and pg_restore without `backup.pgBin` are looked up in
+   * it). They get this, their login and nothing else of the worker's environment.
+   */
+  readonly searchPath?: string;
   haproxy(runtimeApi: string): HaproxyRuntime;
   /** Absent when the configuration has no `smtp` section: notifications are then skipped. */
   readonly mailer?: Transporter;

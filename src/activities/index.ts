@@ -1,5 +1,6 @@
 import { createBackupActivities } from './backup/database-backup';
 import { createBlackoutActivities } from './cluster/blackout';
+import { createDescribeActivities } from './cluster/describe';
 import { createInvariantActivities } from './cluster/invariants';
 import { createDatabaseActivities } from './database/check-database';
 import type { ActivityDeps } from './deps';
@@ -19,6 +20,7 @@ export type { ActivityDeps } from './deps';
 /** Every activity the workflows call, bound to the given components. */
 export function createActivities(deps: ActivityDeps) {
   return {
+    ...createDescribeActivities(deps),
     ...createNodeActivities(deps),
     ...createNodeImageActivities(deps),
     ...createNodeCommandActivities(deps),

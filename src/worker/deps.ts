@@ -3,8 +3,9 @@ import { createTransport } from 'nodemailer';
 import { Pool } from 'pg';
 import type { ActivityDeps } from '../activities';
 import { HaproxyRuntime } from '../adapters/haproxy/runtime';
+import type { PostgresLogin } from '../adapters/postgres/login';
 import { resolveDatabasePassword } from '../config/load';
-import type { MaintenanceConfig } from '../config/schema';
+import type { DatabaseConfig, MaintenanceConfig } from '../config/schema';
 
 /** Parses a DOCKER_HOST-style address into dockerode options. */
 export function dockerOptions(dockerHost: string): Docker.DockerOptions {
@@ -25,6 +26,17 @@ export function buildDeps(config: MaintenanceConfig, env: NodeJS.ProcessEnv = pr
   const pools = new Map<string, Pool>();
   const runtimes = new Map<string, HaproxyRuntime>();
   const smtp = config.smtp;
+  // The one path from a cluster's configured secret to a password: the pools and the logins both use it.
+  const databaseOf = (cluster: string): DatabaseConfig => {
+    const db = config.clusters[cluster]?.database;
+    if (!db) throw new Error(`no database configured for cluster ${cluster}`);
+    return db;
+  };
+  const login = (cluster: string): PostgresLogin => {
+    const db = databaseOf(cluster);
+    const { host, port, user, ssl, database, maintenanceDatabase } = db;
+    return { host, port, user, ssl, database, maintenanceDatabase, password: resolveDatabasePassword(db, env) };
+  };
   const mailer = smtp
     ? createTransport({
         host: smtp.host,
@@ -38,6 +50,7 @@ export function buildDeps(config: MaintenanceConfig, env: NodeJS.ProcessEnv = pr
     config,
     ...(mailer ? { mailer } : {}),
     ...(env.TEMPORAL_UI_URL ? { temporalUiUrl: env.TEMPORAL_UI_URL } : {}),
+    ...(env.PATH ? { searchPath: env.PATH } : {}),
     docker(dockerHost) {
       let docker = dockers.get(dockerHost);
       if (!docker) dockers.set(dockerHost, (docker = new Docker(dockerOptions(dockerHost))));
@@ -45,25 +58,16 @@ export function buildDeps(config: MaintenanceConfig, env: NodeJS.ProcessEnv = pr
     },
     database(cluster) {
       let pool = pools.get(cluster);
-      const db = config.clusters[cluster]?.database;
-      if (!pool && db) {
-        pool = new Pool({
-          host: db.host,
-          port: db.port,
-          database: db.database,
-          user: db.user,
-          password: resolveDatabasePassword(db, env),
-          ssl: db.ssl,
-          max: 4,
-          connectionTimeoutMillis: 5_000,
-        });
+      if (!pool) {
+        const { host, port, database, user, password, ssl } = login(cluster);
+        pool = new Pool({ host, port, database, user, password, ssl, max: 4, connectionTimeoutMillis: 5_000 });
         // An idle client losing its server must not crash the worker; the next query reconnects.
         pool.on('error', () => undefined);
         pools.set(cluster, pool);
       }
-      if (!pool) throw new Error(`no database configured for cluster ${cluster}`);
       return pool;
     },
+    databaseLogin: login,
     haproxy(runtimeApi) {
       let runtime = runtimes.get(runtimeApi);
       if (!runtime) runtimes.set(runtimeApi, (runtime = new HaproxyRuntime(runtimeApi)));

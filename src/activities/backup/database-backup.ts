@@ -1,16 +1,21 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { statfs } from 'node:fs/promises';
 import type { Client } from 'pg';
+import { ensureDirectory, removeStalePartial } from '../../adapters/backup-files/backup-files';
+import { readApplicationState } from '../../adapters/nocobase/application-state';
+import { databaseUnreachable, withSqlFailure } from '../../adapters/postgres/errors';
+import type { PostgresLogin } from '../../adapters/postgres/login';
+import { withMaintenanceClient } from '../../adapters/postgres/maintenance-client';
+import { databaseInfo, ddlOnFreeDatabase, derivedName, ident, setComment } from '../../adapters/postgres/whole-database';
 import { FailureType } from '../../common/failure-types';
 import type { BackupMethod, BackupRecord } from '../../common/procedure-types';
 import type { ClusterConfig } from '../../config/schema';
-import { isOurClone, restoreClone, takeClone, verifyClone } from './clone-method';
-import { countTables, dumpFiles, ensureDirectory, finishedDump, removeStalePartial, restoreDump, takeDump, verifyDump } from './dump-method';
+import { activityHooks } from '../activity-context';
 import { getCluster } from '../cluster/lookup';
-import { databaseInfo, ddlOnFreeDatabase, derivedName, ident, setComment, unreachable, withMaintenanceClient } from '../../adapters/postgres/whole-database';
-import type { ActivityDeps } from '../deps';
 import { createNamingLookup } from '../cluster/naming-from-nodes';
-import { readApplicationState } from '../../adapters/nocobase/application-state';
+import type { ActivityDeps } from '../deps';
+import { isOurClone, restoreClone, takeClone, verifyClone } from './clone-method';
+import { countTables, dumpFiles, finishedDump, restoreDump, takeDump, verifyDump, type DumpTools } from './dump-method';
 
 /** Headroom over the database's size: a custom-format dump is usually far smaller, never much larger. */
 const DUMP_SPACE_FACTOR = 1.2;
@@ -38,8 +43,21 @@ export function createBackupActivities(deps: ActivityDeps) {
     try {
       return await work();
     } catch (error) {
-      throw unreachable(cluster.database, cluster.database.database, error);
+      throw databaseUnreachable(cluster.database, cluster.database.database, error);
     }
+  }
+
+  /** The worker's login for the cluster; a secret it cannot resolve is a configuration mistake. */
+  function loginOf(clusterName: string): PostgresLogin {
+    try {
+      return deps.databaseLogin(clusterName);
+    } catch (error) {
+      throw ApplicationFailure.nonRetryable((error as Error).message, FailureType.Misconfigured);
+    }
+  }
+
+  function dumpTools(clusterName: string, cluster: ClusterConfig): DumpTools {
+    return { login: loginOf(clusterName), place: { pgBin: cluster.backup.pgBin, searchPath: deps.searchPath }, hooks: activityHooks() };
   }
 
   async function room(clusterName: string, cluster: ClusterConfig, method: BackupMethod): Promise<BackupRoom> {
@@ -90,22 +108,23 @@ export function createBackupActivities(deps: ActivityDeps) {
       const cluster = getCluster(deps, input.cluster);
       const method = input.method ?? cluster.backup.method;
       if (method === 'clone') {
-        return withMaintenanceClient(cluster.database, (client) =>
-          sqlFailure(FailureType.BackupFailed, () =>
+        return withMaintenanceClient(loginOf(input.cluster), (client) =>
+          withSqlFailure(FailureType.BackupFailed, () =>
             takeClone(client, { clusterName: input.cluster, cluster, label: input.label, applicationVersion: () => applicationVersion(input.cluster, cluster) }),
           ),
         );
       }
       await ensureDirectory(cluster.backup.directory);
-      const files = dumpFiles(input.cluster, cluster, input.label, Context.current().info.attempt);
-      const finished = await finishedDump(files);
+      const tools = dumpTools(input.cluster, cluster);
+      const files = dumpFiles(input.cluster, cluster.backup.directory, input.label, Context.current().info.attempt);
+      const finished = await finishedDump(files, tools.hooks);
       if (finished) return finished;
       // Anything else under this label is an interrupted attempt: start over from a clean slate.
       await removeStalePartial(files);
       await room(input.cluster, cluster, method);
       const version = await applicationVersion(input.cluster, cluster);
       const tables = await onClusterDatabase(cluster, () => countTables(deps.database(input.cluster)));
-      return takeDump({ clusterName: input.cluster, cluster, files, applicationVersion: version, tables });
+      return takeDump({ clusterName: input.cluster, files, applicationVersion: version, tables }, tools);
     },
 
     /**
@@ -130,12 +149,13 @@ export function createBackupActivities(deps: ActivityDeps) {
       const mark = `nocobase-maintenance restored from ${backup.location} label ${label}`;
       const outcome = { restoredFrom: backup.location, setAsideAs: aside };
 
-      return withMaintenanceClient(cluster.database, (client) =>
-        sqlFailure(FailureType.RestoreFailed, async () => {
+      const tools = dumpTools(input.cluster, cluster);
+      return withMaintenanceClient(tools.login, (client) =>
+        withSqlFailure(FailureType.RestoreFailed, async () => {
           const current = await databaseInfo(client, name);
           if (current.exists && current.comment === mark) return outcome;
           // Checked on every attempt that still has work to do: the file may have changed since.
-          if (backup.method === 'pg_dump') await verifyDump(backup);
+          if (backup.method === 'pg_dump') await verifyDump(backup, tools.hooks);
           const setAside = await databaseInfo(client, aside);
           if (!setAside.exists) {
             if (backup.method === 'clone') await verifyClone(client, backup);
@@ -151,7 +171,7 @@ export function createBackupActivities(deps: ActivityDeps) {
           if (backup.method === 'clone') {
             if (!(await databaseInfo(client, name)).exists) await restoreClone(client, cluster, backup);
           } else {
-            await restoreDump(client, cluster, backup);
+            await restoreDump(client, backup, tools);
           }
           await setComment(client, name, mark);
           log.info('database restored', { cluster: input.cluster, database: name, from: backup.location, aside });
@@ -173,8 +193,8 @@ export function createBackupActivities(deps: ActivityDeps) {
       if (clone === cluster.database.database) {
         throw ApplicationFailure.nonRetryable(`refusing to drop ${clone}: it is the cluster's database, not a clone`, FailureType.InvalidInput);
       }
-      await withMaintenanceClient(cluster.database, (client) =>
-        sqlFailure(FailureType.BackupFailed, async () => {
+      await withMaintenanceClient(loginOf(input.cluster), (client) =>
+        withSqlFailure(FailureType.BackupFailed, async () => {
           const info = await databaseInfo(client, clone);
           if (!info.exists) return;
           if (!isOurClone(info.comment)) {
@@ -206,19 +226,6 @@ async function clearUnfinished(client: Client, cluster: ClusterConfig, backup: B
   }
   await ddlOnFreeDatabase(client, name, `DROP DATABASE ${ident(name)}`, FailureType.RestoreFailed, `drop the half-restored ${name}`);
   log.warn('dropped a half-restored database to restore it again', { database: name, from: backup.location });
-}
-
-/** SQL errors in DDL: permission and missing-object errors are permanent, the rest retryable. */
-async function sqlFailure<T>(type: FailureType, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof ApplicationFailure) throw error;
-    const code = (error as { code?: string }).code ?? '';
-    const message = `${(error as Error).message}${code ? ` (SQLSTATE ${code})` : ''}`;
-    if (/^(28|3D|42)/.test(code)) throw ApplicationFailure.nonRetryable(message, type);
-    throw ApplicationFailure.retryable(message, type);
-  }
 }
 
 function mib(bytes: number): string {

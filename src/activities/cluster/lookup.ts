@@ -1,9 +1,16 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type Docker from 'dockerode';
+import { inspectContainer } from '../../adapters/docker/containers';
 import { FailureType } from '../../common/failure-types';
+import type { NodeSnapshot } from '../../common/procedure-types';
 import type { ClusterConfig, NodeConfig } from '../../config/schema';
 import type { ActivityDeps } from '../deps';
-import { isNotFound } from '../../adapters/docker/errors';
+
+/**
+ * Finding a cluster, a node and a node's container from the names a workflow passes. A name the
+ * configuration does not know, or a container it names that does not exist, is a configuration
+ * mistake: non-retryable.
+ */
 
 export function getCluster(deps: ActivityDeps, name: string): ClusterConfig {
   const cluster = deps.config.clusters[name];
@@ -26,17 +33,26 @@ export function lbServerName(node: NodeConfig): string {
   return node.lbServer ?? node.name;
 }
 
-/**
- * A node's container as its Docker host sees it. A missing container is a configuration that
- * names something that does not exist: not retryable.
- */
+export function missingContainer(node: NodeConfig): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`node ${node.name}: container "${node.container}" does not exist on ${node.dockerHost}`, FailureType.Misconfigured);
+}
+
+/** A node's container as its Docker host sees it; a missing one is Misconfigured. */
 export async function inspectNode(deps: ActivityDeps, node: NodeConfig): Promise<Docker.ContainerInspectInfo> {
-  try {
-    return await deps.docker(node.dockerHost).getContainer(node.container).inspect();
-  } catch (error) {
-    if (isNotFound(error)) {
-      throw ApplicationFailure.nonRetryable(`node ${node.name}: container "${node.container}" does not exist on ${node.dockerHost}`, FailureType.Misconfigured);
-    }
-    throw error;
-  }
+  const info = await inspectContainer(deps.docker(node.dockerHost), node.container);
+  if (!info) throw missingContainer(node);
+  return info;
+}
+
+/** What a workflow may know of a node's container: never its definition (its env holds secrets). */
+export async function snapshotNode(deps: ActivityDeps, node: NodeConfig): Promise<NodeSnapshot> {
+  const info = await inspectNode(deps, node);
+  return {
+    name: node.name,
+    container: node.container,
+    image: info.Config.Image,
+    imageId: info.Image,
+    state: info.State.Status,
+    running: info.State.Running,
+  };
 }

@@ -1,12 +1,8 @@
-import { ApplicationFailure } from '@temporalio/activity';
-import { FailureType } from '../../common/failure-types';
+import { databaseUnreachable } from '../../adapters/postgres/errors';
 import { getCluster } from '../cluster/lookup';
 import { createNamingLookup } from '../cluster/naming-from-nodes';
 import type { ActivityDeps } from '../deps';
 import { readApplicationState, type ApplicationState } from '../../adapters/nocobase/application-state';
-
-/** PostgreSQL error classes that a retry will not cure: bad password, unknown database, no permission. */
-const PERMANENT_SQLSTATE = /^(28|3D|42501)/;
 
 export interface DatabaseCheck extends ApplicationState {
   serverVersion: string;
@@ -29,11 +25,7 @@ export function createDatabaseActivities(deps: ActivityDeps) {
         const server = await pool.query<{ server_version: string }>('SHOW server_version');
         return { serverVersion: server.rows[0]?.server_version ?? 'unknown', ...(await readApplicationState(pool, naming)) };
       } catch (error) {
-        if (error instanceof ApplicationFailure) throw error;
-        const code = (error as { code?: string }).code ?? '';
-        const message = `database ${db.database} at ${db.host}:${db.port} is not usable: ${(error as Error).message}`;
-        if (PERMANENT_SQLSTATE.test(code)) throw ApplicationFailure.nonRetryable(message, FailureType.DatabaseUnreachable);
-        throw ApplicationFailure.retryable(message, FailureType.DatabaseUnreachable);
+        throw databaseUnreachable(db, db.database, error);
       }
     },
   };

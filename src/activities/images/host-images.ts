@@ -1,9 +1,11 @@
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import type Docker from 'dockerode';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ensureImage, imagePresent } from '../../adapters/docker/image-pull';
+import { isNotFound } from '../../adapters/docker/errors';
 import { FailureType } from '../../common/failure-types';
+import type { ClusterConfig } from '../../config/schema';
+import { activityHooks } from '../activity-context';
 import { getCluster } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
-import { isNotFound } from '../../adapters/docker/errors';
 
 export interface ImagePresence {
   dockerHost: string;
@@ -11,28 +13,18 @@ export interface ImagePresence {
   pulled: boolean;
 }
 
-/** Registry answers that will not change on a retry. */
-const PERMANENT_PULL_ERROR = /manifest unknown|not found|repository does not exist|invalid reference|unauthorized/i;
+/** Every (host, image) pair of the cluster, each once: nodes often share a Docker host. */
+function hostImagePairs(cluster: ClusterConfig, images: string[]): { dockerHost: string; image: string }[] {
+  const hosts = [...new Set(cluster.nodes.map((node) => node.dockerHost))];
+  return hosts.flatMap((dockerHost) => [...new Set(images)].map((image) => ({ dockerHost, image })));
+}
 
 export function createImageActivities(deps: ActivityDeps) {
-  async function pull(docker: Docker, image: string): Promise<void> {
-    const stream = await docker.pull(image);
-    await new Promise<void>((resolve, reject) => {
-      docker.modem.followProgress(
-        stream,
-        (error: Error | null) => (error ? reject(error) : resolve()),
-        (event: { status?: string; id?: string; progress?: string; error?: string }) => {
-          // Heartbeats carry pull progress so the UI shows movement and a stuck pull times out.
-          Context.current().heartbeat({ image, status: event.status, layer: event.id, progress: event.progress });
-        },
-      );
-    });
-  }
-
   return {
     /**
      * The application version an image carries in its `org.opencontainers.image.version` label,
-     * or null when it has none. Read-only; the image must be on the first node's host already.
+     * or null when it has none. Read-only; safe to retry; the image must be on the first node's
+     * host already (ImageUnavailable, non-retryable, otherwise).
      */
     async imageVersion(input: { cluster: string; image: string }): Promise<string | null> {
       const [first] = getCluster(deps, input.cluster).nodes;
@@ -46,61 +38,28 @@ export function createImageActivities(deps: ActivityDeps) {
       }
     },
 
-    /** Whether each image is on each of the cluster's Docker hosts, without pulling. Read-only. */
+    /** Whether each image is on each of the cluster's Docker hosts, without pulling. Read-only; safe to retry. */
     async inspectImages(input: { cluster: string; images: string[] }): Promise<{ dockerHost: string; image: string; present: boolean }[]> {
-      const cluster = getCluster(deps, input.cluster);
-      const hosts = [...new Set(cluster.nodes.map((node) => node.dockerHost))];
       const found: { dockerHost: string; image: string; present: boolean }[] = [];
-      for (const dockerHost of hosts) {
-        for (const image of [...new Set(input.images)]) {
-          const present = await deps
-            .docker(dockerHost)
-            .getImage(image)
-            .inspect()
-            .then(
-              () => true,
-              (error: unknown) => {
-                if (isNotFound(error)) return false;
-                throw error;
-              },
-            );
-          found.push({ dockerHost, image, present });
-        }
+      for (const { dockerHost, image } of hostImagePairs(getCluster(deps, input.cluster), input.images)) {
+        found.push({ dockerHost, image, present: await imagePresent(deps.docker(dockerHost), image) });
       }
       return found;
     },
 
     /**
      * Makes sure each image is on every Docker host of the cluster, pulling what is missing before
-     * anything else is touched. Idempotent: present images are not pulled again.
+     * anything else is touched; heartbeats pull progress. Side effect: images pulled onto the
+     * hosts. Idempotent and safe to retry: present images are not pulled again. A tag or
+     * repository the registry does not have fails ImageUnavailable, non-retryable.
      */
     async ensureImages(input: { cluster: string; images: string[] }): Promise<ImagePresence[]> {
-      const cluster = getCluster(deps, input.cluster);
-      const hosts = [...new Set(cluster.nodes.map((node) => node.dockerHost))];
+      const hooks = activityHooks();
       const results: ImagePresence[] = [];
-      for (const dockerHost of hosts) {
-        const docker = deps.docker(dockerHost);
-        for (const image of [...new Set(input.images)]) {
-          Context.current().heartbeat({ image, dockerHost, status: 'checking' });
-          try {
-            await docker.getImage(image).inspect();
-            results.push({ dockerHost, image, pulled: false });
-            continue;
-          } catch (error) {
-            if (!isNotFound(error)) throw error;
-          }
-          log.info('pulling image', { image, dockerHost });
-          try {
-            await pull(docker, image);
-          } catch (error) {
-            const message = `image ${image} cannot be pulled onto ${dockerHost}: ${(error as Error).message}`;
-            if (PERMANENT_PULL_ERROR.test((error as Error).message)) {
-              throw ApplicationFailure.nonRetryable(message, FailureType.ImageUnavailable);
-            }
-            throw ApplicationFailure.retryable(message, FailureType.ImageUnavailable);
-          }
-          results.push({ dockerHost, image, pulled: true });
-        }
+      for (const { dockerHost, image } of hostImagePairs(getCluster(deps, input.cluster), input.images)) {
+        Context.current().heartbeat({ image, dockerHost, status: 'checking' });
+        const pulled = await ensureImage(deps.docker(dockerHost), image, { dockerHost, hooks });
+        results.push({ dockerHost, image, pulled });
       }
       return results;
     },

@@ -1,102 +1,58 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
+import { serverStatuses, setMapEntry, setServerState, type ServerAdminState, type ServerStatus } from '../../adapters/haproxy/backend';
+import { probeStatus } from '../../adapters/nocobase/http-probes';
 import { FailureType } from '../../common/failure-types';
 import type { ClusterConfig } from '../../config/schema';
+import { pollUntilDeadline, type Look } from '../activity-context';
 import { getCluster, getNode, lbServerName } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
-import { HaproxyCommandError, type HaproxyRuntime } from '../../adapters/haproxy/runtime';
 
-/** HAProxy's administrative server states: `ready` serves, `drain` finishes what it has, `maint` takes nothing. */
-export type ServerAdminState = 'ready' | 'drain' | 'maint';
+export type { ServerAdminState, ServerStatus } from '../../adapters/haproxy/backend';
 
-export interface ServerStatus {
-  server: string;
-  /** HAProxy's status column: UP, DOWN, MAINT, DRAIN, "UP 1/2", ... */
-  status: string;
-  /** Requests the server is handling right now (HAProxy's `scur`). */
-  sessions: number;
-}
-
+/**
+ * The load balancer's part in a procedure: servers taken out of and put back into the cluster's
+ * HAProxy backend, and the frontend switched to the 503 maintenance page and back. Everything is
+ * done through HAProxy's runtime API (adapters/haproxy), in memory, without a reload.
+ */
 export function createLoadBalancerActivities(deps: ActivityDeps) {
-  function runtime(cluster: ClusterConfig): HaproxyRuntime {
-    return deps.haproxy(cluster.loadBalancer.runtimeApi);
-  }
-
-  /** A refused command means the configuration names a backend, server or map HAProxy lacks. */
-  async function run(api: HaproxyRuntime, line: string): Promise<void> {
-    try {
-      await api.commandExpectingSilence(line);
-    } catch (error) {
-      if (error instanceof HaproxyCommandError) throw ApplicationFailure.nonRetryable(error.message, FailureType.LoadBalancerError);
-      throw error;
-    }
-  }
-
-  async function serverStatuses(cluster: ClusterConfig, servers: string[]): Promise<ServerStatus[]> {
-    const rows = await runtime(cluster).stats();
-    return servers.map((server) => {
-      const row = rows.find((candidate) => candidate.pxname === cluster.loadBalancer.backend && candidate.svname === server);
-      if (!row) {
-        throw ApplicationFailure.nonRetryable(
-          `load balancer has no server ${cluster.loadBalancer.backend}/${server}`,
-          FailureType.LoadBalancerError,
-        );
-      }
-      return { server, status: row.status ?? '', sessions: Number(row.scur ?? 0) };
-    });
-  }
-
-  /**
-   * The waits' common loop: read the servers' status until `check` says done, heartbeating the
-   * progress; the deadline (`timeouts.loadBalancerReady`) counts from the first attempt, kept in
-   * the heartbeat so a retried activity does not start the clock again.
-   */
-  async function pollServers(
-    input: { cluster: string; nodes: string[] },
-    check: (cluster: ClusterConfig, statuses: ServerStatus[]) => Promise<{ done: boolean; progress: Record<string, unknown>; failure: () => Error }>,
-  ): Promise<ServerStatus[]> {
-    const context = Context.current();
+  function target(input: { cluster: string; nodes: string[] }) {
     const cluster = getCluster(deps, input.cluster);
+    const api = deps.haproxy(cluster.loadBalancer.runtimeApi);
     const servers = input.nodes.map((name) => lbServerName(getNode(deps, input.cluster, name)));
-    const startedAt = (context.info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
-    for (;;) {
-      const statuses = await serverStatuses(cluster, servers);
-      const { done, progress, failure } = await check(cluster, statuses);
-      if (done) return statuses;
-      context.heartbeat({ startedAt, ...progress });
-      if (Date.now() - startedAt > cluster.timeouts.loadBalancerReady) throw failure();
-      await context.sleep(deps.pollIntervalMs ?? 500);
-    }
+    return { cluster, api, backend: cluster.loadBalancer.backend, servers };
   }
+
+  /** The waits: read the servers' status until `check` says done, for at most `timeouts.loadBalancerReady`. */
+  function pollServers(
+    input: { cluster: string; nodes: string[] },
+    check: (cluster: ClusterConfig, statuses: ServerStatus[]) => Promise<Look<ServerStatus[]>>,
+  ): Promise<ServerStatus[]> {
+    const { cluster, api, backend, servers } = target(input);
+    return pollUntilDeadline(cluster.timeouts.loadBalancerReady, deps.pollIntervalMs ?? 500, async () => check(cluster, await serverStatuses(api, backend, servers)));
+  }
+
+  const after = (cluster: ClusterConfig) => `${Math.round(cluster.timeouts.loadBalancerReady / 1000)}s`;
 
   return {
     /**
      * Sets the administrative state of the given nodes' servers in the cluster's backend.
-     * Idempotent: setting a state a server already has changes nothing.
+     * Idempotent and safe to retry: setting a state a server already has changes nothing.
      */
     async setLoadBalancerServers(input: { cluster: string; nodes: string[]; state: ServerAdminState }): Promise<ServerStatus[]> {
-      const cluster = getCluster(deps, input.cluster);
-      const servers = input.nodes.map((name) => lbServerName(getNode(deps, input.cluster, name)));
-      for (const server of servers) {
-        await run(runtime(cluster), `set server ${cluster.loadBalancer.backend}/${server} state ${input.state}`);
-      }
-      return serverStatuses(cluster, servers);
+      const { api, backend, servers } = target(input);
+      for (const server of servers) await setServerState(api, backend, server, input.state);
+      return serverStatuses(api, backend, servers);
     },
 
     /**
-     * Switches the cluster's frontend to (on) or away from (off) the 503 maintenance page.
-     * Idempotent. The switch lives in HAProxy's memory; a reload re-reads the map file.
+     * Switches the cluster's frontend to (on) or away from (off) the 503 maintenance page by
+     * setting the cluster's key in `maintenanceMap`. Idempotent and safe to retry. The switch lives
+     * in HAProxy's memory; a reload re-reads the map file.
      */
     async setMaintenanceMode(input: { cluster: string; on: boolean }): Promise<void> {
       const cluster = getCluster(deps, input.cluster);
-      const { maintenanceMap, maintenanceKey } = cluster.loadBalancer;
-      const key = maintenanceKey ?? input.cluster;
-      const value = input.on ? 'on' : 'off';
-      const entries = await runtime(cluster).command(`show map ${maintenanceMap}`);
-      if (/^Unknown map identifier/im.test(entries)) {
-        throw ApplicationFailure.nonRetryable(`load balancer has no map ${maintenanceMap}`, FailureType.LoadBalancerError);
-      }
-      const present = entries.split('\n').some((line) => line.trim().split(/\s+/)[1] === key);
-      await run(runtime(cluster), `${present ? 'set' : 'add'} map ${maintenanceMap} ${key} ${value}`);
+      const { maintenanceMap, maintenanceKey, runtimeApi } = cluster.loadBalancer;
+      await setMapEntry(deps.haproxy(runtimeApi), maintenanceMap, maintenanceKey ?? input.cluster, input.on ? 'on' : 'off');
     },
 
     /**
@@ -104,15 +60,15 @@ export function createLoadBalancerActivities(deps: ActivityDeps) {
      * so stopping them cuts nobody off. Read-only, heartbeats, safe to retry.
      */
     async waitServersDrained(input: { cluster: string; nodes: string[] }): Promise<ServerStatus[]> {
-      return pollServers(input, async (cluster, statuses) => ({
-        done: statuses.every((entry) => entry.sessions === 0),
-        progress: { statuses },
-        failure: () =>
-          ApplicationFailure.nonRetryable(
-            `servers still busy after ${Math.round(cluster.timeouts.loadBalancerReady / 1000)}s: ${JSON.stringify(statuses)}`,
-            FailureType.LoadBalancerNotDrained,
-          ),
-      }));
+      return pollServers(input, async (cluster, statuses) =>
+        statuses.every((entry) => entry.sessions === 0)
+          ? { done: true, value: statuses }
+          : {
+              done: false,
+              progress: { statuses },
+              failure: () => ApplicationFailure.nonRetryable(`servers still busy after ${after(cluster)}: ${JSON.stringify(statuses)}`, FailureType.LoadBalancerNotDrained),
+            },
+      );
     },
 
     /**
@@ -125,17 +81,14 @@ export function createLoadBalancerActivities(deps: ActivityDeps) {
         const allUp = statuses.every((entry) => entry.status === 'UP');
         let publicStatus: number | string = 'not checked';
         // While the maintenance page is up the public URL answers 503 by design: the caller says.
-        if (allUp && cluster.loadBalancer.url && input.publicUrl !== false) {
-          publicStatus = await fetch(cluster.loadBalancer.url, { signal: AbortSignal.timeout(2_000) })
-            .then((response) => response.status)
-            .catch((error: Error) => error.message);
-        }
+        if (allUp && cluster.loadBalancer.url && input.publicUrl !== false) publicStatus = await probeStatus(cluster.loadBalancer.url);
+        if (allUp && (publicStatus === 'not checked' || publicStatus === 200)) return { done: true, value: statuses };
         return {
-          done: allUp && (publicStatus === 'not checked' || publicStatus === 200),
+          done: false,
           progress: { statuses, publicStatus },
           failure: () =>
             ApplicationFailure.nonRetryable(
-              `load balancer not serving after ${Math.round(cluster.timeouts.loadBalancerReady / 1000)}s: ${JSON.stringify({ statuses, publicStatus })}`,
+              `load balancer not serving after ${after(cluster)}: ${JSON.stringify({ statuses, publicStatus })}`,
               FailureType.LoadBalancerNotServing,
             ),
         };

@@ -1,8 +1,8 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
+import { isNotFound } from '../../adapters/docker/errors';
 import { FailureType } from '../../common/failure-types';
 import { getCluster } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
-import { isNotFound } from '../../adapters/docker/errors';
 
 export interface MiddlewareRestart {
   name: string;

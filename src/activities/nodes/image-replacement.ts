@@ -2,10 +2,12 @@ import { ApplicationFailure, log } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import { FailureType } from '../../common/failure-types';
 import type { NodeConfig } from '../../config/schema';
-import { getCluster, getNode } from '../cluster/lookup';
+import { getCluster, getNode, missingContainer } from '../cluster/lookup';
 import { networkAttachments, replacementSpec, type ImageDefaults, type ReplacementSpec } from '../../adapters/docker/container-definition';
 import type { ActivityDeps } from '../deps';
-import { dockerStatus, isNotFound, isNotModified } from '../../adapters/docker/errors';
+import { inspectContainer, removeContainer, stopContainer } from '../../adapters/docker/containers';
+import { dockerStatus, isNotFound } from '../../adapters/docker/errors';
+import { imagePresent } from '../../adapters/docker/image-pull';
 
 // Design: a container's definition holds secrets (DB_PASSWORD in its env), so it must never be an
 // activity result, which lands in workflow history. Rollback therefore keeps the previous
@@ -46,15 +48,6 @@ export function savedContainerName(container: string, label: string): string {
   return `${container}-pre-${label}`;
 }
 
-async function inspectOrNull(docker: Docker, name: string): Promise<Docker.ContainerInspectInfo | null> {
-  try {
-    return await docker.getContainer(name).inspect();
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
-}
-
 export function createNodeImageActivities(deps: ActivityDeps) {
   function locate(input: NodeImageInput): { node: NodeConfig; docker: Docker; saved: string } {
     if (!LABEL_PATTERN.test(input.label)) {
@@ -64,17 +57,10 @@ export function createNodeImageActivities(deps: ActivityDeps) {
     return { node, docker: deps.docker(node.dockerHost), saved: savedContainerName(node.container, input.label) };
   }
 
-  function missing(node: NodeConfig): ApplicationFailure {
-    return ApplicationFailure.nonRetryable(`node ${node.name}: container "${node.container}" does not exist on ${node.dockerHost}`, FailureType.Misconfigured);
-  }
-
   /** Reads the create spec before anything changes, so every refusal leaves the node untouched. */
   async function prepare(docker: Docker, node: NodeConfig, source: Docker.ContainerInspectInfo, image: string): Promise<ReplacementSpec> {
-    try {
-      await docker.getImage(image).inspect();
-    } catch (error) {
-      if (isNotFound(error)) throw ApplicationFailure.nonRetryable(`image ${image} is not on ${node.dockerHost}: pull it first (ensureImages)`, FailureType.ImageUnavailable);
-      throw error;
+    if (!(await imagePresent(docker, image))) {
+      throw ApplicationFailure.nonRetryable(`image ${image} is not on ${node.dockerHost}: pull it first (ensureImages)`, FailureType.ImageUnavailable);
     }
     let oldImage: ImageDefaults;
     try {
@@ -124,8 +110,8 @@ export function createNodeImageActivities(deps: ActivityDeps) {
      */
     async replaceNodeImage(input: NodeImageInput & { image: string }): Promise<ReplacedNode> {
       const { node, docker, saved } = locate(input);
-      const current = await inspectOrNull(docker, node.container);
-      let previous = await inspectOrNull(docker, saved);
+      const current = await inspectContainer(docker, node.container);
+      let previous = await inspectContainer(docker, saved);
       const result = (previousImage: string, savedAs: string | null, changed: boolean): ReplacedNode =>
         ({ node: node.name, container: node.container, previousImage, image: input.image, savedAs, changed });
 
@@ -160,7 +146,7 @@ export function createNodeImageActivities(deps: ActivityDeps) {
         await create(docker, spec);
         await connectNetworks(docker, node.container, spec.extraNetworks);
       } else {
-        throw missing(node);
+        throw missingContainer(node);
       }
       log.info('node container replaced', { cluster: input.cluster, node: node.name, from: previous.Config.Image, to: input.image });
       return result(previous.Config.Image, saved, true);
@@ -175,25 +161,16 @@ export function createNodeImageActivities(deps: ActivityDeps) {
      */
     async restoreNodeImage(input: NodeImageInput): Promise<RestoredNode> {
       const { node, docker, saved } = locate(input);
-      const previous = await inspectOrNull(docker, saved);
-      const current = await inspectOrNull(docker, node.container);
+      const previous = await inspectContainer(docker, saved);
+      const current = await inspectContainer(docker, node.container);
       if (!previous) {
-        if (!current) throw missing(node);
+        if (!current) throw missingContainer(node);
         return { node: node.name, container: node.container, image: current.Config.Image, restored: false };
       }
       if (current) {
-        const replacement = docker.getContainer(current.Id);
-        try {
-          await replacement.stop({ t: Math.ceil(getCluster(deps, input.cluster).timeouts.nodeStop / 1000) });
-        } catch (error) {
-          if (!isNotModified(error) && !isNotFound(error)) throw error;
-        }
-        try {
-          // v: false keeps volumes: the saved container may share them (anonymous ones carried over).
-          await replacement.remove({ force: true, v: false });
-        } catch (error) {
-          if (!isNotFound(error)) throw error;
-        }
+        await stopContainer(docker, current.Id, Math.ceil(getCluster(deps, input.cluster).timeouts.nodeStop / 1000), true);
+        // Volumes are kept: the saved container may share them (anonymous ones carried over).
+        await removeContainer(docker, current.Id, true);
         log.info('replacement removed', { cluster: input.cluster, node: node.name, image: current.Config.Image });
       }
       await docker.getContainer(previous.Id).rename({ name: node.container });
@@ -209,9 +186,9 @@ export function createNodeImageActivities(deps: ActivityDeps) {
      */
     async discardSavedNode(input: NodeImageInput): Promise<{ removed: boolean }> {
       const { node, docker, saved } = locate(input);
-      const previous = await inspectOrNull(docker, saved);
+      const previous = await inspectContainer(docker, saved);
       if (!previous) return { removed: false };
-      if (!(await inspectOrNull(docker, node.container))) {
+      if (!(await inspectContainer(docker, node.container))) {
         throw ApplicationFailure.nonRetryable(
           `node ${node.name}: "${node.container}" does not exist, so "${saved}" is the node's only container; restore it instead of discarding it`,
           FailureType.ContainerReplaceFailed,
@@ -220,13 +197,8 @@ export function createNodeImageActivities(deps: ActivityDeps) {
       if (previous.State.Running) {
         throw ApplicationFailure.nonRetryable(`node ${node.name}: saved container "${saved}" is running; someone is using it`, FailureType.NodeNotStopped);
       }
-      try {
-        // By ID: the name is only what we looked up, the ID is what we checked.
-        await docker.getContainer(previous.Id).remove({ v: false });
-      } catch (error) {
-        if (isNotFound(error)) return { removed: false };
-        throw error;
-      }
+      // By ID: the name is only what we looked up, the ID is what we checked.
+      if (!(await removeContainer(docker, previous.Id, false))) return { removed: false };
       log.info('saved node container discarded', { cluster: input.cluster, node: node.name, container: saved });
       return { removed: true };
     },

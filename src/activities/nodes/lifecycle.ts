@@ -1,9 +1,8 @@
 import { log } from '@temporalio/activity';
-import type { ClusterPlan, NodeSnapshot } from '../../common/procedure-types';
-import type { NodeConfig } from '../../config/schema';
-import { getCluster, getNode, inspectNode } from '../cluster/lookup';
+import { startContainer, stopContainer } from '../../adapters/docker/containers';
+import type { NodeSnapshot } from '../../common/procedure-types';
+import { getCluster, getNode, snapshotNode } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
-import { isNotModified } from '../../adapters/docker/errors';
 
 export interface NodeRef {
   cluster: string;
@@ -11,50 +10,15 @@ export interface NodeRef {
 }
 
 export function createNodeActivities(deps: ActivityDeps) {
-  async function snapshot(node: NodeConfig): Promise<NodeSnapshot> {
-    const info = await inspectNode(deps, node);
-    return {
-      name: node.name,
-      container: node.container,
-      image: info.Config.Image,
-      imageId: info.Image,
-      state: info.State.Status,
-      running: info.State.Running,
-    };
-  }
-
   return {
-    /**
-     * Reads the cluster's definition and each node's container as Docker sees it now.
-     * Read-only; safe to retry.
-     */
-    async describeCluster(input: { cluster: string }): Promise<ClusterPlan> {
-      const cluster = getCluster(deps, input.cluster);
-      const nodes = await Promise.all(cluster.nodes.map(snapshot));
-      return {
-        cluster: input.cluster,
-        nodes,
-        database: { host: cluster.database.host, port: cluster.database.port, database: cluster.database.database },
-        loadBalancer: { backend: cluster.loadBalancer.backend, url: cluster.loadBalancer.url },
-        recipients: cluster.notifications.recipients,
-        approvers: cluster.approval.approvers,
-        restartMiddleware: cluster.middleware.filter((entry) => entry.restartDuringUpgrade).map((entry) => entry.name),
-      };
-    },
-
     /** Starts a node's container. Idempotent: an already running container is left as it is. */
     async startNode(input: NodeRef): Promise<NodeSnapshot> {
       const node = getNode(deps, input.cluster, input.node);
-      const before = await snapshot(node);
-      if (!before.running) {
-        try {
-          await deps.docker(node.dockerHost).getContainer(node.container).start();
-        } catch (error) {
-          if (!isNotModified(error)) throw error;
-        }
+      if (!(await snapshotNode(deps, node)).running) {
+        await startContainer(deps.docker(node.dockerHost), node.container);
         log.info('node started', { cluster: input.cluster, node: node.name, container: node.container });
       }
-      return snapshot(node);
+      return snapshotNode(deps, node);
     },
 
     /**
@@ -64,16 +28,11 @@ export function createNodeActivities(deps: ActivityDeps) {
     async stopNode(input: NodeRef): Promise<NodeSnapshot> {
       const cluster = getCluster(deps, input.cluster);
       const node = getNode(deps, input.cluster, input.node);
-      const before = await snapshot(node);
-      if (before.running) {
-        try {
-          await deps.docker(node.dockerHost).getContainer(node.container).stop({ t: Math.ceil(cluster.timeouts.nodeStop / 1000) });
-        } catch (error) {
-          if (!isNotModified(error)) throw error;
-        }
+      if ((await snapshotNode(deps, node)).running) {
+        await stopContainer(deps.docker(node.dockerHost), node.container, Math.ceil(cluster.timeouts.nodeStop / 1000));
         log.info('node stopped', { cluster: input.cluster, node: node.name, container: node.container });
       }
-      return snapshot(node);
+      return snapshotNode(deps, node);
     },
   };
 }

@@ -1,4 +1,5 @@
 import { Context, log } from '@temporalio/activity';
+import { sendReport } from '../../adapters/smtp/mail';
 import type { NotificationOutcome } from '../../common/procedure-types';
 import { getCluster } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
@@ -36,25 +37,15 @@ export function createNotifyActivities(deps: ActivityDeps) {
       if (recipients.length === 0) return { sent: false, recipients, reason: 'the cluster has no notification recipients' };
       if (!deps.mailer || !deps.config.smtp) return { sent: false, recipients, reason: 'the worker has no smtp configuration' };
       const link = workflowLink();
-      const info = (await deps.mailer.sendMail({
+      const messageId = await sendReport(deps.mailer, {
         from: deps.config.smtp.from,
         to: recipients,
         subject: `[nocobase-maintenance] ${input.cluster}: ${input.subject}`,
-        text: link ? `${input.text}\n\nTemporal UI: ${link}\n` : input.text,
-        html: htmlPart(input.text, link),
-      })) as { messageId?: string };
+        text: input.text,
+        ...(link ? { link } : {}),
+      });
       log.info('notification sent', { cluster: input.cluster, subject: input.subject, recipients });
-      return { sent: true, recipients, ...(info.messageId ? { messageId: info.messageId } : {}) };
+      return { sent: true, recipients, ...(messageId ? { messageId } : {}) };
     },
   };
-}
-
-/**
- * The HTML alternative: the same report, kept preformatted so commands can be copied as they are,
- * and the UI link clickable.
- */
-function htmlPart(text: string, link: string | undefined): string {
-  const escape = (value: string) => value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-  const open = link ? `<p><a href="${escape(link)}">Open this procedure in the Temporal UI</a></p>` : '';
-  return `<!doctype html><html><body><pre style="font-family: ui-monospace, monospace; white-space: pre-wrap">${escape(text)}</pre>${open}</body></html>`;
 }

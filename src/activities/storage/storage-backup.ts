@@ -1,14 +1,16 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { rename } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { backupFiles, ensureDirectory, finishedBackup, removeStalePartial, writeSidecar } from '../../adapters/backup-files/backup-files';
+import { archiveUpload, scanArchive, writeArchive } from '../../adapters/backup-files/tar-archive';
+import type { Hooks } from '../../adapters/hooks';
+import { checkStorageExists, ensureToolImage, runToCompletion, storageSource, STORAGE_TARGET, withToolContainer } from '../../adapters/docker/tool-container';
 import { FailureType } from '../../common/failure-types';
 import type { StorageBackupRecord } from '../../common/procedure-types';
 import type { ClusterConfig, StorageConfig } from '../../config/schema';
-import { ensureDirectory, removeStalePartial } from '../backup/dump-method';
+import { activityHooks } from '../activity-context';
 import { getCluster } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
-import { archiveFiles, archiveUpload, finishedArchive, scanArchive, writeArchive, writeSidecar } from '../../adapters/backup-files/tar-archive';
-import { checkStorageExists, ensureToolImage, runToCompletion, storageSource, STORAGE_TARGET, withToolContainer } from '../../adapters/docker/tool-container';
 
 // Design: the storage is shared by every node (uploads, plugins), so it is backed up and restored
 // as a whole, next to the database dump, while the nodes are stopped. The archive is Docker's own
@@ -37,8 +39,8 @@ export function createStorageActivities(deps: ActivityDeps) {
   }
 
   /** A damaged, foreign or missing archive is refused before the storage is touched. */
-  async function verifyArchive(backup: StorageBackupRecord): Promise<void> {
-    const scan = await scanArchive(backup.location);
+  async function verifyArchive(backup: StorageBackupRecord, hooks: Hooks): Promise<void> {
+    const scan = await scanArchive(backup.location, hooks);
     if (!scan) throw ApplicationFailure.nonRetryable(`storage archive ${backup.location} does not exist`, FailureType.RestoreFailed);
     if (scan.checksum !== backup.checksum) {
       throw ApplicationFailure.nonRetryable(
@@ -67,21 +69,22 @@ export function createStorageActivities(deps: ActivityDeps) {
       const cluster = getCluster(deps, input.cluster);
       const storage = cluster.storage;
       if (!storage) return null;
+      const hooks = activityHooks();
       await ensureDirectory(cluster.backup.directory);
-      const files = archiveFiles(input.cluster, cluster.backup.directory, input.label, Context.current().info.attempt);
-      const finished = await finishedArchive(files);
+      const files = backupFiles(cluster.backup.directory, input.cluster, input.label, '.storage.tar', Context.current().info.attempt);
+      const finished = await finishedBackup<StorageBackupRecord>(files, async (file) => (await scanArchive(file, hooks))?.checksum ?? null);
       if (finished) return finished;
       await removeStalePartial(files);
 
       const docker = deps.docker(storage.dockerHost);
-      await ensureToolImage(docker, cluster.backup.toolImage, storage.dockerHost);
+      await ensureToolImage(docker, cluster.backup.toolImage, storage.dockerHost, hooks);
       await checkStorageExists(docker, storage, FailureType.BackupFailed);
       const started = Date.now();
       const spec = { cluster: input.cluster, label: input.label, purpose: 'backup', image: cluster.backup.toolImage, storage, readOnly: true };
-      const scan = await withToolContainer(docker, spec, async (container) => {
+      const scan = await withToolContainer(docker, spec, hooks, async (container) => {
         // `/.`: the directory's contents as `./…`, not a `storage/` directory around them.
         const archive = (await container.getArchive({ path: `${STORAGE_TARGET}/.` })) as unknown as Readable;
-        return writeArchive(archive, files.partial);
+        return writeArchive(archive, files.partial, hooks);
       });
       if (!scan.complete) {
         throw ApplicationFailure.retryable(`the archive of ${storageSource(storage)} ended early after ${scan.sizeBytes} bytes`, FailureType.BackupFailed);
@@ -97,7 +100,7 @@ export function createStorageActivities(deps: ActivityDeps) {
         createdAt: new Date(started).toISOString(),
         source: storageSource(storage),
       };
-      await writeSidecar(files.sidecar, record);
+      await writeSidecar(files, record);
       log.info('storage archived', { cluster: input.cluster, source: record.source, file: files.final, files: scan.files, sizeBytes: scan.sizeBytes, durationMs: record.durationMs });
       return record;
     },
@@ -118,13 +121,14 @@ export function createStorageActivities(deps: ActivityDeps) {
         throw ApplicationFailure.nonRetryable(`storage backup of ${backup.cluster} cannot restore ${input.cluster}`, FailureType.RestoreFailed);
       }
       const storage = storageOf(input.cluster, cluster);
-      await verifyArchive(backup);
+      const hooks = activityHooks();
+      await verifyArchive(backup, hooks);
 
       const docker = deps.docker(storage.dockerHost);
-      await ensureToolImage(docker, cluster.backup.toolImage, storage.dockerHost);
+      await ensureToolImage(docker, cluster.backup.toolImage, storage.dockerHost, hooks);
       await checkStorageExists(docker, storage, FailureType.RestoreFailed);
       const spec = { cluster: input.cluster, label, image: cluster.backup.toolImage, storage, readOnly: false };
-      const emptied = await withToolContainer(docker, { ...spec, purpose: 'clear', cmd: EMPTY_STORAGE }, runToCompletion);
+      const emptied = await withToolContainer(docker, { ...spec, purpose: 'clear', cmd: EMPTY_STORAGE }, hooks, (container) => runToCompletion(container, hooks));
       if (emptied.exitCode !== 0) {
         throw ApplicationFailure.retryable(
           `emptying ${storageSource(storage)} exited with ${emptied.exitCode}: ${emptied.output || '(no output)'}`,
@@ -132,9 +136,9 @@ export function createStorageActivities(deps: ActivityDeps) {
         );
       }
       log.info('storage emptied', { cluster: input.cluster, source: storageSource(storage) });
-      await withToolContainer(docker, { ...spec, purpose: 'restore' }, async (container) => {
+      await withToolContainer(docker, { ...spec, purpose: 'restore' }, hooks, async (container) => {
         // Entries are `./…`: unpacked at STORAGE_TARGET they land at their original relative paths.
-        await container.putArchive(archiveUpload(backup.location), { path: STORAGE_TARGET });
+        await container.putArchive(archiveUpload(backup.location, hooks), { path: STORAGE_TARGET });
       });
       log.info('storage restored', { cluster: input.cluster, source: storageSource(storage), from: backup.location, files: backup.files });
       return { restoredFrom: backup.location, files: backup.files };

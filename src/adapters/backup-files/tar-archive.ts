@@ -1,14 +1,9 @@
-import { Context } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, readFile, rename } from 'node:fs/promises';
-import path from 'node:path';
 import { pipeline as pipe, Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { StorageBackupRecord } from '../../common/procedure-types';
-import { fileSlug } from '../postgres/whole-database';
-import type { DumpFiles } from '../../activities/backup/dump-method';
-import { fileSize } from '../postgres/pg-tools';
+import { throttledProgress, type Hooks } from '../hooks';
+import { fileSize, fsyncFile } from './backup-files';
 
 /**
  * The storage backup's tar file on the worker's machine: written through a scanner that hashes it,
@@ -16,14 +11,7 @@ import { fileSize } from '../postgres/pg-tools';
  * or an archive that would land outside the storage is caught without reading the file twice.
  */
 
-const HEARTBEAT_MS = 2_000;
 const BLOCK = 512;
-
-/** Same shape as a dump's files (removeStalePartial works on both); the partial is per attempt. */
-export function archiveFiles(clusterName: string, directory: string, label: string, attempt = 1): DumpFiles {
-  const final = path.resolve(directory, `${clusterName}-${fileSlug(label)}.storage.tar`);
-  return { final, partial: `${final}.partial-${attempt}`, sidecar: `${final}.json` };
-}
 
 export interface ArchiveScan {
   checksum: string;
@@ -137,22 +125,18 @@ function cString(field: Buffer): string {
   return field.subarray(0, end === -1 ? field.length : end).toString('utf8');
 }
 
-/** Passes bytes through while hashing, scanning and heartbeating progress. */
-function scanning(what: string): { transform: Transform; result: () => ArchiveScan } {
-  const context = Context.current();
+/** Passes bytes through while hashing, scanning and reporting progress. */
+function scanning(what: string, hooks: Hooks): { transform: Transform; result: () => ArchiveScan } {
   const hash = createHash('sha256');
   const scanner = new TarScanner();
+  const report = throttledProgress(hooks);
   let bytes = 0;
-  let lastBeat = Date.now();
   const transform = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
       scanner.update(chunk);
       bytes += chunk.length;
-      if (Date.now() - lastBeat >= HEARTBEAT_MS) {
-        context.heartbeat({ [what]: bytes, files: scanner.files });
-        lastBeat = Date.now();
-      }
+      report(() => ({ [what]: bytes, files: scanner.files }));
       callback(null, chunk);
     },
   });
@@ -166,57 +150,30 @@ function scanning(what: string): { transform: Transform; result: () => ArchiveSc
   return { transform, result };
 }
 
-/** Streams `source` (a getArchive response) into `file`, fsynced; cancelling the activity aborts it. */
-export async function writeArchive(source: Readable, file: string): Promise<ArchiveScan> {
-  const { transform, result } = scanning('bytesWritten');
-  await pipeline(source, transform, createWriteStream(file), { signal: Context.current().cancellationSignal });
-  const handle = await open(file, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+/** Streams `source` (a getArchive response) into `file`, fsynced; an aborted `hooks.signal` stops it. */
+export async function writeArchive(source: Readable, file: string, hooks: Hooks): Promise<ArchiveScan> {
+  const { transform, result } = scanning('bytesWritten', hooks);
+  await pipeline(source, transform, createWriteStream(file), signalOption(hooks));
+  await fsyncFile(file);
   return result();
 }
 
 /** Reads a finished archive through the scanner; null when the file does not exist. */
-export async function scanArchive(file: string): Promise<ArchiveScan | null> {
+export async function scanArchive(file: string, hooks: Hooks): Promise<ArchiveScan | null> {
   if ((await fileSize(file)) === null) return null;
-  const { transform, result } = scanning('bytesRead');
+  const { transform, result } = scanning('bytesRead', hooks);
   const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-  await pipeline(createReadStream(file), transform, discard, { signal: Context.current().cancellationSignal });
+  await pipeline(createReadStream(file), transform, discard, signalOption(hooks));
   return result();
 }
 
-/** The archive as a stream for putArchive, heartbeating how much of it was sent. */
-export function archiveUpload(file: string): Readable {
-  const { transform } = scanning('bytesSent');
+/** The archive as a stream for putArchive, reporting how much of it was sent. */
+export function archiveUpload(file: string, hooks: Hooks): Readable {
+  const { transform } = scanning('bytesSent', hooks);
   // pipeline, not pipe: a read error must end the upload with that error, not leave it hanging.
   return pipe(createReadStream(file), transform, () => undefined);
 }
 
-/** The sidecar's record when the archive beside it still has the recorded checksum; otherwise null. */
-export async function finishedArchive(files: DumpFiles): Promise<StorageBackupRecord | null> {
-  let record: StorageBackupRecord;
-  try {
-    record = JSON.parse(await readFile(files.sidecar, 'utf8')) as StorageBackupRecord;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-  const scan = await scanArchive(files.final);
-  return scan?.checksum === record.checksum ? record : null;
-}
-
-/** Written last and atomically: its presence is what says "this archive is complete". */
-export async function writeSidecar(file: string, record: StorageBackupRecord): Promise<void> {
-  const temporary = `${file}.tmp`;
-  const handle = await open(temporary, 'w');
-  try {
-    await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, file);
+function signalOption(hooks: Hooks): { signal?: AbortSignal } {
+  return hooks.signal ? { signal: hooks.signal } : {};
 }

@@ -1,10 +1,12 @@
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import { FailureType } from '../../common/failure-types';
 import type { StorageConfig } from '../../config/schema';
-import { fileSlug } from '../postgres/whole-database';
-import { demuxDockerLogs } from './logs';
+import { fileSlug } from '../backup-files/file-slug';
+import { progressEvery, whenAborted, type Hooks } from '../hooks';
+import { containerLogTail, inspectContainer, removeContainer } from './containers';
 import { dockerStatus, isNotFound } from './errors';
+import { ensureImage } from './image-pull';
 
 /**
  * Short-lived helper containers from `backup.toolImage`, run next to the storage on its own Docker
@@ -16,10 +18,6 @@ export const TOOL_LABEL = 'nocobase-maintenance.tool';
 const TOOL_KIND = 'storage';
 /** Where every helper sees the storage, whatever the nodes' mountPath. */
 export const STORAGE_TARGET = '/storage';
-const HEARTBEAT_MS = 2_000;
-
-/** Registry answers that will not change on a retry. */
-const PERMANENT_PULL_ERROR = /manifest unknown|not found|repository does not exist|invalid reference|unauthorized/i;
 
 /** A fixed name per cluster, label and purpose: a retry finds (and removes) what an earlier attempt left. */
 export function toolContainerName(cluster: string, label: string, purpose: string): string {
@@ -30,34 +28,9 @@ export function storageSource(storage: StorageConfig): `volume:${string}` | `hos
   return storage.volume !== undefined ? `volume:${storage.volume}` : `hostPath:${storage.hostPath ?? ''}`;
 }
 
-/** Pulls the tool image onto the storage's host unless it is there, heartbeating the pull's progress. */
-export async function ensureToolImage(docker: Docker, image: string, dockerHost: string): Promise<void> {
-  try {
-    await docker.getImage(image).inspect();
-    return;
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-  }
-  log.info('pulling the tool image', { image, dockerHost });
-  try {
-    const stream = await docker.pull(image);
-    await new Promise<void>((resolve, reject) => {
-      let streamError: string | undefined;
-      docker.modem.followProgress(
-        stream,
-        // The Engine reports a failed pull inside a 200 stream: an `error` event must not be lost.
-        (error: Error | null) => (error ? reject(error) : streamError ? reject(new Error(streamError)) : resolve()),
-        (event: { status?: string; id?: string; progress?: string; error?: string }) => {
-          if (event.error) streamError ??= event.error;
-          Context.current().heartbeat({ image, status: event.status, layer: event.id, progress: event.progress });
-        },
-      );
-    });
-  } catch (error) {
-    const message = `tool image ${image} cannot be pulled onto ${dockerHost}: ${(error as Error).message} (check backup.toolImage)`;
-    if (PERMANENT_PULL_ERROR.test((error as Error).message)) throw ApplicationFailure.nonRetryable(message, FailureType.ImageUnavailable);
-    throw ApplicationFailure.retryable(message, FailureType.ImageUnavailable);
-  }
+/** Pulls the tool image onto the storage's host unless it is there. */
+export async function ensureToolImage(docker: Docker, image: string, dockerHost: string, hooks: Hooks): Promise<void> {
+  await ensureImage(docker, image, { dockerHost, what: 'tool image', hint: 'check backup.toolImage', hooks });
 }
 
 /**
@@ -92,9 +65,9 @@ export interface ToolContainerSpec {
  * attempt under the same name is removed first; a container of that name that is not a helper
  * of ours is refused rather than removed.
  */
-export async function withToolContainer<T>(docker: Docker, spec: ToolContainerSpec, work: (container: Docker.Container) => Promise<T>): Promise<T> {
+export async function withToolContainer<T>(docker: Docker, spec: ToolContainerSpec, hooks: Hooks, work: (container: Docker.Container) => Promise<T>): Promise<T> {
   const name = toolContainerName(spec.cluster, spec.label, spec.purpose);
-  await removeLeftover(docker, name);
+  await removeLeftover(docker, name, hooks);
   const mount: Docker.MountSettings = spec.storage.volume !== undefined
     // NoCopy: Docker would otherwise copy the image's files at the target into an empty volume.
     ? { Type: 'volume', Source: spec.storage.volume, Target: STORAGE_TARGET, ReadOnly: spec.readOnly, VolumeOptions: { NoCopy: true } as Docker.MountSettings['VolumeOptions'] }
@@ -119,46 +92,36 @@ export async function withToolContainer<T>(docker: Docker, spec: ToolContainerSp
   try {
     return await work(container);
   } finally {
-    await container.remove({ force: true, v: false }).catch((error: unknown) => {
-      if (!isNotFound(error)) log.warn('could not remove a storage helper container', { name, error: (error as Error).message });
+    await removeContainer(docker, container.id, true).catch((error: unknown) => {
+      hooks.log?.('warn', 'could not remove a storage helper container', { name, error: (error as Error).message });
     });
   }
 }
 
-async function removeLeftover(docker: Docker, name: string): Promise<void> {
-  let info: Docker.ContainerInspectInfo;
-  try {
-    info = await docker.getContainer(name).inspect();
-  } catch (error) {
-    if (isNotFound(error)) return;
-    throw error;
-  }
+async function removeLeftover(docker: Docker, name: string, hooks: Hooks): Promise<void> {
+  const info = await inspectContainer(docker, name);
+  if (!info) return;
   if (info.Config.Labels?.[TOOL_LABEL] !== TOOL_KIND) {
     throw ApplicationFailure.nonRetryable(`a container named "${name}" that is not a storage helper is in the way`, FailureType.Misconfigured);
   }
-  try {
-    // By ID: the name is what we looked up, the ID is what we checked.
-    await docker.getContainer(info.Id).remove({ force: true, v: false });
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-  }
-  log.info('removed a storage helper left by an earlier attempt', { name });
+  // By ID: the name is what we looked up, the ID is what we checked.
+  await removeContainer(docker, info.Id, true);
+  hooks.log?.('info', 'removed a storage helper left by an earlier attempt', { name });
 }
 
 /**
- * Starts the helper and waits for it to exit, heartbeating; returns its exit code and output.
- * Cancelling the activity stops waiting (withToolContainer's cleanup then kills the helper).
+ * Starts the helper and waits for it to exit, reporting progress; returns its exit code and
+ * output. An aborted `hooks.signal` stops the waiting (withToolContainer's cleanup then kills
+ * the helper).
  */
-export async function runToCompletion(container: Docker.Container): Promise<{ exitCode: number; output: string }> {
-  const context = Context.current();
+export async function runToCompletion(container: Docker.Container, hooks: Hooks): Promise<{ exitCode: number; output: string }> {
   const started = Date.now();
   await container.start();
-  const heartbeat = setInterval(() => context.heartbeat({ helper: container.id, runningMs: Date.now() - started }), HEARTBEAT_MS);
+  const stop = progressEvery(hooks, () => ({ helper: container.id, runningMs: Date.now() - started }));
   try {
-    const exit = (await Promise.race([container.wait(), context.cancelled])) as { StatusCode: number };
-    const logs = (await container.logs({ stdout: true, stderr: true, follow: false, tail: 20 })) as unknown as Buffer;
-    return { exitCode: exit.StatusCode, output: demuxDockerLogs(logs).trim() };
+    const exit = (await Promise.race([container.wait(), whenAborted(hooks.signal)])) as { StatusCode: number };
+    return { exitCode: exit.StatusCode, output: await containerLogTail(container, 20) };
   } finally {
-    clearInterval(heartbeat);
+    stop();
   }
 }

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { PluginSummary } from '../../common/procedure-types';
+import { sqlState } from '../postgres/errors';
 import { tableNaming, type TableNaming } from './table-naming';
 
 /**
@@ -47,7 +48,7 @@ export async function readApplicationState(pool: Pool, naming: TableNaming = DEF
   } catch (error) {
     // Tables appear only at the end of an install: until then there is nothing installed. (An
     // unknown DB_SCHEMA reports the same 42P01, and means the same thing.)
-    if ((error as { code?: string }).code === UNDEFINED_TABLE) return { version: null, plugins: null };
+    if (sqlState(error) === UNDEFINED_TABLE) return { version: null, plugins: null };
     throw error;
   }
 }

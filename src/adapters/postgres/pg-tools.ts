@@ -1,11 +1,9 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FailureType } from '../../common/failure-types';
-import type { DatabaseConfig } from '../../config/schema';
+import { progressEvery, type Hooks } from '../hooks';
+import type { PostgresLogin } from './login';
 
 /**
  * Runs pg_dump and pg_restore as child processes. The password reaches them only through the
@@ -17,17 +15,23 @@ import type { DatabaseConfig } from '../../config/schema';
 const PERMANENT_STDERR =
   /password authentication failed|no password supplied|does not exist|permission denied|must be owner|server version mismatch|unsupported version|not a valid archive|input file|did not find magic string|could not open input file|No space left on device|invalid|syntax error/i;
 
-const HEARTBEAT_MS = 2_000;
 const STDERR_TAIL_LINES = 12;
 
 export interface PgToolRun {
-  /** The program's name (pg_dump, pg_restore), resolved against `pgBin` or the PATH. */
+  /** The program's name (pg_dump, pg_restore), resolved against `pgBin` or `searchPath`. */
   program: 'pg_dump' | 'pg_restore';
   args: string[];
-  db: DatabaseConfig;
-  password: string;
-  /** Sent as heartbeat details every few seconds while the program runs. */
+  /** Whose password goes into PGPASSWORD; null for a run that connects to nothing (`pg_restore --list`). */
+  login: PostgresLogin | null;
+  /** Sent through `hooks.progress` every few seconds while the program runs. */
   progress?: () => Promise<Record<string, unknown>>;
+}
+
+export interface PgToolPlace {
+  /** `backup.pgBin`: the directory of the programs; unset means look them up in `searchPath`. */
+  pgBin: string | undefined;
+  /** The PATH the child gets (the worker's own), so an unset pgBin finds the programs where a shell would. */
+  searchPath: string | undefined;
 }
 
 export interface PgToolResult {
@@ -35,9 +39,9 @@ export interface PgToolResult {
   stderr: string;
 }
 
-/** `-h -p -U` for the cluster's server; the database is chosen by the caller (`-d`). */
-export function connectionArgs(db: DatabaseConfig): string[] {
-  return ['--no-password', '-h', db.host, '-p', String(db.port), '-U', db.user];
+/** `-h -p -U` for the login's server; the database is chosen by the caller (`-d`). */
+export function connectionArgs(login: PostgresLogin): string[] {
+  return ['--no-password', '-h', login.host, '-p', String(login.port), '-U', login.user];
 }
 
 export function programPath(program: string, pgBin: string | undefined): string {
@@ -45,29 +49,36 @@ export function programPath(program: string, pgBin: string | undefined): string 
 }
 
 /**
- * Runs the program to completion, heartbeating, and killing it when the activity is cancelled.
- * A non-zero exit becomes an ApplicationFailure of `failureType`, non-retryable when stderr shows
- * a permanent cause; its message carries stderr's last lines with the password masked.
+ * The child's whole environment, written out rather than copied from the worker's: no other
+ * secret of the worker reaches pg_dump, and no PGPASSFILE, PGSERVICE or PGHOST of the worker's
+ * environment can override the configured login. LC_ALL=C keeps libpq's messages in English,
+ * which is what PERMANENT_STDERR reads.
  */
-export async function runPgTool(run: PgToolRun, pgBin: string | undefined, failureType: FailureType): Promise<PgToolResult> {
-  const context = Context.current();
-  const env: NodeJS.ProcessEnv = { ...process.env, PGPASSWORD: run.password, PGSSLMODE: run.db.ssl ? 'require' : 'prefer' };
-  // A PGPASSFILE or PGSERVICE from the worker's environment must not override the configured login.
-  delete env.PGPASSFILE;
-  delete env.PGSERVICE;
-  const executable = programPath(run.program, pgBin);
-  const child = spawn(executable, run.args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function pgToolEnv(login: PostgresLogin | null, searchPath: string | undefined): NodeJS.ProcessEnv {
+  return {
+    ...(searchPath ? { PATH: searchPath } : {}),
+    LC_ALL: 'C',
+    ...(login ? { PGPASSWORD: login.password, PGSSLMODE: login.ssl ? 'require' : 'prefer' } : {}),
+  };
+}
+
+/**
+ * Runs the program to completion, reporting progress, and killing it when `hooks.signal` aborts
+ * (a cancelled activity must not leave a pg_restore writing into a database behind its back).
+ * A non-zero exit becomes an ApplicationFailure of `failureType`, non-retryable when stderr shows
+ * a permanent cause; its message carries stderr's last lines with the password masked. A program
+ * that cannot be started at all is a wrong `pgBin`: a configuration mistake, not a blip.
+ */
+export async function runPgTool(run: PgToolRun, place: PgToolPlace, failureType: FailureType, hooks: Hooks = {}): Promise<PgToolResult> {
+  const executable = programPath(run.program, place.pgBin);
+  const child = spawn(executable, run.args, { env: pgToolEnv(run.login, place.searchPath), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-
-  const heartbeat = setInterval(() => {
-    const details = run.progress ? run.progress() : Promise.resolve({});
-    details.then((value) => context.heartbeat({ program: run.program, ...value })).catch(() => context.heartbeat({ program: run.program }));
-  }, HEARTBEAT_MS);
-  // A cancelled activity must not leave a pg_restore writing into a database behind its back.
-  void context.cancelled.catch(() => child.kill('SIGTERM'));
+  const stop = progressEvery(hooks, async () => ({ program: run.program, ...(run.progress ? await run.progress() : {}) }));
+  const kill = () => child.kill('SIGTERM');
+  hooks.signal?.addEventListener('abort', kill, { once: true });
 
   try {
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
@@ -75,46 +86,20 @@ export async function runPgTool(run: PgToolRun, pgBin: string | undefined, failu
       child.once('close', (code, signal) => resolve({ code, signal }));
     });
     if (exit.code === 0) return { stdout, stderr };
-    const tail = mask(stderr, run.password).trim().split('\n').slice(-STDERR_TAIL_LINES).join('\n');
+    const tail = mask(stderr, run.login?.password ?? '').trim().split('\n').slice(-STDERR_TAIL_LINES).join('\n');
     const message = `${run.program} exited with ${exit.code ?? exit.signal}: ${tail || '(no output)'}`;
     if (PERMANENT_STDERR.test(stderr)) throw ApplicationFailure.nonRetryable(message, failureType, { stderrTail: tail });
     throw ApplicationFailure.retryable(message, failureType, { stderrTail: tail });
   } catch (error) {
     if (error instanceof ApplicationFailure) throw error;
-    // Could not start the program at all: a wrong pgBin is a configuration mistake, not a blip.
     const code = (error as NodeJS.ErrnoException).code ?? '';
     throw ApplicationFailure.nonRetryable(`cannot run ${executable}: ${code || (error as Error).message} (check backup.pgBin)`, failureType);
   } finally {
-    clearInterval(heartbeat);
+    stop();
+    hooks.signal?.removeEventListener('abort', kill);
   }
 }
 
 function mask(text: string, secret: string): string {
   return secret ? text.split(secret).join('***') : text;
-}
-
-/** sha256 (hex) of a file, streamed (dumps can be far larger than memory) and heartbeating: large ones take minutes. */
-export async function sha256File(file: string): Promise<string> {
-  const context = Context.current();
-  const hash = createHash('sha256');
-  let bytesHashed = 0;
-  let lastBeat = Date.now();
-  for await (const chunk of createReadStream(file)) {
-    hash.update(chunk as Buffer);
-    bytesHashed += (chunk as Buffer).length;
-    if (Date.now() - lastBeat >= HEARTBEAT_MS) {
-      context.heartbeat({ hashing: file, bytesHashed });
-      lastBeat = Date.now();
-    }
-  }
-  return hash.digest('hex');
-}
-
-export async function fileSize(file: string): Promise<number | null> {
-  try {
-    return (await stat(file)).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
 }

@@ -1,9 +1,8 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
-import { Client, escapeIdentifier, escapeLiteral } from 'pg';
-import { FailureType } from '../../common/failure-types';
-import { resolveDatabasePassword } from '../../config/load';
-import type { DatabaseConfig } from '../../config/schema';
+import { escapeIdentifier, escapeLiteral, type Client } from 'pg';
+import type { FailureType } from '../../common/failure-types';
+import { sqlState } from './errors';
 
 /**
  * Whole-database operations (clone, rename, create, drop) for backups and restores. They run on
@@ -11,8 +10,6 @@ import type { DatabaseConfig } from '../../config/schema';
  * that anyone (ourselves included) is connected to.
  */
 
-/** PostgreSQL error classes that a retry will not cure: bad password, unknown database, no permission. */
-const PERMANENT_SQLSTATE = /^(28|3D|42501)/;
 /** object_in_use: a session reconnected between our terminate and our DDL. */
 const OBJECT_IN_USE = '55006';
 const DDL_ATTEMPTS = 3;
@@ -20,50 +17,6 @@ const MAX_IDENTIFIER_BYTES = 63;
 
 export const ident = escapeIdentifier;
 export const literal = escapeLiteral;
-
-/** The cluster's password, resolved on the worker; a missing secret is a configuration mistake. */
-export function databasePassword(db: DatabaseConfig): string {
-  try {
-    return resolveDatabasePassword(db);
-  } catch (error) {
-    throw ApplicationFailure.nonRetryable((error as Error).message, FailureType.Misconfigured);
-  }
-}
-
-/** Maps a driver error to DatabaseUnreachable, permanent only for credentials and missing objects. */
-export function unreachable(db: DatabaseConfig, database: string, error: unknown): ApplicationFailure {
-  if (error instanceof ApplicationFailure) return error;
-  const code = (error as { code?: string }).code ?? '';
-  const message = `database ${database} at ${db.host}:${db.port} is not usable: ${(error as Error).message}`;
-  if (PERMANENT_SQLSTATE.test(code)) return ApplicationFailure.nonRetryable(message, FailureType.DatabaseUnreachable);
-  return ApplicationFailure.retryable(message, FailureType.DatabaseUnreachable);
-}
-
-/** Runs `work` on a fresh connection to the maintenance database with the cluster's credentials. */
-export async function withMaintenanceClient<T>(db: DatabaseConfig, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({
-    host: db.host,
-    port: db.port,
-    database: db.maintenanceDatabase,
-    user: db.user,
-    password: databasePassword(db),
-    ssl: db.ssl,
-    connectionTimeoutMillis: 5_000,
-  });
-  // The server going away mid-operation surfaces as a failed query; this only keeps it from crashing the worker.
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-  } catch (error) {
-    await client.end().catch(() => undefined);
-    throw unreachable(db, db.maintenanceDatabase, error);
-  }
-  try {
-    return await work(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 export interface DatabaseInfo {
   exists: boolean;
@@ -125,7 +78,7 @@ export async function ddlOnFreeDatabase(client: Client, database: string, sql: s
       await client.query(sql);
       return;
     } catch (error) {
-      if ((error as { code?: string }).code !== OBJECT_IN_USE) throw error;
+      if (sqlState(error) !== OBJECT_IN_USE) throw error;
       await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
     }
   }
@@ -146,10 +99,4 @@ export function derivedName(database: string, infix: string, label: string): str
   let head = plain;
   while (Buffer.byteLength(head + suffix) > MAX_IDENTIFIER_BYTES) head = head.slice(0, -1);
   return head + suffix;
-}
-
-/** A label as a file-name part: safe characters kept, a hash appended when anything was replaced. */
-export function fileSlug(label: string): string {
-  const slug = label.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^\.+/, '_').slice(0, 100);
-  return slug === label ? slug : `${slug}_${createHash('sha256').update(label).digest('hex').slice(0, 8)}`;
 }

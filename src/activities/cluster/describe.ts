@@ -1,0 +1,25 @@
+import type { ClusterPlan } from '../../common/procedure-types';
+import type { ActivityDeps } from '../deps';
+import { getCluster, snapshotNode } from './lookup';
+
+export function createDescribeActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Reads the cluster's definition and each node's container as Docker sees it now.
+     * Read-only; safe to retry.
+     */
+    async describeCluster(input: { cluster: string }): Promise<ClusterPlan> {
+      const cluster = getCluster(deps, input.cluster);
+      const nodes = await Promise.all(cluster.nodes.map((node) => snapshotNode(deps, node)));
+      return {
+        cluster: input.cluster,
+        nodes,
+        database: { host: cluster.database.host, port: cluster.database.port, database: cluster.database.database },
+        loadBalancer: { backend: cluster.loadBalancer.backend, url: cluster.loadBalancer.url },
+        recipients: cluster.notifications.recipients,
+        approvers: cluster.approval.approvers,
+        restartMiddleware: cluster.middleware.filter((entry) => entry.restartDuringUpgrade).map((entry) => entry.name),
+      };
+    },
+  };
+}
