@@ -1,4 +1,4 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import { ensureImage, imagePresent } from '../../adapters/docker/image-pull';
 import { isNotFound } from '../../adapters/docker/errors';
 import { FailureType } from '../../common/failure-types';
@@ -57,7 +57,7 @@ export function createImageActivities(deps: ActivityDeps) {
       const hooks = activityHooks();
       const results: ImagePresence[] = [];
       for (const { dockerHost, image } of hostImagePairs(getCluster(deps, input.cluster), input.images)) {
-        Context.current().heartbeat({ image, dockerHost, status: 'checking' });
+        hooks.progress?.({ image, dockerHost, status: 'checking' });
         const pulled = await ensureImage(deps.docker(dockerHost), image, { dockerHost, hooks });
         results.push({ dockerHost, image, pulled });
       }

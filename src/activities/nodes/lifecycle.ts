@@ -11,7 +11,10 @@ export interface NodeRef {
 
 export function createNodeActivities(deps: ActivityDeps) {
   return {
-    /** Starts a node's container. Idempotent: an already running container is left as it is. */
+    /**
+     * Starts a node's container (its only side effect). Idempotent and safe to retry: an already
+     * running container is left as it is.
+     */
     async startNode(input: NodeRef): Promise<NodeSnapshot> {
       const node = getNode(deps, input.cluster, input.node);
       if (!(await snapshotNode(deps, node)).running) {
@@ -23,7 +26,7 @@ export function createNodeActivities(deps: ActivityDeps) {
 
     /**
      * Stops a node's container gracefully (SIGTERM, then SIGKILL after the configured timeout).
-     * Idempotent: a stopped container stays stopped.
+     * Idempotent and safe to retry: a stopped container stays stopped.
      */
     async stopNode(input: NodeRef): Promise<NodeSnapshot> {
       const cluster = getCluster(deps, input.cluster);

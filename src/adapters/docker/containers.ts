@@ -1,15 +1,10 @@
 import type Docker from 'dockerode';
-import { isNotFound, isNotModified } from './errors';
+import { isNotFound, isNotModified, nullIfNotFound } from './errors';
 import { demuxDockerLogs } from './logs';
 
 /** A container as the Engine sees it, or null when there is none of that name or ID. */
-export async function inspectContainer(docker: Docker, name: string): Promise<Docker.ContainerInspectInfo | null> {
-  try {
-    return await docker.getContainer(name).inspect();
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
+export function inspectContainer(docker: Docker, name: string): Promise<Docker.ContainerInspectInfo | null> {
+  return nullIfNotFound(docker.getContainer(name).inspect());
 }
 
 /** Starts a container; one already running is fine (the Engine answers 304). */
@@ -35,13 +30,7 @@ export async function stopContainer(docker: Docker, name: string, seconds: numbe
 
 /** Removes a container, never its volumes; false when it was already gone. */
 export async function removeContainer(docker: Docker, name: string, force: boolean): Promise<boolean> {
-  try {
-    await docker.getContainer(name).remove({ force, v: false });
-    return true;
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    throw error;
-  }
+  return (await nullIfNotFound(docker.getContainer(name).remove({ force, v: false }).then(() => true))) ?? false;
 }
 
 /** The last `lines` of a container's output, demultiplexed. */

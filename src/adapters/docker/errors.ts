@@ -7,3 +7,13 @@ export function dockerStatus(error: unknown): number | undefined {
 export const isNotFound = (error: unknown): boolean => dockerStatus(error) === 404;
 /** 304: the container is already in the requested state (started or stopped). */
 export const isNotModified = (error: unknown): boolean => dockerStatus(error) === 304;
+
+/** The Engine's answer to `request`, or null when it answered 404 (no such container, image…). */
+export async function nullIfNotFound<T>(request: Promise<T>): Promise<T | null> {
+  try {
+    return await request;
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw error;
+  }
+}

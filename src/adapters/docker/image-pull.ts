@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import { FailureType } from '../../common/failure-types';
 import type { Hooks } from '../hooks';
-import { isNotFound } from './errors';
+import { nullIfNotFound } from './errors';
 import { followProgressStream } from './progress-stream';
 
 /**
@@ -15,13 +15,7 @@ const PERMANENT_PULL_ERROR = /manifest unknown|not found|repository does not exi
 
 /** Whether `image` is on the Engine, without pulling. */
 export async function imagePresent(docker: Docker, image: string): Promise<boolean> {
-  try {
-    await docker.getImage(image).inspect();
-    return true;
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    throw error;
-  }
+  return (await nullIfNotFound(docker.getImage(image).inspect())) !== null;
 }
 
 export interface PullOptions {
