@@ -5,7 +5,7 @@ import type { ActivityDeps } from '../activities';
 import { HaproxyRuntime } from '../adapters/haproxy/runtime';
 import type { PostgresLogin } from '../adapters/postgres/login';
 import { resolveDatabasePassword } from '../config/load';
-import type { DatabaseConfig, MaintenanceConfig } from '../config/schema';
+import type { MaintenanceConfig } from '../config/schema';
 
 /** Parses a DOCKER_HOST-style address into dockerode options. */
 export function dockerOptions(dockerHost: string): Docker.DockerOptions {
@@ -26,14 +26,11 @@ export function buildDeps(config: MaintenanceConfig, env: NodeJS.ProcessEnv = pr
   const pools = new Map<string, Pool>();
   const runtimes = new Map<string, HaproxyRuntime>();
   const smtp = config.smtp;
-  // The one path from a cluster's configured secret to a password: the pools and the logins both use it.
-  const databaseOf = (cluster: string): DatabaseConfig => {
+  // The one path from a cluster's configured secret to a password: the pools and the logins
+  // (maintenance connection, pg_dump, pg_restore) both go through it.
+  const login = (cluster: string): PostgresLogin => {
     const db = config.clusters[cluster]?.database;
     if (!db) throw new Error(`no database configured for cluster ${cluster}`);
-    return db;
-  };
-  const login = (cluster: string): PostgresLogin => {
-    const db = databaseOf(cluster);
     const { host, port, user, ssl, database, maintenanceDatabase } = db;
     return { host, port, user, ssl, database, maintenanceDatabase, password: resolveDatabasePassword(db, env) };
   };
