@@ -49,4 +49,15 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Adapters know one external system and take progress callbacks; only activity factories
+    // may read the activity context, so an adapter works in a stack script or a test as well.
+    files: ['src/adapters/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: '@temporalio/activity', message: 'Adapters take hooks (src/adapters/hooks.ts) instead of reading the activity context.', allowTypeImports: true }],
+        patterns: [{ group: ['../../activities', '../../activities/*', '../../workflows/*'], message: 'Adapters sit below activities and workflows.' }],
+      }],
+    },
+  },
 );

@@ -8,7 +8,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/stack/lib.sh
 . "$here/lib.sh"
 # shellcheck disable=SC1090 # the component files, named right here
-for component in postgres docker registry haproxy smtp temporal; do . "$here/$component.sh"; done
+for component in "${STACK_SERVICES[@]}"; do . "$here/$component.sh"; done
 
 load_ports
 docker_resolve_mode saved
@@ -16,12 +16,7 @@ postgres_resolve_layout saved
 
 # Containers before anything they talk to (postgres, haproxy health checks).
 docker_stop_containers
-temporal_stop
-smtp_stop
-haproxy_stop
-registry_stop
-docker_stop
-postgres_stop
+for ((i = ${#STACK_SERVICES[@]} - 1; i >= 0; i--)); do "${STACK_SERVICES[i]}_stop"; done
 
 # Daemons of this stack carry one of these in their command line: the stack
 # dir, the short runtime dir (containerd, shims) or the PostgreSQL cluster name.

@@ -4,6 +4,10 @@
 # in $STACK_DIR (.stack/, git-ignored) except what cannot: see SHORT_DIR.
 
 STACK_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# The stack's services in start order (stack:down stops them in reverse). Each has a file
+# scripts/stack/<name>.sh defining <name>_packages, _start, _stop and _status; up, down and
+# status read this one list. The demo cluster and the config writer are not services.
+STACK_SERVICES=(postgres docker registry haproxy smtp temporal)
 REPO_ROOT="$(cd "$STACK_SCRIPTS/../.." && pwd -P)"
 STACK_DIR="$REPO_ROOT/.stack"
 LOG_DIR="$STACK_DIR/logs"

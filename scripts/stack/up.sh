@@ -19,7 +19,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/stack/lib.sh
 . "$here/lib.sh"
 # shellcheck disable=SC1090 # the component files, named right here
-for component in postgres docker registry haproxy smtp temporal demo config; do . "$here/$component.sh"; done
+for component in "${STACK_SERVICES[@]}" demo config; do . "$here/$component.sh"; done
 
 CURRENT=up
 trap 'fail "$CURRENT" "unexpected error at line $LINENO: $BASH_COMMAND"' ERR
@@ -36,7 +36,7 @@ CURRENT=packages
 docker_resolve_mode
 need_command curl curl
 need_command pgrep procps
-for component in temporal docker registry postgres haproxy smtp; do "${component}_packages"; done
+for component in "${STACK_SERVICES[@]}"; do "${component}_packages"; done
 [ "$SKIP_DEMO" = 1 ] || demo_packages
 installing_postgres=no
 case " ${MISSING_PACKAGES[*]-} " in *" postgresql "*) installing_postgres=yes ;; esac
@@ -47,7 +47,7 @@ CURRENT=ports
 assign_ports
 postgres_resolve_layout
 
-for component in postgres docker registry haproxy smtp temporal; do
+for component in "${STACK_SERVICES[@]}"; do
   CURRENT="$component"
   "${component}_start"
 done
