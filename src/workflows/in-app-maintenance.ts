@@ -81,11 +81,7 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
       },
       details: () => ({ failedOperation: operations.find((outcome) => !outcome.ok), operations }),
     },
-    answers: {
-      types: [FailureType.MaintenanceRejected, FailureType.ApprovalTimedOut],
-      outcome: 'rejected',
-      result: (run, notification, reason, compensations) => ({ ...result(run, 'rejected', notification), reason, compensations }),
-    },
+    answers: { rejectedType: FailureType.MaintenanceRejected, outcome: 'rejected', result: (run, notification) => result(run, 'rejected', notification) },
     async steps(run) {
       const { step, undo, label, tracker } = run;
       tracker.status.operations = operations;

@@ -1,6 +1,6 @@
 import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
-import type { CompensationOutcome, NotificationOutcome } from '../common/procedure-types';
+import type { NotificationOutcome } from '../common/procedure-types';
 import type { ProcedureDescriptor } from '../procedures/descriptor';
 import type { ApprovalPolicy } from '../procedures/approval-input';
 import type { CheckedCommon } from '../procedures/input-checks';
@@ -51,11 +51,15 @@ export interface FailureWording {
   details?: (run: ProcedureRun<string>) => Record<string, unknown>;
 }
 
-/** Failures that are an answer rather than an error: the procedure returns an outcome instead. */
+/**
+ * A human's "no" is an answer, not an error: a rejection (or an approval that timed out under the
+ * `rollback` policy) is undone like a failure, then the procedure returns this outcome with the
+ * reason and what was undone.
+ */
 export interface Answers<Result> {
-  types: FailureType[];
+  rejectedType: FailureType;
   outcome: 'rolled-back' | 'rejected';
-  result: (run: ProcedureRun<string>, notification: NotificationOutcome, reason: string, compensations: CompensationOutcome[]) => Result;
+  result: (run: ProcedureRun<string>, notification: NotificationOutcome) => Result;
 }
 
 export interface ProcedureScript<Checked extends CheckedCommon, Step extends string, Result> {
@@ -131,9 +135,11 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
       });
     }
     if (isCancellation(error)) throw error;
-    if (script.answers?.types.includes(type as FailureType)) {
-      tracker.status.outcome = script.answers.outcome;
-      return script.answers.result(run, notification, message, compensations);
+    const { answers } = script;
+    if (answers && [answers.rejectedType, FailureType.ApprovalTimedOut].includes(type as FailureType)) {
+      tracker.status.outcome = answers.outcome;
+      // The results of procedures that take answers carry `reason` and `compensations`.
+      return { ...answers.result(run, notification), reason: message, compensations } as Result;
     }
     throw ApplicationFailure.create({
       type,

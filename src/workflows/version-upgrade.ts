@@ -83,11 +83,7 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
       subject: (broken) => (broken ? `upgrade to ${image} FAILED and the ROLLBACK FAILED` : `upgrade to ${image} rolled back`),
       details: ({ tracker }) => ({ backup: tracker.status.backup }),
     },
-    answers: {
-      types: [FailureType.UpgradeRejected, FailureType.ApprovalTimedOut],
-      outcome: 'rolled-back',
-      result: (run, notification, reason, compensations) => ({ ...result(run, 'rolled-back', notification), reason, compensations }),
-    },
+    answers: { rejectedType: FailureType.UpgradeRejected, outcome: 'rolled-back', result: (run, notification) => result(run, 'rolled-back', notification) },
     async steps(run) {
       const { step, undo, label, tracker } = run;
       tracker.status.target = { image, version: null };

@@ -39,11 +39,7 @@ export async function runnerProbe(raw: RunnerProbeInput): Promise<unknown> {
     input,
     undoFailureIsFatal: input.undoFailureIsFatal ?? true,
     wording: { title: `the probe of ${cluster}`, undone: 'was undone', undoFailed: 'the undo failed', subject: (broken, step) => `probe ${broken ? 'BROKEN' : 'failed'} at ${step}` },
-    answers: {
-      types: [FailureType.UpgradeRejected],
-      outcome: 'rolled-back',
-      result: (_run, notification, reason, compensations) => ({ outcome: 'rolled-back', reason, compensations, notification }),
-    },
+    answers: { rejectedType: FailureType.UpgradeRejected, outcome: 'rolled-back', result: (_run, notification) => ({ outcome: 'rolled-back', notification }) },
     async steps({ step, undo }) {
       for (const [index, name] of (['one', 'two', 'three'] as const).entries()) {
         const node = `node-${index + 1}`;
