@@ -15,6 +15,7 @@ import { demoOptionsFromEnv, resetDemoCluster } from '../scripts/stack/demo-clus
 import { resetLoadBalancer } from '../test/support/stack';
 import { workflowBundle } from '../test/support/workflow-bundle';
 import { quietRuntime } from '../test/support/quiet-runtime';
+import { firstStart } from '../src/workflows';
 
 const runs = Number(process.argv[2] ?? 3);
 
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
       await resetDemoCluster({ ...demoOptionsFromEnv(), log: () => undefined });
       await resetLoadBalancer();
       const started = Date.now();
-      const result = (await client.workflow.execute('firstStart', {
+      const result = (await client.workflow.execute(firstStart, {
         taskQueue,
         workflowId: procedureWorkflowId('demo'),
         args: [{ cluster: 'demo' }],

@@ -6,6 +6,7 @@ import { fingerprint } from '../support/business-data';
 import { DEMO_WORKFLOW_ID, e2eSuite } from '../support/e2e-suite';
 import { receivedMail } from '../support/maildir';
 import { stackDeps, stackEnv } from '../support/stack';
+import { inAppMaintenance, versionUpgrade } from '../../src/workflows';
 
 /** Everything a procedure could change: containers, data, load balancer answers, mail. */
 async function world() {
@@ -25,12 +26,12 @@ describe('dry runs on the 3-node demo cluster change nothing', () => {
 
   it('returns the upgrade and in-app maintenance plans while containers, data, load balancer and mail stay as they were', async () => {
     const before = await world();
-    const upgrade = (await suite.client.workflow.execute('versionUpgrade', {
+    const upgrade = (await suite.client.workflow.execute(versionUpgrade, {
       taskQueue: TASK_QUEUE,
       workflowId: DEMO_WORKFLOW_ID,
       args: [{ cluster: 'demo', image: stackEnv().DEMO_IMAGE_V2, dryRun: true }],
     })) as DryRunPlan;
-    const maintenance = (await suite.client.workflow.execute('inAppMaintenance', {
+    const maintenance = (await suite.client.workflow.execute(inAppMaintenance, {
       taskQueue: TASK_QUEUE,
       workflowId: DEMO_WORKFLOW_ID,
       args: [{ cluster: 'demo', operations: [{ type: 'pm', args: ['enable', 'map'] }, { type: 'backup' }], dryRun: true }],

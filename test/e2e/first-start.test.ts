@@ -12,6 +12,7 @@ import { statusQuery } from '../../src/workflows/messages';
 import { receivedMail } from '../support/maildir';
 import { e2eSuite } from '../support/e2e-suite';
 import { resetLoadBalancer, stackDeps, stackEnv } from '../support/stack';
+import { firstStart } from '../../src/workflows';
 
 const workflowId = procedureWorkflowId('demo');
 const containers = ['demo-node-1', 'demo-node-2', 'demo-node-3'];
@@ -29,7 +30,7 @@ function eventTime(container: string, event: string): number {
 async function startFirstStart(client: Client) {
   // A procedure left running on the demo cluster by someone else would hold the workflow ID.
   await client.workflow.getHandle(workflowId).terminate('e2e test needs the demo cluster').catch(() => undefined);
-  return client.workflow.start('firstStart', { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo' }] });
+  return client.workflow.start(firstStart, { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo' }] });
 }
 
 function docker() {

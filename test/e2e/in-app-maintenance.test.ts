@@ -10,6 +10,7 @@ import { startProber } from '../support/prober';
 import { DEMO_WORKFLOW_ID as workflowId, e2eSuite, until } from '../support/e2e-suite';
 import { pluginState } from '../support/business-data';
 import { stackEnv } from '../support/stack';
+import { inAppMaintenance, versionUpgrade } from '../../src/workflows';
 
 type Maintenance = WorkflowHandle<(input: InAppMaintenanceInput) => Promise<InAppMaintenanceResult>>;
 
@@ -38,7 +39,7 @@ describe('inAppMaintenance on the 3-node demo cluster, through the real worker p
   const suite = e2eSuite({ startCluster: true });
 
   const start = async (input: Partial<InAppMaintenanceInput>) =>
-    (await suite.client.workflow.start('inAppMaintenance', { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo', ...input }] })) as Maintenance;
+    (await suite.client.workflow.start(inAppMaintenance, { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo', ...input }] })) as Maintenance;
 
   it('applies plugin operations and a backup on one node that alone serves, then every node serves again', async () => {
     const prober = startProber(stackEnv().LB_URL, { intervalMs: 50 });
@@ -78,7 +79,7 @@ describe('inAppMaintenance on the 3-node demo cluster, through the real worker p
     assert.deepEqual((await servedBy()).nodes, ['node-1']);
 
     await assert.rejects(
-      suite.client.workflow.start('versionUpgrade', { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo', image: stackEnv().DEMO_IMAGE_V2 }] }),
+      suite.client.workflow.start(versionUpgrade, { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo', image: stackEnv().DEMO_IMAGE_V2 }] }),
       WorkflowExecutionAlreadyStartedError,
     );
 

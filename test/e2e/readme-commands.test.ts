@@ -12,6 +12,7 @@ import { DEMO_WORKFLOW_ID, e2eSuite, until } from '../support/e2e-suite';
 import { README, readmeShellCommands, readmeTemporalCommands, readmeUiForm, readmeUiStartForm } from '../support/readme-commands';
 import { stackEnv } from '../support/stack';
 import { TemporalUi } from '../support/temporal-ui';
+import { firstStart as firstStartWorkflow, inAppMaintenance } from '../../src/workflows';
 
 const run = promisify(execFile);
 
@@ -73,7 +74,7 @@ describe('the README, command by command, against the local stack', () => {
       const status: ProcedureStatus = await procedure().query(statusQuery);
       return status.waitingFor && what.test(status.waitingFor) ? status : undefined;
     });
-  const firstStart = () => suite.client.workflow.execute('firstStart', { taskQueue: TASK_QUEUE, workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
+  const firstStart = () => suite.client.workflow.execute(firstStartWorkflow, { taskQueue: TASK_QUEUE, workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
 
   it("starts the demo cluster from the UI's Start Workflow form as the README fills it in, then watches it with the CLI", HANG_GUARD, async () => {
     const form = readmeUiStartForm();
@@ -120,7 +121,7 @@ describe('the README, command by command, against the local stack', () => {
 
   it('ends manual in-app work with maintenanceDone and approves it with the decide update', HANG_GUARD, async () => {
     await firstStart();
-    await suite.client.workflow.start('inAppMaintenance', { taskQueue: TASK_QUEUE, workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
+    await suite.client.workflow.start(inAppMaintenance, { taskQueue: TASK_QUEUE, workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
     await awaiting(/maintenanceDone/);
     await shell(readme(/--name maintenanceDone/));
     await awaiting(/a decision/);

@@ -15,6 +15,7 @@ import { demoStorageListing } from '../support/storage-listing';
 import { DEMO_WORKFLOW_ID as workflowId, e2eSuite, until } from '../support/e2e-suite';
 import { stackDeps, stackEnv } from '../support/stack';
 import { startWorkerProcess } from '../support/worker-process';
+import { versionUpgrade } from '../../src/workflows';
 
 const containers = ['demo-node-1', 'demo-node-2', 'demo-node-3'];
 type Upgrade = WorkflowHandle<(input: VersionUpgradeInput) => Promise<VersionUpgradeResult>>;
@@ -43,7 +44,7 @@ describe('versionUpgrade on the 3-node demo cluster, through the real worker pro
   const suite = e2eSuite({ startCluster: true });
 
   async function startUpgrade(input: Partial<VersionUpgradeInput> = {}): Promise<Upgrade> {
-    return (await suite.client.workflow.start('versionUpgrade', {
+    return (await suite.client.workflow.start(versionUpgrade, {
       taskQueue: TASK_QUEUE,
       workflowId,
       args: [{ cluster: 'demo', image: stackEnv().DEMO_IMAGE_V2, ...input }],

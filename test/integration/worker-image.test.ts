@@ -25,6 +25,7 @@ import { connectClient, temporalEndpoint } from '../../src/client/connect';
 import { procedureWorkflowId } from '../../src/common/task-queue';
 import type { DryRunPlan } from '../../src/workflows/dry-run';
 import { stackEnv } from '../support/stack';
+import { firstStart } from '../../src/workflows';
 
 const ROOT = path.join(__dirname, '..', '..');
 const run = `${process.pid}-${Date.now().toString(36)}`;
@@ -157,7 +158,7 @@ describe('the worker image built from the Dockerfile on a base made from the hos
     const since = Date.now();
     await startWorkerContainer(docker, configDir);
     t.diagnostic(`worker container polling after ${seconds(since)}`);
-    const handle = await client.workflow.start('firstStart', {
+    const handle = await client.workflow.start(firstStart, {
       taskQueue: TASK_QUEUE,
       workflowId: procedureWorkflowId(CLUSTER),
       args: [{ cluster: CLUSTER, dryRun: true }],

@@ -5,6 +5,7 @@ import { connectClient } from '../../src/client/connect';
 import { procedureWorkflowId, TASK_QUEUE } from '../../src/common/task-queue';
 import { resetDemo } from './stack';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
+import { firstStart } from '../../src/workflows';
 
 export const DEMO_WORKFLOW_ID = procedureWorkflowId('demo');
 
@@ -28,7 +29,7 @@ export function e2eSuite(options: { startCluster: boolean }): { client: Client; 
     await resetDemo();
     await suite.client.workflow.getHandle(DEMO_WORKFLOW_ID).terminate('e2e test needs the demo cluster').catch(() => undefined);
     if (options.startCluster) {
-      await suite.client.workflow.execute('firstStart', { taskQueue: TASK_QUEUE, workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
+      await suite.client.workflow.execute(firstStart, { taskQueue: TASK_QUEUE, workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
     }
   });
   return suite;

@@ -8,6 +8,7 @@ import { procedureWorkflowId } from '../../src/common/task-queue';
 import { summarizeActivity } from '../../src/workflows/activity-summary';
 import { mockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
+import { firstStart } from '../../src/workflows';
 
 let env: TestWorkflowEnvironment;
 before(async () => {
@@ -33,7 +34,7 @@ describe('activity summaries in the UI', () => {
     const cluster = `unit-${randomUUID().slice(0, 8)}`;
     const { activities } = mockCluster(cluster);
     await withMockedWorker(env, activities, (taskQueue) =>
-      env.client.workflow.execute('firstStart', { taskQueue, workflowId: procedureWorkflowId(cluster), args: [{ cluster }] }),
+      env.client.workflow.execute(firstStart, { taskQueue, workflowId: procedureWorkflowId(cluster), args: [{ cluster }] }),
     );
     const summaries = await scheduledSummaries(procedureWorkflowId(cluster));
 

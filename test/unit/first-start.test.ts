@@ -7,9 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import { FailureType } from '../../src/common/failure-types';
 import { procedureWorkflowId } from '../../src/common/task-queue';
 import { statusQuery } from '../../src/workflows/messages';
-import type { FirstStartResult } from '../../src/workflows/first-start';
+import type { FirstStartInput, FirstStartResult } from '../../src/workflows/first-start';
 import { failWith, mockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
+import { firstStart } from '../../src/workflows';
 
 let env: TestWorkflowEnvironment;
 before(async () => {
@@ -23,7 +24,7 @@ const uniqueCluster = () => `unit-${randomUUID().slice(0, 8)}`;
 
 async function runFirstStart(cluster: string, activities: ReturnType<typeof mockCluster>['activities'], input: unknown = { cluster }) {
   return withMockedWorker(env, activities, (taskQueue) =>
-    env.client.workflow.execute('firstStart', { taskQueue, workflowId: procedureWorkflowId(cluster), args: [input] }) as Promise<FirstStartResult>,
+    env.client.workflow.execute(firstStart, { taskQueue, workflowId: procedureWorkflowId(cluster), args: [input as FirstStartInput] }) as Promise<FirstStartResult>,
   );
 }
 
@@ -140,7 +141,7 @@ describe('firstStart workflow', () => {
 
     const badId = await failureOf(
       withMockedWorker(env, mock.activities, (taskQueue) =>
-        env.client.workflow.execute('firstStart', { taskQueue, workflowId: `whatever-${cluster}`, args: [{ cluster }] }),
+        env.client.workflow.execute(firstStart, { taskQueue, workflowId: `whatever-${cluster}`, args: [{ cluster }] }),
       ),
     );
     assert.equal(badId.type, FailureType.InvalidWorkflowId);
@@ -158,7 +159,7 @@ describe('firstStart workflow', () => {
     const forced = mockCluster(uniqueCluster(), { checkBlackout: async () => blackout });
     const cluster = forced.plan.cluster;
     const status = await withMockedWorker(env, forced.activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start('firstStart', { taskQueue, workflowId: procedureWorkflowId(cluster), args: [{ cluster, force: { reason: 'outage fix' } }] });
+      const handle = await env.client.workflow.start(firstStart, { taskQueue, workflowId: procedureWorkflowId(cluster), args: [{ cluster, force: { reason: 'outage fix' } }] });
       await handle.result();
       return handle.query(statusQuery);
     });
@@ -189,7 +190,7 @@ describe('firstStart workflow', () => {
       },
     });
     await withMockedWorker(env, activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start('firstStart', { taskQueue, workflowId: procedureWorkflowId(cluster), args: [{ cluster }] });
+      const handle = await env.client.workflow.start(firstStart, { taskQueue, workflowId: procedureWorkflowId(cluster), args: [{ cluster }] });
       await waiting;
       const during = await handle.query(statusQuery);
       assert.equal(during.step, 'start-other-nodes');

@@ -10,6 +10,7 @@ import type { InAppMaintenanceInput, InAppMaintenanceResult } from '../../src/wo
 import { approveSignal, maintenanceDoneSignal, rejectSignal, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
 import { mockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
+import { inAppMaintenance } from '../../src/workflows';
 
 let env: TestWorkflowEnvironment;
 before(async () => {
@@ -29,7 +30,7 @@ function servingCluster(overrides: Parameters<typeof mockCluster>[1] = {}) {
 
 async function withMaintenance<T>(mock: ReturnType<typeof mockCluster>, input: Partial<InAppMaintenanceInput>, body: (handle: Maintenance) => Promise<T>): Promise<T> {
   return withMockedWorker(env, mock.activities, async (taskQueue) => {
-    const handle = (await env.client.workflow.start('inAppMaintenance', {
+    const handle = (await env.client.workflow.start(inAppMaintenance, {
       taskQueue,
       workflowId: procedureWorkflowId(mock.plan.cluster),
       args: [{ cluster: mock.plan.cluster, ...input }],

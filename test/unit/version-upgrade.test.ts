@@ -10,6 +10,7 @@ import { approveSignal, decideUpdate, rejectSignal, statusQuery, type ProcedureS
 import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workflows/version-upgrade';
 import { failWith, mockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
+import { versionUpgrade } from '../../src/workflows';
 
 let env: TestWorkflowEnvironment;
 before(async () => {
@@ -35,7 +36,7 @@ type Upgrade = WorkflowHandle<(input: VersionUpgradeInput) => Promise<VersionUpg
 async function withUpgrade<T>(mock: Mock, input: Partial<VersionUpgradeInput>, body: (handle: Upgrade) => Promise<T>): Promise<T> {
   const cluster = mock.plan.cluster;
   return withMockedWorker(env, mock.activities, async (taskQueue) => {
-    const handle = (await env.client.workflow.start('versionUpgrade', {
+    const handle = (await env.client.workflow.start(versionUpgrade, {
       taskQueue,
       workflowId: procedureWorkflowId(cluster),
       args: [{ cluster, image: TARGET, ...input }],
