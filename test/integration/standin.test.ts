@@ -20,6 +20,7 @@ import {
   ensureImage, nodeContainerName, nodeContainerSpec, parsePorts, readStandinEvents, resetDemoCluster,
   type DemoClusterOptions, type StandinEvent,
 } from '../../scripts/stack/demo-cluster';
+import { maintenanceSpans, overlappingSpans } from '../support/standin-observer';
 
 const TEST_CLUSTER = 'standin-test';
 const quiet = () => undefined;
@@ -52,14 +53,15 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T 
   }
 }
 
-interface Health { status: number; code?: string; node?: string | null }
+interface Health { status: number; code?: string; message?: string; node?: string | null }
 
 async function health(port: number): Promise<Health> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}/api/__health_check`);
     const text = await res.text();
-    const code = res.status === 200 ? text : (JSON.parse(text) as { error: { code: string } }).error.code;
-    return { status: res.status, code, node: res.headers.get('x-standin-node') };
+    if (res.status === 200) return { status: 200, code: text, node: res.headers.get('x-standin-node') };
+    const { error } = JSON.parse(text) as { error: { code: string; message: string } };
+    return { status: res.status, code: error.code, message: error.message, node: res.headers.get('x-standin-node') };
   } catch {
     return { status: 0, code: 'UNREACHABLE' };
   }
@@ -88,31 +90,17 @@ const eventNames = (container: string): string[] => events(container).map((e) =>
 const waitForEvent = (container: string, event: string) =>
   waitFor(`${event} event of ${container}`, () => events(container).find((e) => e.event === event));
 
-async function exitCodeOf(container: Docker.Container, timeoutMs = 20_000): Promise<number> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`container did not exit within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    const result = await Promise.race([container.wait() as Promise<{ StatusCode: number }>, timeout]);
-    return result.StatusCode;
-  } finally {
-    // A pending timer would keep the test process alive long after the last test.
-    clearTimeout(timer);
-  }
-}
-
-async function runOneOff(name: string, image: string, index: number): Promise<Docker.Container> {
+async function runOneOff(name: string, image: string, index: number, env: Record<string, string> = {}): Promise<Docker.Container> {
   await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
   fs.rmSync(path.join(opts.eventsDir, `${name}.jsonl`), { force: true });
   await ensureImage(docker, image, quiet);
-  const container = await docker.createContainer(nodeContainerSpec(opts, index, { name, image }));
+  const container = await docker.createContainer(nodeContainerSpec(opts, index, { name, image, env }));
   await container.start();
   return container;
 }
 
-async function query<R extends object>(sql: string): Promise<R[]> {
-  const client = new Client({ host: opts.dbHost, port: opts.dbPort, database: opts.dbName, user: opts.dbUser, password: opts.dbPassword });
+async function query<R extends object>(sql: string, database = opts.dbName): Promise<R[]> {
+  const client = new Client({ host: opts.dbHost, port: opts.dbPort, database, user: opts.dbUser, password: opts.dbPassword });
   await client.connect();
   try {
     return (await client.query<R>(sql)).rows;
@@ -121,15 +109,39 @@ async function query<R extends object>(sql: string): Promise<R[]> {
   }
 }
 
-async function snapshot() {
+async function snapshot(database = opts.dbName) {
   return {
-    version: await query<{ value: string }>('SELECT value FROM "applicationVersion"'),
+    version: await query<{ value: string }>('SELECT value FROM "applicationVersion"', database),
     columns: await query<{ column_name: string }>(
-      "SELECT column_name FROM information_schema.columns WHERE table_name = 'demo_orders' ORDER BY ordinal_position"),
-    orders: await query<Record<string, unknown>>('SELECT * FROM demo_orders ORDER BY id'),
-    plugins: await query<Record<string, unknown>>('SELECT * FROM "applicationPlugins" ORDER BY id'),
+      "SELECT column_name FROM information_schema.columns WHERE table_name = 'demo_orders' ORDER BY ordinal_position", database),
+    orders: await query<Record<string, unknown>>('SELECT * FROM demo_orders ORDER BY id', database),
+    plugins: await query<Record<string, unknown>>('SELECT * FROM "applicationPlugins" ORDER BY id', database),
   };
 }
+
+async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: opts.pgAdminUrl });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Waits for 503 APP_ERROR and checks that the node then stays up, answering it (it does not exit). */
+async function staysUpAtAppError(port: number, container: Docker.Container): Promise<Health> {
+  const failed = await waitFor('503 APP_ERROR', async () => {
+    const h = await health(port);
+    return h.status === 503 && h.code === 'APP_ERROR' ? h : undefined;
+  });
+  await sleep(1_500);
+  assert.equal((await container.inspect()).State.Running, true, 'a failed start keeps running');
+  assert.deepEqual(await health(port), failed, 'and keeps answering the same 503');
+  return failed;
+}
+
+const spansOf = (...containers: string[]) => maintenanceSpans(Object.fromEntries(containers.map((name) => [name, events(name)])));
 
 async function execIn(container: Docker.Container, cmd: string[]): Promise<{ exitCode: number | null; output: string }> {
   const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
@@ -224,13 +236,29 @@ void describe('nocobase-standin test fixture', { timeout: 120_000 }, () => {
     assert.deepEqual([names[0], names.includes('ready'), names[names.length - 1]], ['start', true, 'stop']);
   });
 
-  void it('a broken upgrade exits 1 and leaves the database exactly as it was', async () => {
-    const before = await snapshot();
-    const container = await runOneOff('standin-test-broken', images.broken, 1);
-    assert.equal(await exitCodeOf(container), 1);
-    const failed = events('standin-test-broken').find((e) => e.event === 'upgrade-failed');
-    assert.ok(failed, `events: ${eventNames('standin-test-broken').join(', ')}`);
-    assert.deepEqual(await snapshot(), before);
+  void it('a broken upgrade stays up at 503 APP_ERROR, keeping its half-done changes and the old version recorded', async () => {
+    // On a copy of the v1 database: later tests upgrade the original.
+    const copy = `${opts.dbName}_broken`;
+    await admin(async (client) => {
+      await client.query(`DROP DATABASE IF EXISTS ${copy} WITH (FORCE)`);
+      await client.query(`CREATE DATABASE ${copy} TEMPLATE ${opts.dbName} OWNER ${opts.dbUser}`);
+    });
+    try {
+      const before = await snapshot(copy);
+      const container = await runOneOff('standin-test-broken', images.broken, 1, { DB_DATABASE: copy });
+      const failed = await staysUpAtAppError(port(1), container);
+      assert.match(failed.message ?? '', /^upgrade from 1\.6\.0 to 1\.8\.0 failed: /);
+      const event = events('standin-test-broken').find((e) => e.event === 'upgrade-failed');
+      assert.ok(event, `events: ${eventNames('standin-test-broken').join(', ')}`);
+      assert.deepEqual((event.detail as { completed: string[] }).completed, ['1.7.0'], 'the 1.7.0 step ran before the broken one');
+      // Not transactional: the finished step and half of the broken one stay; the version does not move.
+      const after = await snapshot(copy);
+      assert.deepEqual(after.version, before.version);
+      assert.deepEqual(after.columns.map((c) => c.column_name), ['id', 'customer', 'created_at', 'amount_cents', 'status', 'half_done']);
+      await container.stop();
+    } finally {
+      await admin((client) => client.query(`DROP DATABASE IF EXISTS ${copy} WITH (FORCE)`));
+    }
   });
 
   void it('the v2 image upgrades a v1 database: APP_COMMANDING, then amount_cents = amount * 100', async () => {
@@ -249,27 +277,76 @@ void describe('nocobase-standin test fixture', { timeout: 120_000 }, () => {
     await container.stop();
   });
 
-  void it('a v1 image refuses to start on a v2 database and exits 1', async () => {
+  void it('a v1 image refuses a v2 database and stays up at 503 APP_ERROR saying why', async () => {
     const container = docker.getContainer(node1());
     await container.start();
-    assert.equal(await exitCodeOf(container), 1);
+    const failed = await staysUpAtAppError(port(1), container);
+    assert.match(failed.message ?? '', /written by 1\.7\.0, newer than this application \(1\.6\.0\)/);
     const refused = events(node1()).find((e) => e.event === 'refused');
     assert.deepEqual(refused?.detail, { recorded: '1.7.0', image: '1.6.0', reason: 'database is newer than this image' });
+    await container.stop();
   });
 
-  void it('two nodes started at once on an empty database: one installs, the other fails with a conflict', async () => {
+  void it('health stays 200 while the node cannot reach its database; only app:getInfo fails', async () => {
+    const container = await runOneOff('standin-test-dbdown', images.v2, 3);
+    await watchUntilHealthy(port(3));
+    assert.equal((await fetch(`http://127.0.0.1:${port(3)}/api/app:getInfo`)).status, 200);
+    await admin(async (client) => {
+      await client.query(`ALTER ROLE ${opts.dbUser} NOLOGIN`);
+      await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [opts.dbUser]);
+    });
+    try {
+      assert.equal((await health(port(3))).status, 200);
+      const info = await fetch(`http://127.0.0.1:${port(3)}/api/app:getInfo`);
+      assert.notEqual(info.status, 200, await info.text());
+    } finally {
+      await admin((client) => client.query(`ALTER ROLE ${opts.dbUser} LOGIN`));
+    }
+    await container.stop();
+  });
+
+  void it('with STANDIN_IGNORE_SIGTERM a docker stop is ignored until Docker kills the node after its timeout', async () => {
+    const container = await runOneOff('standin-test-stubborn', images.v2, 3, { STANDIN_IGNORE_SIGTERM: 'true' });
+    await watchUntilHealthy(port(3));
+    const started = Date.now();
+    await container.stop({ t: 2 });
+    assert.ok(Date.now() - started >= 2_000, 'Docker waited its stop timeout');
+    const info = await container.inspect();
+    assert.deepEqual([info.State.Running, info.State.ExitCode, info.State.Pid], [false, 137, 0]);
+    assert.deepEqual(eventNames('standin-test-stubborn').slice(-1), ['stop-ignored']);
+  });
+
+  void it('two nodes upgrading one database at once both run the upgrade; only the observer sees the overlap', async () => {
+    // Back to a v1 database (the refused start above left it at 1.7.0).
+    await resetDemoCluster(opts);
+    await docker.getContainer(node1()).start();
+    await waitForEvent(node1(), 'plugins-enabled');
+    await docker.getContainer(node1()).stop();
+    const [a, b] = ['standin-test-upgrade-a', 'standin-test-upgrade-b'];
+    const containers = await Promise.all([runOneOff(a, images.v2, 2), runOneOff(b, images.v2, 3)]);
+    await waitFor('both upgrades to end', () => {
+      const spans = spansOf(a, b);
+      return spans.length === 2 && spans.every((span) => span.outcome !== null) ? spans : undefined;
+    });
+    const spans = spansOf(a, b);
+    assert.deepEqual(spans.map((span) => span.kind), ['upgrade', 'upgrade'], 'nothing refused the second upgrade');
+    assert.equal(overlappingSpans(spans).length, 1, JSON.stringify(spans));
+    assert.ok(spans.some((span) => span.outcome === 'upgraded'), JSON.stringify(spans));
+    for (const container of containers) await container.stop();
+  });
+
+  void it('two nodes started at once on an empty database both install; only the observer sees the overlap', async () => {
     await resetDemoCluster(opts);
     const [a, b] = [nodeContainerName(opts, 1), nodeContainerName(opts, 2)];
     await Promise.all([a, b].map((name) => docker.getContainer(name).start()));
-    const [loser, winner] = await waitFor('one node to record a conflict', () => {
-      if (eventNames(a).includes('conflict')) return [a, b] as const;
-      if (eventNames(b).includes('conflict')) return [b, a] as const;
-      return undefined;
+    await waitFor('both installs to end', () => {
+      const spans = spansOf(a, b);
+      return spans.length === 2 && spans.every((span) => span.outcome !== null) ? spans : undefined;
     });
-    assert.equal(await exitCodeOf(docker.getContainer(loser)), 1);
-    await waitForEvent(winner, 'ready');
-    assert.ok(eventNames(winner).includes('installed'));
-    assert.ok(!eventNames(loser).includes('installed'));
-    await docker.getContainer(winner).stop();
+    const spans = spansOf(a, b);
+    assert.deepEqual(spans.map((span) => span.kind), ['install', 'install'], 'nothing refused the second install');
+    assert.equal(overlappingSpans(spans).length, 1, JSON.stringify(spans));
+    assert.ok(spans.some((span) => span.outcome === 'installed'), JSON.stringify(spans));
+    for (const name of [a, b]) await docker.getContainer(name).stop();
   });
 });
