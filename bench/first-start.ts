@@ -1,7 +1,7 @@
 /**
- * `npm run bench`: how long a first start of the 3-node demo cluster takes on the local stack, step
- * by step, over a few runs (the demo cluster is reset before each). Prints a table; asserts nothing.
- * Stand-in timings come from the demo cluster (install 3s, plugins 2s by default), so the figures
+ * `npm run bench`: how long a first start of the 3-node stand-in cluster takes on the local stack, step
+ * by step, over a few runs (the stand-in cluster is reset before each). Prints a table; asserts nothing.
+ * Stand-in timings come from the stand-in cluster (install 3s, plugins 2s by default), so the figures
  * show the procedure's own overhead on top of what the application takes.
  */
 import { randomUUID } from 'node:crypto';
@@ -11,7 +11,7 @@ import { loadConfig } from '../src/config/load';
 import type { FirstStartResult } from '../src/workflows/first-start';
 import { createWorker } from '../src/worker/create-worker';
 import { buildDeps } from '../src/worker/deps';
-import { demoOptionsFromEnv, resetDemoCluster } from '../scripts/stack/demo-cluster';
+import { standinOptionsFromEnv, resetDemoCluster } from '../scripts/stack/demo-cluster';
 import { resetLoadBalancer } from '../test/support/stack';
 import { workflowBundle } from '../test/support/workflow-bundle';
 import { quietRuntime } from '../test/support/quiet-runtime';
@@ -31,13 +31,13 @@ async function main(): Promise<void> {
 
   await worker.runUntil(async () => {
     for (let run = 1; run <= runs; run++) {
-      await resetDemoCluster({ ...demoOptionsFromEnv(), log: () => undefined });
+      await resetDemoCluster({ ...standinOptionsFromEnv(), log: () => undefined });
       await resetLoadBalancer();
       const started = Date.now();
       const result = (await client.workflow.execute(firstStart, {
         taskQueue,
-        workflowId: procedureWorkflowId('demo'),
-        args: [{ cluster: 'demo' }],
+        workflowId: procedureWorkflowId('standin'),
+        args: [{ cluster: 'standin' }],
       })) as FirstStartResult;
       record('total (start to LB serving and mail sent)', Date.now() - started);
       for (const step of result.steps) record(`step ${step.step}`, Date.parse(step.endedAt ?? step.startedAt) - Date.parse(step.startedAt));
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
     return [name, ms(median), ms(sorted[0] ?? 0), ms(sorted.at(-1) ?? 0)];
   });
-  const header = ['firstStart on demo (3 nodes)', 'median', 'min', 'max'];
+  const header = ['firstStart on standin (3 nodes)', 'median', 'min', 'max'];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
   console.log(`\n${runs} runs\n${line(header)}\n|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|\n${rows.map(line).join('\n')}`);

@@ -1,22 +1,26 @@
-// Provisions the 3-node `demo` cluster out of NocoBase stand-in containers (a TEST FIXTURE, see
-// test/fixtures/nocobase-standin/README.md): its database and role, the volume `demo-storage`
-// the nodes share at /app/nocobase/storage, and containers demo-node-1..3 that are created but
-// NOT started, because starting them is the maintenance workflows' job.
+// Provisions the stack's two 3-node clusters: `demo`, real NocoBase (scripts/stack/nocobase/), and
+// `standin`, the NocoBase stand-in (a TEST FIXTURE, see test/fixtures/nocobase-standin/README.md).
+// Each gets its database, the volume `<cluster>-storage` its nodes share at
+// /app/nocobase/storage, and containers <cluster>-node-1..3 that are created but NOT started,
+// because starting them is the maintenance workflows' job.
 //
-//   npx tsx scripts/stack/demo-cluster.ts ensure   # idempotent; existing containers are kept
-//   npx tsx scripts/stack/demo-cluster.ts reset    # remove containers, recreate the database and volume, then ensure
+//   npx tsx scripts/stack/demo-cluster.ts ensure [demo|standin]  # idempotent; existing containers are kept (default: both)
+//   npx tsx scripts/stack/demo-cluster.ts reset [demo|standin]   # remove containers, recreate the database and volume, then ensure (default: demo)
 //
-// Env: DOCKER_HOST, DEMO_IMAGE_V1, PG_ADMIN_URL, DEMO_DB_PASSWORD_FILE, DEMO_NODE_PORTS,
-// STANDIN_EVENTS_DIR (required); DEMO_DB_NAME, DEMO_DB_USER, DEMO_DB_HOST, DEMO_DB_PORT,
-// STANDIN_INSTALL_SECONDS, STANDIN_UPGRADE_SECONDS, STANDIN_PLUGIN_SECONDS (optional).
+// Env (cluster-options.ts reads it): DOCKER_HOST, PG_ADMIN_URL, DEMO_DB_PASSWORD_FILE,
+// DEMO_IMAGE_V1, DEMO_NODE_PORTS, STANDIN_IMAGE_V1, STANDIN_NODE_PORTS, STANDIN_EVENTS_DIR.
 import fs from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { Client } from 'pg';
+import { setMapEntry } from '../../src/adapters/haproxy/backend';
 import { HaproxyRuntime } from '../../src/adapters/haproxy/runtime';
 import { isNotFound } from '../../src/adapters/docker/errors';
 import { ensureImage as pullIfMissing } from '../../src/adapters/docker/image-pull';
+import { demoOptionsFromEnv, standinOptionsFromEnv } from './cluster-options';
 import { dockerFromHost } from './docker-build';
+
+export { demoOptionsFromEnv, parsePorts, standinOptionsFromEnv } from './cluster-options';
 
 const DEMO_APP_KEY = 'demo-app-key-not-a-secret-test-fixture';
 const EVENTS_MOUNT = '/standin-events';
@@ -24,6 +28,10 @@ const EVENTS_MOUNT = '/standin-events';
 export const STORAGE_MOUNT = '/app/nocobase/storage';
 
 export interface DemoClusterOptions {
+  /** Real NocoBase (the `demo` cluster) or the stand-in test fixture; default `standin`. */
+  kind?: 'nocobase' | 'standin';
+  /** Real NocoBase only: the root user its install creates (INIT_ROOT_EMAIL / INIT_ROOT_PASSWORD). */
+  root?: { email: string; password: string };
   dockerHost: string;
   image: string;
   pgAdminUrl: string;
@@ -52,62 +60,6 @@ export interface StandinEvent {
   detail: unknown;
 }
 
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const value = env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-}
-
-function optionalSeconds(env: NodeJS.ProcessEnv, name: string): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got ${raw}`);
-  return value;
-}
-
-export function parsePorts(text: string): number[] {
-  const ports = text.trim().split(/\s+/).map(Number);
-  if (ports.length === 0 || ports.some((port) => !Number.isInteger(port) || port <= 0 || port > 65535)) {
-    throw new Error(`node ports must be space-separated port numbers, got "${text}"`);
-  }
-  return ports;
-}
-
-/** Reads the CLI's environment contract; throws naming the first missing variable. */
-export function demoOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): DemoClusterOptions {
-  const pgAdminUrl = required(env, 'PG_ADMIN_URL');
-  const admin = new URL(pgAdminUrl);
-  const passwordFile = required(env, 'DEMO_DB_PASSWORD_FILE');
-  return {
-    dockerHost: required(env, 'DOCKER_HOST'),
-    image: required(env, 'DEMO_IMAGE_V1'),
-    pgAdminUrl,
-    ...(env.HAPROXY_RUNTIME_API && env.HAPROXY_MAINTENANCE_MAP
-      ? {
-          loadBalancer: {
-            runtimeApi: env.HAPROXY_RUNTIME_API,
-            backend: env.HAPROXY_BACKEND || 'demo_nodes',
-            maintenanceMap: env.HAPROXY_MAINTENANCE_MAP,
-            key: 'demo',
-          },
-        }
-      : {}),
-    dbName: env.DEMO_DB_NAME || 'nocobase_demo',
-    dbUser: env.DEMO_DB_USER || 'nocobase',
-    dbPassword: fs.readFileSync(passwordFile, 'utf8').trim(),
-    dbHost: env.DEMO_DB_HOST || admin.hostname || '127.0.0.1',
-    dbPort: Number(env.DEMO_DB_PORT || admin.port || 5432),
-    nodePorts: parsePorts(required(env, 'DEMO_NODE_PORTS')),
-    eventsDir: path.resolve(required(env, 'STANDIN_EVENTS_DIR')),
-    seconds: {
-      install: optionalSeconds(env, 'STANDIN_INSTALL_SECONDS'),
-      upgrade: optionalSeconds(env, 'STANDIN_UPGRADE_SECONDS'),
-      plugin: optionalSeconds(env, 'STANDIN_PLUGIN_SECONDS'),
-    },
-  };
-}
-
 export function nodeContainerName(options: Pick<DemoClusterOptions, 'cluster'>, index: number): string {
   return `${options.cluster ?? 'demo'}-node-${index}`;
 }
@@ -134,6 +86,7 @@ export function nodeContainerSpec(
   const port = overrides.port ?? options.nodePorts[index - 1];
   if (port === undefined) throw new Error(`no port configured for node ${index}`);
   const { install, upgrade, plugin } = options.seconds;
+  const real = options.kind === 'nocobase';
   const env: Record<string, string> = {
     APP_PORT: String(port),
     DB_DIALECT: 'postgres',
@@ -143,11 +96,13 @@ export function nodeContainerSpec(
     DB_USER: options.dbUser,
     DB_PASSWORD: options.dbPassword,
     APP_KEY: DEMO_APP_KEY,
-    STANDIN_NODE_NAME: `node-${index}`,
-    STANDIN_EVENTS_FILE: `${EVENTS_MOUNT}/${name}.jsonl`,
-    ...(install === undefined ? {} : { STANDIN_INSTALL_SECONDS: String(install) }),
-    ...(upgrade === undefined ? {} : { STANDIN_UPGRADE_SECONDS: String(upgrade) }),
-    ...(plugin === undefined ? {} : { STANDIN_PLUGIN_SECONDS: String(plugin) }),
+    ...(real ? realNocobaseEnv(options) : {
+      STANDIN_NODE_NAME: `node-${index}`,
+      STANDIN_EVENTS_FILE: `${EVENTS_MOUNT}/${name}.jsonl`,
+      ...(install === undefined ? {} : { STANDIN_INSTALL_SECONDS: String(install) }),
+      ...(upgrade === undefined ? {} : { STANDIN_UPGRADE_SECONDS: String(upgrade) }),
+      ...(plugin === undefined ? {} : { STANDIN_PLUGIN_SECONDS: String(plugin) }),
+    }),
     ...overrides.env,
   };
   return {
@@ -157,12 +112,27 @@ export function nodeContainerSpec(
     Labels: {
       'nocobase-maintenance.cluster': options.cluster ?? 'demo',
       'nocobase-maintenance.node': `node-${index}`,
+      'nocobase-maintenance.kind': options.kind ?? 'standin',
     },
     HostConfig: {
       NetworkMode: 'host',
-      Binds: [`${options.eventsDir}:${EVENTS_MOUNT}`, `${storageVolumeName(options)}:${STORAGE_MOUNT}`],
+      Binds: [...(real ? [] : [`${options.eventsDir}:${EVENTS_MOUNT}`]), `${storageVolumeName(options)}:${STORAGE_MOUNT}`],
       RestartPolicy: { Name: 'no' },
     },
+  };
+}
+
+/**
+ * What a real NocoBase node needs beyond the connection: the root user its install creates, and
+ * SKIP_SAME_VERSION_UPGRADE. The image's quickstart runs NocoBase's upgrade on every start, even
+ * at the same version, and nothing locks it; the procedures start the other nodes together once
+ * the first is ready, so without this each of them would run the upgrade at once on one database
+ * (see the README, "Faithful to real NocoBase clusters"). A version change still upgrades.
+ */
+function realNocobaseEnv(options: DemoClusterOptions): Record<string, string> {
+  return {
+    SKIP_SAME_VERSION_UPGRADE: 'true',
+    ...(options.root ? { INIT_ROOT_EMAIL: options.root.email, INIT_ROOT_PASSWORD: options.root.password, INIT_ROOT_NICKNAME: 'Demo admin' } : {}),
   };
 }
 
@@ -242,13 +212,19 @@ async function removeStorageVolume(docker: Docker, options: DemoClusterOptions, 
 export async function ensureDemoCluster(options: DemoClusterOptions): Promise<string[]> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const docker = dockerFromHost(options.dockerHost);
-  fs.mkdirSync(options.eventsDir, { recursive: true });
+  if (options.kind !== 'nocobase') fs.mkdirSync(options.eventsDir, { recursive: true });
   await ensureDatabase(options);
   await ensureStorageVolume(docker, options, log);
   const names = nodeContainerNames(options);
   for (const [i, name] of names.entries()) {
     try {
-      await docker.getContainer(name).inspect();
+      const existing = await docker.getContainer(name).inspect();
+      // A stand-in left by a stack from before the demo ran real NocoBase: its containers, data
+      // and storage are the stand-in's, so the cluster starts over as real NocoBase.
+      if (options.kind === 'nocobase' && existing.Config.Labels?.['nocobase-maintenance.kind'] !== 'nocobase') {
+        log(`${name} is a stand-in: resetting ${options.cluster ?? 'demo'} to real NocoBase`);
+        return resetDemoCluster(options);
+      }
       log(`${name} exists, left as is`);
       continue;
     } catch (err) {
@@ -288,7 +264,7 @@ export async function resetDemoCluster(options: DemoClusterOptions): Promise<str
 export async function resetLoadBalancer(lb: NonNullable<DemoClusterOptions['loadBalancer']>, nodes: number): Promise<void> {
   const runtime = new HaproxyRuntime(lb.runtimeApi);
   for (let i = 1; i <= nodes; i++) await runtime.commandExpectingSilence(`set server ${lb.backend}/node-${i} state maint`);
-  await runtime.commandExpectingSilence(`set map ${lb.maintenanceMap} ${lb.key} off`);
+  await setMapEntry(runtime, lb.maintenanceMap, lb.key, 'off');
 }
 
 /** The events a stand-in container appended to its JSON-lines file; [] if it wrote none yet. */
@@ -304,11 +280,16 @@ export function readStandinEvents(dir: string, container: string): StandinEvent[
 }
 
 async function main(): Promise<void> {
-  const command = process.argv[2];
-  if (command !== 'ensure' && command !== 'reset') throw new Error('usage: demo-cluster.ts ensure|reset');
-  const options = demoOptionsFromEnv();
-  const names = command === 'ensure' ? await ensureDemoCluster(options) : await resetDemoCluster(options);
-  process.stdout.write(`${names.join(' ')}\n`);
+  const [command, which] = process.argv.slice(2);
+  if ((command !== 'ensure' && command !== 'reset') || (which !== undefined && which !== 'demo' && which !== 'standin')) {
+    throw new Error('usage: demo-cluster.ts ensure|reset [demo|standin]');
+  }
+  const clusters = which ? [which] : command === 'ensure' ? ['demo', 'standin'] : ['demo'];
+  for (const cluster of clusters) {
+    const options = cluster === 'demo' ? demoOptionsFromEnv() : standinOptionsFromEnv();
+    const names = command === 'ensure' ? await ensureDemoCluster(options) : await resetDemoCluster(options);
+    process.stdout.write(`${names.join(' ')}\n`);
+  }
 }
 
 if (require.main === module) {

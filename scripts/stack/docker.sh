@@ -11,7 +11,6 @@ DOCKER_MODE_FILE="$STACK_DIR/docker/mode"
 # Labels set by demo-cluster.ts. An external engine may run other people's
 # containers, so there down stops only those carrying the cluster label.
 STACK_CONTAINER_FILTER='label=nocobase-maintenance.cluster'
-DEMO_CONTAINER_FILTER='label=nocobase-maintenance.cluster=demo'
 
 docker_answers() { timeout 15 docker -H "$1" info >/dev/null 2>&1; }
 

@@ -94,7 +94,8 @@ assign_port() { # assign_port VAR default
 
 # Some names (SMTP_PORT...) are also in .stack/env: values inherited from a
 # sourced env, maybe another clone's, must never stand in for ours.
-STACK_PORT_VARS=(TEMPORAL_PORT TEMPORAL_UI_PORT REGISTRY_PORT PG_PORT LB_PORT HAPROXY_RUNTIME_PORT SMTP_PORT NODE_PORT_1 NODE_PORT_2 NODE_PORT_3)
+STACK_PORT_VARS=(TEMPORAL_PORT TEMPORAL_UI_PORT REGISTRY_PORT PG_PORT LB_PORT HAPROXY_RUNTIME_PORT SMTP_PORT NODE_PORT_1 NODE_PORT_2 NODE_PORT_3
+  STANDIN_LB_PORT STANDIN_NODE_PORT_1 STANDIN_NODE_PORT_2 STANDIN_NODE_PORT_3)
 load_ports() {
   unset "${STACK_PORT_VARS[@]}"
   if [ -f "$PORTS_FILE" ]; then . "$PORTS_FILE"; fi
@@ -112,6 +113,11 @@ assign_ports() {
   assign_port NODE_PORT_1 13001
   assign_port NODE_PORT_2 13002
   assign_port NODE_PORT_3 13003
+  # The stand-in cluster (a test fixture) has its own nodes and its own frontend.
+  assign_port STANDIN_LB_PORT 18090
+  assign_port STANDIN_NODE_PORT_1 13011
+  assign_port STANDIN_NODE_PORT_2 13012
+  assign_port STANDIN_NODE_PORT_3 13013
 }
 
 # --------------------------------------------------------------- processes

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm run stack:up — installs what is missing and starts the local stack:
 # PostgreSQL, Docker Engine, registry, HAProxy, SMTP sink, Temporal, then the
-# demo NocoBase cluster. Idempotent: a second run starts nothing twice, keeps
+# demo NocoBase cluster (real NocoBase) and the stand-in cluster (a test fixture). Idempotent: a second run starts nothing twice, keeps
 # the ports, and leaves .stack/ untouched. Options: --skip-demo (or
 # STACK_SKIP_DEMO=1) stops before the images/demo cluster step.
 set -Eeuo pipefail
@@ -57,12 +57,12 @@ write_clusters_yaml
 write_stack_env
 
 if [ "$SKIP_DEMO" = 1 ]; then
-  log "skipping the stand-in images and demo cluster (--skip-demo)"
+  log "skipping the node images and the demo and stand-in clusters (--skip-demo)"
 else
   CURRENT=demo-cluster
   demo_require_scripts
   demo_build_images
-  write_stack_env # the demo cluster reads DEMO_IMAGE_V1 from it
+  write_stack_env # demo-cluster.ts reads DEMO_IMAGE_V1 and STANDIN_IMAGE_V1 from it
   write_clusters_yaml # backup.toolImage names the toolbox image just built
   demo_ensure_cluster
 fi
@@ -74,9 +74,10 @@ Local stack is up ($((SECONDS))s). Endpoints:
   Docker        $STACK_DOCKER_HOST ($DOCKER_MODE)
   Registry      127.0.0.1:$REGISTRY_PORT
   PostgreSQL    127.0.0.1:$PG_PORT   data $PG_DATA
-  Load balancer http://127.0.0.1:$LB_PORT   runtime API unix://$HAPROXY_SOCK, 127.0.0.1:$HAPROXY_RUNTIME_PORT
+  Load balancer http://127.0.0.1:$LB_PORT (demo), http://127.0.0.1:$STANDIN_LB_PORT (standin)   runtime API unix://$HAPROXY_SOCK, 127.0.0.1:$HAPROXY_RUNTIME_PORT
   SMTP          127.0.0.1:$SMTP_PORT   mail in $SMTP_MAILDIR/new
-  Demo nodes    127.0.0.1:$NODE_PORT_1 $NODE_PORT_2 $NODE_PORT_3$([ "$SKIP_DEMO" = 1 ] && echo '   (skipped)')
+  Demo nodes    127.0.0.1:$NODE_PORT_1 $NODE_PORT_2 $NODE_PORT_3 (real NocoBase $(image_ref DEMO_IMAGE_V1 | sed 's/.*://'))$([ "$SKIP_DEMO" = 1 ] && echo '   (skipped)')
+  Stand-in      127.0.0.1:$STANDIN_NODE_PORT_1 $STANDIN_NODE_PORT_2 $STANDIN_NODE_PORT_3 (test fixture, cluster standin)
   Env           $ENV_FILE   (scripts/with-deps.sh sources it)
   Config        $CLUSTERS_FILE
 EOF

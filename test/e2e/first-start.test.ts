@@ -14,8 +14,8 @@ import { e2eSuite } from '../support/e2e-suite';
 import { resetLoadBalancer, stackDeps, stackEnv } from '../support/stack';
 import { firstStart } from '../../src/workflows';
 
-const workflowId = procedureWorkflowId('demo');
-const containers = ['demo-node-1', 'demo-node-2', 'demo-node-3'];
+const workflowId = procedureWorkflowId('standin');
+const containers = ['standin-node-1', 'standin-node-2', 'standin-node-3'];
 
 function events(container: string): StandinEvent[] {
   return readStandinEvents(stackEnv().STANDIN_EVENTS_DIR, container);
@@ -28,9 +28,9 @@ function eventTime(container: string, event: string): number {
 }
 
 async function startFirstStart(client: Client) {
-  // A procedure left running on the demo cluster by someone else would hold the workflow ID.
-  await client.workflow.getHandle(workflowId).terminate('e2e test needs the demo cluster').catch(() => undefined);
-  return client.workflow.start(firstStart, { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo' }] });
+  // A procedure left running on the stand-in cluster by someone else would hold the workflow ID.
+  await client.workflow.getHandle(workflowId).terminate('e2e test needs the stand-in cluster').catch(() => undefined);
+  return client.workflow.start(firstStart, { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'standin' }] });
 }
 
 function docker() {
@@ -41,7 +41,7 @@ async function containerStates(): Promise<Record<string, boolean>> {
   return Object.fromEntries(await Promise.all(containers.map(async (name) => [name, (await docker().getContainer(name).inspect()).State.Running] as const)));
 }
 
-describe('firstStart on the 3-node demo cluster, through the real worker process', () => {
+describe('firstStart on the 3-node stand-in cluster, through the real worker process', () => {
   const suite = e2eSuite({ startCluster: false });
 
   it('starts node-1 alone until its plugins are enabled, then the others, then serves 200 and mails', async () => {
@@ -50,20 +50,20 @@ describe('firstStart on the 3-node demo cluster, through the real worker process
     const result = (await handle.result()) as FirstStartResult;
 
     // From the stand-ins' own records: nobody else started before node-1 was healthy with plugins enabled.
-    const firstReady = eventTime('demo-node-1', 'ready');
-    const firstPlugins = eventTime('demo-node-1', 'plugins-enabled');
+    const firstReady = eventTime('standin-node-1', 'ready');
+    const firstPlugins = eventTime('standin-node-1', 'plugins-enabled');
     assert.ok(firstPlugins >= firstReady);
-    for (const other of ['demo-node-2', 'demo-node-3']) {
+    for (const other of ['standin-node-2', 'standin-node-3']) {
       assert.ok(eventTime(other, 'start') > firstPlugins, `${other} started before node-1 had its plugins enabled`);
       assert.ok(eventTime(other, 'ready'));
     }
-    assert.deepEqual(containers.flatMap((name) => events(name).filter((entry) => entry.event === 'installed').map(() => name)), ['demo-node-1'], 'only node-1 installed');
+    assert.deepEqual(containers.flatMap((name) => events(name).filter((entry) => entry.event === 'installed').map(() => name)), ['standin-node-1'], 'only node-1 installed');
     assert.deepEqual(containers.flatMap((name) => events(name).filter((entry) => entry.event === 'conflict')), [], 'no concurrent install');
 
     // The load balancer serves 200 from every node.
     const answeredBy = new Set<string>();
     for (let i = 0; i < 12; i++) {
-      const response = await fetch(stackEnv().LB_URL);
+      const response = await fetch(stackEnv().STANDIN_LB_URL);
       assert.equal(response.status, 200);
       answeredBy.add(response.headers.get('x-standin-node') ?? '?');
     }
@@ -71,7 +71,7 @@ describe('firstStart on the 3-node demo cluster, through the real worker process
 
     // The recipients got the mail.
     const mail = receivedMail(stackEnv().SMTP_MAILDIR).slice(mailBefore);
-    assert.ok(mail.some((message) => message.subject === '[nocobase-maintenance] demo: first start succeeded' && /ops@demo\.test/.test(message.to)), JSON.stringify(mail));
+    assert.ok(mail.some((message) => message.subject === '[nocobase-maintenance] standin: first start succeeded' && /ops@demo\.test/.test(message.to)), JSON.stringify(mail));
     assert.equal(result.notification.sent, true);
 
     // Operators see the outcome through the status query and can find it by cluster.
@@ -79,7 +79,7 @@ describe('firstStart on the 3-node demo cluster, through the real worker process
     assert.equal(status.outcome, 'succeeded');
     assert.deepEqual(Object.values(status.nodes).map((node) => node.state), ['ready', 'ready', 'ready']);
     const description = await handle.describe();
-    assert.deepEqual(description.typedSearchAttributes.get(CLUSTER_ATTRIBUTE), 'demo');
+    assert.deepEqual(description.typedSearchAttributes.get(CLUSTER_ATTRIBUTE), 'standin');
 
     // A second first start on the running cluster is refused before anything is touched.
     const again = await startFirstStart(suite.client);
@@ -87,7 +87,7 @@ describe('firstStart on the 3-node demo cluster, through the real worker process
     assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure);
     assert.equal(error.cause.type, FailureType.ClusterNotStopped);
     assert.deepEqual(Object.values(await containerStates()), [true, true, true]);
-    assert.equal((await fetch(stackEnv().LB_URL)).status, 200);
+    assert.equal((await fetch(stackEnv().STANDIN_LB_URL)).status, 200);
   });
 
   it('fails as NodeExited when node-1 refuses the database, stops it, starts no other node and mails the failure', async () => {
@@ -95,7 +95,7 @@ describe('firstStart on the 3-node demo cluster, through the real worker process
     const install = await startFirstStart(suite.client);
     await install.result();
     for (const container of containers) await docker().getContainer(container).stop();
-    const db = new PgClient({ connectionString: stackEnv().DATABASE_URL });
+    const db = new PgClient({ connectionString: stackEnv().STANDIN_DATABASE_URL });
     await db.connect();
     await db.query(`UPDATE "applicationVersion" SET value = '9.9.9'`);
     await db.end();
@@ -109,12 +109,12 @@ describe('firstStart on the 3-node demo cluster, through the real worker process
     assert.equal(error.cause.type, FailureType.NodeExited);
     assert.match(error.cause.message, /failed at step start-first-node/);
 
-    assert.deepEqual(await containerStates(), { 'demo-node-1': false, 'demo-node-2': false, 'demo-node-3': false });
-    for (const other of ['demo-node-2', 'demo-node-3']) {
+    assert.deepEqual(await containerStates(), { 'standin-node-1': false, 'standin-node-2': false, 'standin-node-3': false });
+    for (const other of ['standin-node-2', 'standin-node-3']) {
       assert.equal(events(other).filter((entry) => entry.event === 'start').length, startsBefore[other], `${other} must not start`);
     }
-    assert.equal(events('demo-node-1').at(-1)?.event, 'refused');
-    assert.equal((await fetch(stackEnv().LB_URL)).status, 503, 'the load balancer still shows the maintenance page');
+    assert.equal(events('standin-node-1').at(-1)?.event, 'refused');
+    assert.equal((await fetch(stackEnv().STANDIN_LB_URL)).status, 503, 'the load balancer still shows the maintenance page');
     const mail = receivedMail(stackEnv().SMTP_MAILDIR).slice(mailBefore);
     assert.ok(mail.some((message) => /first start FAILED at start-first-node/.test(message.subject)), JSON.stringify(mail));
   });

@@ -7,14 +7,14 @@ import { TASK_QUEUE } from '../../src/common/task-queue';
 import type { InAppMaintenanceInput, InAppMaintenanceResult } from '../../src/workflows/in-app-maintenance';
 import { approveSignal, maintenanceDoneSignal, rejectSignal, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
 import { startProber } from '../support/prober';
-import { DEMO_WORKFLOW_ID as workflowId, e2eSuite, until } from '../support/e2e-suite';
+import { STANDIN_WORKFLOW_ID as workflowId, e2eSuite, until } from '../support/e2e-suite';
 import { pluginState } from '../support/business-data';
 import { stackEnv } from '../support/stack';
 import { inAppMaintenance, versionUpgrade } from '../../src/workflows';
 
 type Maintenance = WorkflowHandle<(input: InAppMaintenanceInput) => Promise<InAppMaintenanceResult>>;
 
-const plugin = (name: string) => pluginState(stackEnv().DATABASE_URL, name);
+const plugin = (name: string) => pluginState(stackEnv().STANDIN_DATABASE_URL, name);
 
 /**
  * Requests through the load balancer until every node has answered (at most 200): which nodes
@@ -25,7 +25,7 @@ async function servedBy(): Promise<{ nodes: string[]; errors: unknown[] }> {
   const nodes = new Set<string>();
   const errors: unknown[] = [];
   for (let i = 0; i < 200 && nodes.size < 3; i++) {
-    const response = await fetch(stackEnv().LB_URL);
+    const response = await fetch(stackEnv().STANDIN_LB_URL);
     if (response.status !== 200) errors.push(response.status);
     nodes.add(response.headers.get('x-standin-node') ?? '?');
   }
@@ -35,14 +35,14 @@ async function servedBy(): Promise<{ nodes: string[]; errors: unknown[] }> {
 const status = (handle: Maintenance, what: string, ready: (status: ProcedureStatus) => boolean): Promise<true> =>
   until(what, async () => (ready(await handle.query(statusQuery)) ? true : undefined));
 
-describe('inAppMaintenance on the 3-node demo cluster, through the real worker process', () => {
+describe('inAppMaintenance on the 3-node stand-in cluster, through the real worker process', () => {
   const suite = e2eSuite({ startCluster: true });
 
   const start = async (input: Partial<InAppMaintenanceInput>) =>
-    (await suite.client.workflow.start(inAppMaintenance, { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo', ...input }] })) as Maintenance;
+    (await suite.client.workflow.start(inAppMaintenance, { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'standin', ...input }] })) as Maintenance;
 
   it('applies plugin operations and a backup on one node that alone serves, then every node serves again', async () => {
-    const prober = startProber(stackEnv().LB_URL, { intervalMs: 50 });
+    const prober = startProber(stackEnv().STANDIN_LB_URL, { intervalMs: 50 });
     const handle = await start({ operations: [{ type: 'pm', args: ['add', 'map'] }, { type: 'pm', args: ['enable', 'map'] }, { type: 'backup' }] });
     await status(handle, 'the decision request', (status) => status.approval?.state === 'awaiting');
     await handle.signal(approveSignal, { by: 'alice' });
@@ -79,7 +79,7 @@ describe('inAppMaintenance on the 3-node demo cluster, through the real worker p
     assert.deepEqual((await servedBy()).nodes, ['node-1']);
 
     await assert.rejects(
-      suite.client.workflow.start(versionUpgrade, { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'demo', image: stackEnv().DEMO_IMAGE_V2 }] }),
+      suite.client.workflow.start(versionUpgrade, { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'standin', image: stackEnv().STANDIN_IMAGE_V2 }] }),
       WorkflowExecutionAlreadyStartedError,
     );
 

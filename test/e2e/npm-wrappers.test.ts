@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { DEMO_WORKFLOW_ID, e2eSuite, until } from '../support/e2e-suite';
+import { STANDIN_WORKFLOW_ID, e2eSuite, until } from '../support/e2e-suite';
 import { statusQuery } from '../../src/workflows/messages';
 import { stackEnv } from '../support/stack';
 
@@ -27,28 +27,28 @@ const HANG_GUARD = { timeout: 180_000 };
 describe('the npm wrappers over the temporal CLI, through the real worker process', () => {
   const suite = e2eSuite({ startCluster: false });
 
-  it('bring the demo cluster up, upgrade it, refuse a stranger and take an approver', HANG_GUARD, async () => {
-    const started = await npmRun('first-start', '--cluster', 'demo', '--wait');
+  it('bring the stand-in cluster up, upgrade it, refuse a stranger and take an approver', HANG_GUARD, async () => {
+    const started = await npmRun('first-start', '--cluster', 'standin', '--wait');
     assert.equal(started.code, 0, started.stderr);
-    assert.match(started.stdout, /started firstStart as maintenance-demo/);
+    assert.match(started.stdout, /started firstStart as maintenance-standin/);
     const firstStart = JSON.parse(started.stdout.slice(started.stdout.indexOf('\n{') + 1)) as { firstNode: string; loadBalancer: { status: string }[] };
     assert.equal(firstStart.firstNode, 'node-1');
     assert.deepEqual(firstStart.loadBalancer.map((server) => server.status), ['UP', 'UP', 'UP']);
 
-    const upgrade = await npmRun('upgrade', '--cluster', 'demo', '--image', stackEnv().DEMO_IMAGE_V2);
+    const upgrade = await npmRun('upgrade', '--cluster', 'standin', '--image', stackEnv().STANDIN_IMAGE_V2);
     assert.equal(upgrade.code, 0, upgrade.stderr);
-    assert.match(upgrade.stdout, /same as: temporal workflow start --task-queue nocobase-maintenance --type versionUpgrade --workflow-id maintenance-demo/);
-    const handle = suite.client.workflow.getHandle(DEMO_WORKFLOW_ID);
-    assert.equal(await handle.describe().then((description) => description.staticSummary()), `Upgrade of demo to \`${stackEnv().DEMO_IMAGE_V2}\``);
+    assert.match(upgrade.stdout, /same as: temporal workflow start --task-queue nocobase-maintenance --type versionUpgrade --workflow-id maintenance-standin/);
+    const handle = suite.client.workflow.getHandle(STANDIN_WORKFLOW_ID);
+    assert.equal(await handle.describe().then((description) => description.staticSummary()), `Upgrade of standin to \`${stackEnv().STANDIN_IMAGE_V2}\``);
     await until('the upgrade to wait for a decision', async () => ((await handle.query(statusQuery)).waitingFor?.startsWith('a decision') ? true : undefined));
 
-    const status = await npmRun('status', '--cluster', 'demo');
+    const status = await npmRun('status', '--cluster', 'standin');
     assert.match(status.stdout, /"step": "verify"/, status.stdout);
-    const stranger = await npmRun('approve', '--cluster', 'demo', '--by', 'mallory');
+    const stranger = await npmRun('approve', '--cluster', 'standin', '--by', 'mallory');
     assert.equal(stranger.code, 1);
     assert.match(stranger.stderr, /refused the decision: .*mallory/, stranger.stderr);
 
-    const approved = await npmRun('approve', '--cluster', 'demo', '--by', 'alice', '--comment', 'via npm');
+    const approved = await npmRun('approve', '--cluster', 'standin', '--by', 'alice', '--comment', 'via npm');
     assert.equal(approved.code, 0, approved.stderr);
     assert.match(approved.stdout, /"via": "update"/);
     const result = (await handle.result()) as { outcome: string; decision: { by: string; comment: string } };
@@ -59,11 +59,11 @@ describe('the npm wrappers over the temporal CLI, through the real worker proces
     const missing = await npmRun('upgrade', '--image', 'x:1');
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /--cluster is required/);
-    const bad = await npmRun('in-app', '--cluster', 'demo', '--operations', '[not json');
+    const bad = await npmRun('in-app', '--cluster', 'standin', '--operations', '[not json');
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--operations must be JSON/);
     // The suite terminated the last run on the cluster before this test; nothing new runs.
-    const latest = await suite.client.workflow.getHandle(DEMO_WORKFLOW_ID).describe().catch(() => undefined);
+    const latest = await suite.client.workflow.getHandle(STANDIN_WORKFLOW_ID).describe().catch(() => undefined);
     assert.notEqual(latest?.status.name, 'RUNNING', 'no procedure was started');
   });
 });

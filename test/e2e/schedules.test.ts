@@ -37,7 +37,7 @@ describe('maintenance windows as Temporal Schedules, through the real worker pro
     const scheduleId = `it-window-${randomUUID().slice(0, 8)}`;
     created.push(scheduleId);
     const { calendar } = inSeconds(4);
-    await createMaintenanceSchedule(suite.client, { cluster: 'demo', procedure: 'firstStart', input: { dryRun: true }, calendars: [calendar], timeZone: 'UTC', scheduleId }, stackConfig().clusters.demo!);
+    await createMaintenanceSchedule(suite.client, { cluster: 'standin', procedure: 'firstStart', input: { dryRun: true }, calendars: [calendar], timeZone: 'UTC', scheduleId }, stackConfig().clusters.standin!);
     const handle = suite.client.schedule.getHandle(scheduleId);
     let launched: string | undefined;
     for (let i = 0; i < 300 && !launched; i++) {
@@ -47,12 +47,12 @@ describe('maintenance windows as Temporal Schedules, through the real worker pro
     assert.ok(launched, 'the schedule took its action');
     const result = (await suite.client.workflow.getHandle(launched).result()) as ScheduledProcedureResult;
     assert.equal(result.started, true);
-    assert.equal(result.workflowId, 'maintenance-demo');
+    assert.equal(result.workflowId, 'maintenance-standin');
     assert.equal((result.result as { dryRun?: boolean }).dryRun, true);
     // What the UI's workflow list shows for the launcher and for the procedure it started.
-    assert.equal(await suite.client.workflow.getHandle(launched).describe().then((d) => d.staticSummary()), 'Maintenance window: First start of demo (dry run)');
+    assert.equal(await suite.client.workflow.getHandle(launched).describe().then((d) => d.staticSummary()), 'Maintenance window: First start of standin (dry run)');
     const child = suite.client.workflow.getHandle(result.workflowId, result.runId);
-    assert.equal(await child.describe().then((d) => d.staticSummary()), 'First start of demo (dry run), in a maintenance window');
+    assert.equal(await child.describe().then((d) => d.staticSummary()), 'First start of standin (dry run), in a maintenance window');
   });
 
   it('does not start anything inside a blackout', async () => {
@@ -63,7 +63,7 @@ describe('maintenance windows as Temporal Schedules, through the real worker pro
     const config = stackConfig((demo) => {
       demo.blackout = [{ from: localDate(at, 'UTC'), to: tomorrow, reason: 'freeze' }];
     });
-    await createMaintenanceSchedule(suite.client, { cluster: 'demo', procedure: 'firstStart', input: { dryRun: true }, calendars: [calendar], timeZone: 'UTC', scheduleId }, config.clusters.demo!);
+    await createMaintenanceSchedule(suite.client, { cluster: 'standin', procedure: 'firstStart', input: { dryRun: true }, calendars: [calendar], timeZone: 'UTC', scheduleId }, config.clusters.standin!);
     const description = await suite.client.schedule.getHandle(scheduleId).describe();
     assert.ok(!description.info.nextActionTimes.some((time) => time.getTime() === at.getTime()), 'the window is skipped');
     await new Promise((resolve) => setTimeout(resolve, at.getTime() - Date.now() + 3_000));

@@ -11,13 +11,13 @@ import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workfl
 import { fingerprint } from '../support/business-data';
 import { receivedMail } from '../support/maildir';
 import { startProber } from '../support/prober';
-import { demoStorageListing } from '../support/storage-listing';
-import { DEMO_WORKFLOW_ID as workflowId, e2eSuite, until } from '../support/e2e-suite';
+import { standinStorageListing } from '../support/storage-listing';
+import { STANDIN_WORKFLOW_ID as workflowId, e2eSuite, until } from '../support/e2e-suite';
 import { stackDeps, stackEnv } from '../support/stack';
 import { startWorkerProcess } from '../support/worker-process';
 import { versionUpgrade } from '../../src/workflows';
 
-const containers = ['demo-node-1', 'demo-node-2', 'demo-node-3'];
+const containers = ['standin-node-1', 'standin-node-2', 'standin-node-3'];
 type Upgrade = WorkflowHandle<(input: VersionUpgradeInput) => Promise<VersionUpgradeResult>>;
 
 async function images(): Promise<string[]> {
@@ -26,7 +26,7 @@ async function images(): Promise<string[]> {
 }
 
 async function sumOfAmounts(): Promise<number> {
-  const db = new PgClient({ connectionString: stackEnv().DATABASE_URL });
+  const db = new PgClient({ connectionString: stackEnv().STANDIN_DATABASE_URL });
   await db.connect();
   try {
     const columns = await db.query(`SELECT 1 FROM information_schema.columns WHERE table_name = 'demo_orders' AND column_name = 'amount_cents'`);
@@ -40,21 +40,21 @@ async function sumOfAmounts(): Promise<number> {
 const awaitingDecision = (handle: Upgrade) =>
   until('the decision request', async () => ((await handle.query(statusQuery)).approval?.state === 'awaiting' ? true : undefined));
 
-describe('versionUpgrade on the 3-node demo cluster, through the real worker process', () => {
+describe('versionUpgrade on the 3-node stand-in cluster, through the real worker process', () => {
   const suite = e2eSuite({ startCluster: true });
 
   async function startUpgrade(input: Partial<VersionUpgradeInput> = {}): Promise<Upgrade> {
     return (await suite.client.workflow.start(versionUpgrade, {
       taskQueue: TASK_QUEUE,
       workflowId,
-      args: [{ cluster: 'demo', image: stackEnv().DEMO_IMAGE_V2, ...input }],
+      args: [{ cluster: 'standin', image: stackEnv().STANDIN_IMAGE_V2, ...input }],
     })) as Upgrade;
   }
 
   it('upgrades v1 to v2 once approved: every node on v2, data migrated, 503 then 200 for users, mails sent', async () => {
     const cents = await sumOfAmounts();
     const mailBefore = receivedMail(stackEnv().SMTP_MAILDIR).length;
-    const prober = startProber(stackEnv().LB_URL);
+    const prober = startProber(stackEnv().STANDIN_LB_URL);
     const handle = await startUpgrade();
     await awaitingDecision(handle);
     // Someone not on the allowlist: the signal is recorded and ignored, the update refused at once.
@@ -72,8 +72,8 @@ describe('versionUpgrade on the 3-node demo cluster, through the real worker pro
     const probes = await prober.stop();
 
     assert.equal(result.outcome, 'upgraded');
-    assert.deepEqual(await images(), containers.map(() => stackEnv().DEMO_IMAGE_V2));
-    const after = await fingerprint(stackEnv().DATABASE_URL);
+    assert.deepEqual(await images(), containers.map(() => stackEnv().STANDIN_IMAGE_V2));
+    const after = await fingerprint(stackEnv().STANDIN_DATABASE_URL);
     assert.equal(after.version, '1.7.0');
     assert.equal(after.orders, 50, 'no business row lost');
     assert.equal(await sumOfAmounts(), cents, 'the migration kept every amount');
@@ -91,8 +91,8 @@ describe('versionUpgrade on the 3-node demo cluster, through the real worker pro
     const mail = receivedMail(stackEnv().SMTP_MAILDIR).slice(mailBefore);
     const request = mail.find((message) => /awaits your decision/.test(message.subject));
     assert.ok(request, JSON.stringify(mail.map((message) => message.subject)));
-    assert.match(request.body, /temporal workflow signal --namespace default --workflow-id maintenance-demo --name approve/);
-    assert.match(request.body, /Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/maintenance-demo\//);
+    assert.match(request.body, /temporal workflow signal --namespace default --workflow-id maintenance-standin --name approve/);
+    assert.match(request.body, /Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/maintenance-standin\//);
     const outcome = mail.find((message) => /upgraded to/.test(message.subject));
     assert.ok(outcome);
     assert.match(outcome.body, /Maintenance page shown for \d+\.\d s/);
@@ -100,59 +100,59 @@ describe('versionUpgrade on the 3-node demo cluster, through the real worker pro
 
   for (const method of ['pg_dump', 'clone'] as const) {
     it(`rolls back image and data (${method}) when rejected: v1 serving, business data byte for byte as before`, async () => {
-      const before = await fingerprint(stackEnv().DATABASE_URL);
-      const storageBefore = await demoStorageListing();
+      const before = await fingerprint(stackEnv().STANDIN_DATABASE_URL);
+      const storageBefore = await standinStorageListing();
       const handle = await startUpgrade({ backupMethod: method });
       await awaitingDecision(handle);
-      assert.equal((await fingerprint(stackEnv().DATABASE_URL)).version, '1.7.0', 'node-1 did migrate the data');
-      assert.notEqual(await demoStorageListing(), storageBefore, 'the new version changed the shared storage');
+      assert.equal((await fingerprint(stackEnv().STANDIN_DATABASE_URL)).version, '1.7.0', 'node-1 did migrate the data');
+      assert.notEqual(await standinStorageListing(), storageBefore, 'the new version changed the shared storage');
       await handle.signal(rejectSignal, { by: 'ops@demo.test', reason: 'reports look wrong' });
       const result = await handle.result();
 
       assert.equal(result.outcome, 'rolled-back');
       assert.equal(result.backup?.method, method);
-      assert.deepEqual(await images(), containers.map(() => stackEnv().DEMO_IMAGE_V1));
-      assert.deepEqual(await fingerprint(stackEnv().DATABASE_URL), before);
-      assert.equal(await demoStorageListing(), storageBefore, 'the shared storage is back byte for byte');
+      assert.deepEqual(await images(), containers.map(() => stackEnv().STANDIN_IMAGE_V1));
+      assert.deepEqual(await fingerprint(stackEnv().STANDIN_DATABASE_URL), before);
+      assert.equal(await standinStorageListing(), storageBefore, 'the shared storage is back byte for byte');
       assert.ok(result.storageBackup && result.storageBackup.files > 0);
-      const response = await fetch(stackEnv().LB_URL);
+      const response = await fetch(stackEnv().STANDIN_LB_URL);
       assert.equal(response.status, 200);
       assert.equal(response.headers.get('x-standin-version'), '1.6.0');
     });
   }
 
   it('rolls back when nobody decides within the approval timeout', async () => {
-    const before = await fingerprint(stackEnv().DATABASE_URL);
+    const before = await fingerprint(stackEnv().STANDIN_DATABASE_URL);
     const handle = await startUpgrade({ approval: { timeout: '2s' } });
     const result = await handle.result();
     assert.equal(result.outcome, 'rolled-back');
     assert.match(result.reason ?? '', /nobody decided/);
-    assert.deepEqual(await images(), containers.map(() => stackEnv().DEMO_IMAGE_V1));
-    assert.deepEqual(await fingerprint(stackEnv().DATABASE_URL), before);
-    assert.equal((await fetch(stackEnv().LB_URL)).status, 200);
+    assert.deepEqual(await images(), containers.map(() => stackEnv().STANDIN_IMAGE_V1));
+    assert.deepEqual(await fingerprint(stackEnv().STANDIN_DATABASE_URL), before);
+    assert.equal((await fetch(stackEnv().STANDIN_LB_URL)).status, 200);
   });
 
   it('rolls back image and data when cancelled in the middle, then ends cancelled', async () => {
-    const before = await fingerprint(stackEnv().DATABASE_URL);
+    const before = await fingerprint(stackEnv().STANDIN_DATABASE_URL);
     const handle = await startUpgrade();
     await awaitingDecision(handle);
     await handle.cancel();
     const error = await handle.result().catch((caught: unknown) => caught);
     assert.ok(error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure, String(error));
-    assert.deepEqual(await images(), containers.map(() => stackEnv().DEMO_IMAGE_V1));
-    assert.deepEqual(await fingerprint(stackEnv().DATABASE_URL), before);
-    assert.equal((await fetch(stackEnv().LB_URL)).status, 200);
+    assert.deepEqual(await images(), containers.map(() => stackEnv().STANDIN_IMAGE_V1));
+    assert.deepEqual(await fingerprint(stackEnv().STANDIN_DATABASE_URL), before);
+    assert.equal((await fetch(stackEnv().STANDIN_LB_URL)).status, 200);
   });
 
   it('rolls back on its own when the target image never becomes healthy', async () => {
-    const before = await fingerprint(stackEnv().DATABASE_URL);
-    const handle = await startUpgrade({ image: stackEnv().DEMO_IMAGE_BROKEN });
+    const before = await fingerprint(stackEnv().STANDIN_DATABASE_URL);
+    const handle = await startUpgrade({ image: stackEnv().STANDIN_IMAGE_BROKEN });
     const error = await handle.result().catch((caught: unknown) => caught);
     assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure, String(error));
     assert.equal(error.cause.type, FailureType.NodeExited);
-    assert.deepEqual(await images(), containers.map(() => stackEnv().DEMO_IMAGE_V1));
-    assert.deepEqual(await fingerprint(stackEnv().DATABASE_URL), before);
-    assert.equal((await fetch(stackEnv().LB_URL)).status, 200);
+    assert.deepEqual(await images(), containers.map(() => stackEnv().STANDIN_IMAGE_V1));
+    assert.deepEqual(await fingerprint(stackEnv().STANDIN_DATABASE_URL), before);
+    assert.equal((await fetch(stackEnv().STANDIN_LB_URL)).status, 200);
   });
 
   it('completes correctly after the worker is killed while awaiting approval', async () => {
@@ -166,13 +166,13 @@ describe('versionUpgrade on the 3-node demo cluster, through the real worker pro
     await handle.signal(approveSignal, { by: 'alice' });
     const result = await handle.result();
     assert.equal(result.outcome, 'upgraded');
-    assert.deepEqual(await images(), containers.map(() => stackEnv().DEMO_IMAGE_V2));
-    assert.equal((await fetch(stackEnv().LB_URL)).status, 200);
+    assert.deepEqual(await images(), containers.map(() => stackEnv().STANDIN_IMAGE_V2));
+    assert.equal((await fetch(stackEnv().STANDIN_LB_URL)).status, 200);
   });
 
   it('completes correctly after the worker is killed during the backup', async () => {
     // Enough data that the dump takes a moment, so the kill lands while it runs.
-    const db = new PgClient({ connectionString: stackEnv().DATABASE_URL });
+    const db = new PgClient({ connectionString: stackEnv().STANDIN_DATABASE_URL });
     await db.connect();
     await db.query(`CREATE TABLE padding AS SELECT g AS id, md5(g::text) || repeat('x', 400) AS filler FROM generate_series(1, 300000) g`);
     await db.end();
@@ -185,6 +185,6 @@ describe('versionUpgrade on the 3-node demo cluster, through the real worker pro
     const result = await handle.result();
     assert.equal(result.outcome, 'upgraded');
     assert.ok(result.backup && result.backup.sizeBytes > 1_000_000, 'the finished backup holds the data');
-    assert.deepEqual(await images(), containers.map(() => stackEnv().DEMO_IMAGE_V2));
+    assert.deepEqual(await images(), containers.map(() => stackEnv().STANDIN_IMAGE_V2));
   });
 });

@@ -8,9 +8,9 @@ import { createBackupActivities } from '../../src/activities/backup/database-bac
 import { derivedName } from '../../src/adapters/postgres/whole-database';
 import { FailureType } from '../../src/common/failure-types';
 import type { BackupRecord } from '../../src/common/procedure-types';
-import { demoActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { standinActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
 
-const cluster = 'demo';
+const cluster = 'standin';
 const run = `it${process.pid}x${Date.now().toString(36)}`;
 const label = (name: string): string => `${run}-${name}`;
 
@@ -25,11 +25,11 @@ async function withClient<T>(url: string, work: (client: Client) => Promise<T>):
   }
 }
 
-const demoDb = (work: (client: Client) => Promise<void>): Promise<void> => withClient(stackEnv().DATABASE_URL, work);
+const demoDb = (work: (client: Client) => Promise<void>): Promise<void> => withClient(stackEnv().STANDIN_DATABASE_URL, work);
 const admin = <T>(work: (client: Client) => Promise<T>): Promise<T> => withClient(process.env.PG_ADMIN_URL ?? '', work);
-const dbName = (): string => process.env.DEMO_DB_NAME ?? 'nocobase_demo';
+const dbName = (): string => process.env.STANDIN_DB_NAME ?? 'nocobase_standin';
 const urlFor = (database: string): string => {
-  const url = new URL(stackEnv().DATABASE_URL);
+  const url = new URL(stackEnv().STANDIN_DATABASE_URL);
   url.pathname = `/${database}`;
   return url.toString();
 };
@@ -97,10 +97,10 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
 }
 
 describe('backup and restore activities against the real PostgreSQL', () => {
-  const suite = demoActivities();
+  const suite = standinActivities();
   let activities: ReturnType<typeof createBackupActivities>;
   let original = '';
-  const directory = stackConfig().clusters.demo!.backup.directory;
+  const directory = stackConfig().clusters.standin!.backup.directory;
 
   before(async () => {
     activities = createBackupActivities(suite.deps);
@@ -142,13 +142,13 @@ describe('backup and restore activities against the real PostgreSQL', () => {
       assert.equal(backup.method, 'pg_dump');
       assert.equal(backup.database, dbName());
       assert.equal(backup.applicationVersion, '1.6.0');
-      assert.equal(backup.location, path.join(directory, `demo-${label('dump')}.dump`));
+      assert.equal(backup.location, path.join(directory, `standin-${label('dump')}.dump`));
       assert.match(backup.checksum ?? '', /^[0-9a-f]{64}$/);
 
       const again = await runActivity(activities.backupDatabase, { cluster, label: label('dump') });
       assert.deepEqual(again, backup);
       const files = (await readdir(directory)).filter((file) => file.includes(label('dump'))).sort();
-      assert.deepEqual(files, [`demo-${label('dump')}.dump`, `demo-${label('dump')}.dump.json`]);
+      assert.deepEqual(files, [`standin-${label('dump')}.dump`, `standin-${label('dump')}.dump.json`]);
     });
 
     it('brings the data back, sets the damaged database aside, and does it once on a retry', async () => {
@@ -195,7 +195,7 @@ describe('backup and restore activities against the real PostgreSQL', () => {
     it('refuses a damaged dump before touching the database', async () => {
       await damage();
       const before = await checksum();
-      const copy = path.join(directory, `demo-${label('corrupt')}.dump`);
+      const copy = path.join(directory, `standin-${label('corrupt')}.dump`);
       await copyFile(backup.location, copy);
       const handle = await open(copy, 'r+');
       const byte = Buffer.alloc(1);

@@ -7,9 +7,9 @@ import { ensureImage, nodeContainerSpec, type DemoClusterOptions } from '../../s
 import { createInvariantActivities } from '../../src/activities/cluster/invariants';
 import { FailureType } from '../../src/common/failure-types';
 import type { WorkerDeps } from '../../src/worker/deps';
-import { demoOptions, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { standinOptions, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
 
-// Containers of its own (created, never started), so the demo cluster is not touched.
+// Containers of its own (created, never started), so the stand-in cluster is not touched.
 const CLUSTER = 'inv';
 const NAMES = ['inv-node-1', 'inv-node-2', 'inv-node-3'];
 const OTHER_APP_KEY = 'inv-test-other-app-key-value';
@@ -57,10 +57,10 @@ describe('cluster invariants checked on real containers', () => {
   }
 
   before(async () => {
-    options = { ...demoOptions(), cluster: CLUSTER };
+    options = { ...standinOptions(), cluster: CLUSTER };
     docker = dockerFromHost(options.dockerHost);
-    await ensureImage(docker, stackEnv().DEMO_IMAGE_V1, () => undefined);
-    await ensureImage(docker, stackEnv().DEMO_IMAGE_V2, () => undefined);
+    await ensureImage(docker, stackEnv().STANDIN_IMAGE_V1, () => undefined);
+    await ensureImage(docker, stackEnv().STANDIN_IMAGE_V2, () => undefined);
     const config = stackConfig((demo, all) => {
       all.clusters[CLUSTER] = {
         ...structuredClone(demo),
@@ -104,10 +104,10 @@ describe('cluster invariants checked on real containers', () => {
   });
 
   it('refuses nodes created from different images', async () => {
-    await createNodes([{}, {}, { image: stackEnv().DEMO_IMAGE_V2 }]);
+    await createNodes([{}, {}, { image: stackEnv().STANDIN_IMAGE_V2 }]);
     const failure = await refusal();
     assert.match(failure.message, /node-3 runs image \S+ while node-1 runs \S+/);
-    assert.ok(failure.message.includes(stackEnv().DEMO_IMAGE_V2));
+    assert.ok(failure.message.includes(stackEnv().STANDIN_IMAGE_V2));
   });
 
   it('refuses a configured container that does not exist as Misconfigured', async () => {

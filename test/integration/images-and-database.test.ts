@@ -3,15 +3,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createActivities } from '../../src/activities';
 import { FailureType } from '../../src/common/failure-types';
-import { demoActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { standinActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
 
-const cluster = 'demo';
+const cluster = 'standin';
 
 describe('image and database activities against the real registry and PostgreSQL', () => {
-  const suite = demoActivities();
+  const suite = standinActivities();
 
   it('pulls a missing image from the registry once, then finds it present', async () => {
-    const image = stackEnv().DEMO_IMAGE_V2;
+    const image = stackEnv().STANDIN_IMAGE_V2;
     const docker = suite.deps.docker(stackEnv().DOCKER_HOST);
     await docker.getImage(image).remove({ force: true }).catch(() => undefined);
 

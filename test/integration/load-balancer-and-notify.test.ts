@@ -4,15 +4,15 @@ import { describe, it } from 'node:test';
 import { createActivities } from '../../src/activities';
 import { FailureType } from '../../src/common/failure-types';
 import { receivedMail } from '../support/maildir';
-import { demoActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { standinActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
 
-const cluster = 'demo';
+const cluster = 'standin';
 
 describe('load balancer activities against the real HAProxy', () => {
-  const suite = demoActivities();
+  const suite = standinActivities();
 
   it('answers 503 with the maintenance page while no node is enabled', async () => {
-    const response = await fetch(stackEnv().LB_URL);
+    const response = await fetch(stackEnv().STANDIN_LB_URL);
     assert.equal(response.status, 503);
     assert.match(await response.text(), /maintenance/i);
   });
@@ -24,7 +24,7 @@ describe('load balancer activities against the real HAProxy', () => {
     assert.equal(states[0]?.server, 'node-1');
     const serving = await runActivity(suite.activities.waitLoadBalancerServing, { cluster, nodes: ['node-1'] });
     assert.deepEqual(serving.map(({ server, status }) => ({ server, status })), [{ server: 'node-1', status: 'UP' }]);
-    const response = await fetch(stackEnv().LB_URL);
+    const response = await fetch(stackEnv().STANDIN_LB_URL);
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('x-standin-node'), 'node-1');
   });
@@ -32,17 +32,17 @@ describe('load balancer activities against the real HAProxy', () => {
   it('switches the frontend to the 503 maintenance page and back, idempotently', async () => {
     await runActivity(suite.activities.setMaintenanceMode, { cluster, on: true });
     await runActivity(suite.activities.setMaintenanceMode, { cluster, on: true });
-    const during = await fetch(stackEnv().LB_URL);
+    const during = await fetch(stackEnv().STANDIN_LB_URL);
     assert.equal(during.status, 503);
     assert.match(await during.text(), /maintenance/i);
     await runActivity(suite.activities.setMaintenanceMode, { cluster, on: false });
-    assert.equal((await fetch(stackEnv().LB_URL)).status, 200);
+    assert.equal((await fetch(stackEnv().STANDIN_LB_URL)).status, 200);
   });
 
   it('takes a node out of rotation', async () => {
     const [state] = await runActivity(suite.activities.setLoadBalancerServers, { cluster, nodes: ['node-1'], state: 'maint' });
     assert.equal(state?.status, 'MAINT');
-    assert.equal((await fetch(stackEnv().LB_URL)).status, 503);
+    assert.equal((await fetch(stackEnv().STANDIN_LB_URL)).status, 503);
   });
 
   it('waits for drained servers, and gives up as LoadBalancerNotServing when a server never comes UP', async () => {
@@ -86,7 +86,7 @@ describe('notification activity against the real SMTP server', () => {
       assert.equal(outcome.sent, true);
       const mail = receivedMail(stackEnv().SMTP_MAILDIR).find((message) => message.subject.endsWith(subject));
       assert.ok(mail, 'the message is in the Maildir');
-      assert.equal(mail.subject, `[nocobase-maintenance] demo: ${subject}`);
+      assert.equal(mail.subject, `[nocobase-maintenance] standin: ${subject}`);
       assert.match(mail.to, /ops@demo\.test/);
       assert.match(mail.body, /Body of the notice\./);
       assert.match(mail.body, /Content-Type: text\/plain/i, 'a text part');

@@ -23,7 +23,7 @@ describe('middleware restart against the real Docker engine', () => {
     await docker.getContainer(CONTAINER).remove({ force: true }).catch(() => undefined);
     const container = await docker.createContainer({
       name: CONTAINER,
-      Image: stackEnv().DEMO_IMAGE_V1,
+      Image: stackEnv().STANDIN_IMAGE_V1,
       Cmd: ['/usr/local/bin/node', '-e', 'setInterval(() => undefined, 1e9)'],
       HostConfig: { NetworkMode: 'host' },
     });
@@ -36,7 +36,7 @@ describe('middleware restart against the real Docker engine', () => {
 
   it('restarts only the middleware marked restartDuringUpgrade', async () => {
     const before = (await docker.getContainer(CONTAINER).inspect()).State.StartedAt;
-    const restarted = await runActivity(createActivities(deps).restartMiddleware, { cluster: 'demo' });
+    const restarted = await runActivity(createActivities(deps).restartMiddleware, { cluster: 'standin' });
     assert.deepEqual(restarted.map((entry) => entry.name), ['redis']);
     const info = await docker.getContainer(CONTAINER).inspect();
     assert.equal(info.State.Running, true);
@@ -46,7 +46,7 @@ describe('middleware restart against the real Docker engine', () => {
 
   it('fails as Misconfigured when the middleware container does not exist', async () => {
     const missing = stackDeps(stackConfig((demo) => (demo.middleware = [{ name: 'redis', dockerHost: stackEnv().DOCKER_HOST, container: 'no-such-redis', restartDuringUpgrade: true }])));
-    const error = await runActivity(createActivities(missing).restartMiddleware, { cluster: 'demo' }).catch((caught: unknown) => caught);
+    const error = await runActivity(createActivities(missing).restartMiddleware, { cluster: 'standin' }).catch((caught: unknown) => caught);
     assert.ok(error instanceof ApplicationFailure);
     assert.equal(error.type, FailureType.Misconfigured);
     await missing.close();

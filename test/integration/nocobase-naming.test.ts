@@ -12,9 +12,9 @@ import { createActivities } from '../../src/activities';
 import { FailureType } from '../../src/common/failure-types';
 import type { MaintenanceConfig } from '../../src/config/schema';
 import type { WorkerDeps } from '../../src/worker/deps';
-import { demoOptions, runActivity, stackConfig, stackDeps } from '../support/stack';
+import { standinOptions, runActivity, stackConfig, stackDeps } from '../support/stack';
 
-// A cluster of its own (container, port, database): the demo cluster belongs to other suites.
+// A cluster of its own (container, port, database): the stand-in cluster belongs to other suites.
 const CLUSTER = 'naming';
 const CONTAINER = 'naming-node-1';
 const PORT = 13611;
@@ -22,7 +22,7 @@ const DATABASE = 'nocobase_underscored';
 const NAMING_ENV = { DB_DATABASE: DATABASE, DB_UNDERSCORED: 'true', DB_TABLE_PREFIX: 'nb_', DB_SCHEMA: 'nocobase' };
 
 async function withAdmin<T>(work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: demoOptions().pgAdminUrl });
+  const client = new Client({ connectionString: standinOptions().pgAdminUrl });
   await client.connect();
   try {
     return await work(client);
@@ -36,10 +36,10 @@ async function dropDatabase(): Promise<void> {
 }
 
 async function removeContainer(): Promise<void> {
-  await dockerFromHost(demoOptions().dockerHost).getContainer(CONTAINER).remove({ force: true }).catch((error: unknown) => {
+  await dockerFromHost(standinOptions().dockerHost).getContainer(CONTAINER).remove({ force: true }).catch((error: unknown) => {
     if ((error as { statusCode?: number }).statusCode !== 404) throw error;
   });
-  fs.rmSync(path.join(demoOptions().eventsDir, `${CONTAINER}.jsonl`), { force: true });
+  fs.rmSync(path.join(standinOptions().eventsDir, `${CONTAINER}.jsonl`), { force: true });
 }
 
 /** The stack's config plus a one-node cluster on our own container and database. */
@@ -47,7 +47,7 @@ function namingConfig(change: (config: MaintenanceConfig) => void = () => undefi
   return stackConfig((demo, config) => {
     config.clusters[CLUSTER] = {
       ...structuredClone(demo),
-      nodes: [{ name: 'node-1', dockerHost: demoOptions().dockerHost, container: CONTAINER, healthUrl: `http://127.0.0.1:${PORT}/api/__health_check` }],
+      nodes: [{ name: 'node-1', dockerHost: standinOptions().dockerHost, container: CONTAINER, healthUrl: `http://127.0.0.1:${PORT}/api/__health_check` }],
       database: { ...structuredClone(demo.database), database: DATABASE },
     };
     change(config);
@@ -64,7 +64,7 @@ describe('NocoBase table naming read from the nodes (DB_UNDERSCORED, DB_TABLE_PR
   let deps: WorkerDeps;
 
   before(async () => {
-    const options = demoOptions();
+    const options = standinOptions();
     await removeContainer();
     await dropDatabase();
     await withAdmin((client) => client.query(`CREATE DATABASE ${DATABASE} OWNER ${client.escapeIdentifier(options.dbUser)}`));

@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FailureType } from '../../src/common/failure-types';
 import { pluginState } from '../support/business-data';
-import { demoActivities, runActivity, stackEnv } from '../support/stack';
+import { standinActivities, runActivity, stackEnv } from '../support/stack';
 
-const cluster = 'demo';
+const cluster = 'standin';
 
-const plugin = (name: string) => pluginState(stackEnv().DATABASE_URL, name);
+const plugin = (name: string) => pluginState(stackEnv().STANDIN_DATABASE_URL, name);
 
 describe('node command, probe and drain activities against the real Docker engine, stand-in and HAProxy', () => {
-  const suite = demoActivities();
+  const suite = standinActivities();
 
   it('probes a stopped node as unhealthy without waiting, then a started one as healthy', async () => {
     const stopped = await runActivity(suite.activities.probeNode, { cluster, node: 'node-1' });

@@ -4,9 +4,9 @@ import { describe, it } from 'node:test';
 import { Client } from 'pg';
 import { createActivities } from '../../src/activities';
 import { FailureType } from '../../src/common/failure-types';
-import { demoActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { standinActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
 
-const cluster = 'demo';
+const cluster = 'standin';
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
   const error = await promise.then(() => assert.fail('expected the activity to fail'), (caught: unknown) => caught);
@@ -15,16 +15,16 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
 }
 
 describe('node and health activities against the real Docker engine and stand-in', () => {
-  const suite = demoActivities();
+  const suite = standinActivities();
 
   it('describes the cluster as Docker sees it', async () => {
     const plan = await runActivity(suite.activities.describeCluster, { cluster });
     assert.deepEqual(plan.nodes.map((node) => [node.name, node.container, node.running]), [
-      ['node-1', 'demo-node-1', false],
-      ['node-2', 'demo-node-2', false],
-      ['node-3', 'demo-node-3', false],
+      ['node-1', 'standin-node-1', false],
+      ['node-2', 'standin-node-2', false],
+      ['node-3', 'standin-node-3', false],
     ]);
-    assert.equal(plan.nodes[0]?.image, stackEnv().DEMO_IMAGE_V1);
+    assert.equal(plan.nodes[0]?.image, stackEnv().STANDIN_IMAGE_V1);
   });
 
   it('starts a node idempotently and waits until it is healthy with its plugins enabled', async () => {
@@ -37,7 +37,7 @@ describe('node and health activities against the real Docker engine and stand-in
     assert.equal(ready.version, '1.6.0');
     assert.ok(ready.plugins && ready.plugins.builtIn > 0);
     assert.equal(ready.plugins.builtInReady, ready.plugins.builtIn, 'every built-in plugin enabled when ready');
-    const response = await fetch(stackConfig().clusters.demo!.nodes[0]!.healthUrl);
+    const response = await fetch(stackConfig().clusters.standin!.nodes[0]!.healthUrl);
     assert.equal(response.status, 200);
   });
 
@@ -50,7 +50,7 @@ describe('node and health activities against the real Docker engine and stand-in
 
   it('fails fast as NodeExited, with the log tail, when the node refuses to start', async () => {
     // A database recorded by a newer version makes NocoBase (and the stand-in) refuse to start.
-    const db = new Client({ connectionString: stackEnv().DATABASE_URL });
+    const db = new Client({ connectionString: stackEnv().STANDIN_DATABASE_URL });
     await db.connect();
     await db.query(`UPDATE "applicationVersion" SET value = '9.9.9'`);
     try {

@@ -11,10 +11,10 @@ import { TOOL_LABEL, toolContainerName } from '../../src/adapters/docker/tool-co
 import { FailureType } from '../../src/common/failure-types';
 import type { StorageBackupRecord } from '../../src/common/procedure-types';
 import { dockerOptions } from '../../src/worker/deps';
-import { inDemoStorage, demoStorageListing } from '../support/storage-listing';
-import { demoActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { inStandinStorage, standinStorageListing } from '../support/storage-listing';
+import { standinActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
 
-const cluster = 'demo';
+const cluster = 'standin';
 const run = `it${process.pid}x${Date.now().toString(36)}`;
 const label = (name: string): string => `${run}-${name}`;
 
@@ -27,18 +27,18 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
 const sha256 = async (file: string): Promise<string> => createHash('sha256').update(await readFile(file)).digest('hex');
 
 describe('storage backup and restore against the real Docker engine', () => {
-  const suite = demoActivities();
+  const suite = standinActivities();
   // Our own client: the suite's deps are closed by the shared after() before ours runs.
   const docker = new Docker(dockerOptions(stackEnv().DOCKER_HOST));
-  const demo = stackConfig().clusters.demo!;
+  const demo = stackConfig().clusters.standin!;
   const storage = demo.storage!;
   const directory = demo.backup.directory;
   let activities: ReturnType<typeof createStorageActivities>;
   let backup: StorageBackupRecord;
   let backedUp: string;
 
-  const inVolume = (script: string): Promise<string> => inDemoStorage(script, { 'nocobase-maintenance.test': run });
-  const listing = demoStorageListing;
+  const inVolume = (script: string): Promise<string> => inStandinStorage(script, { 'nocobase-maintenance.test': run });
+  const listing = standinStorageListing;
 
   async function helpersOfThisRun(): Promise<string[]> {
     const helpers = await docker.listContainers({ all: true, filters: { label: [`${TOOL_LABEL}=storage`] } });
@@ -73,22 +73,22 @@ describe('storage backup and restore against the real Docker engine', () => {
     assert.match(await inVolume('cat /storage/uploads/welcome.txt'), /^Welcome to the NocoBase stand-in\. This file was written on install\.\n$/);
     // Leftovers of an interrupted attempt: a helper under the label and a partial file.
     await docker.createContainer({ name: toolContainerName(cluster, label('b'), 'backup'), Image: demo.backup.toolImage, Cmd: ['true'], Labels: { [TOOL_LABEL]: 'storage' } });
-    const final = path.join(directory, `demo-${label('b')}.storage.tar`);
+    const final = path.join(directory, `standin-${label('b')}.storage.tar`);
     await writeFile(`${final}.partial-7`, 'half an archive');
 
     const started = Date.now();
     const taken = await runActivity(activities.backupStorage, { cluster, label: label('b') });
-    assert.ok(taken, 'the demo cluster has storage');
+    assert.ok(taken, 'the stand-in cluster has storage');
     backup = taken;
     console.log(`    storage backup took ${Date.now() - started} ms (${backup.sizeBytes} bytes)`);
     assert.deepEqual({ ...backup, durationMs: 0, createdAt: '' }, {
-      cluster, location: final, sizeBytes: (await stat(final)).size, checksum: await sha256(final), files: 2, durationMs: 0, createdAt: '', source: 'volume:demo-storage',
+      cluster, location: final, sizeBytes: (await stat(final)).size, checksum: await sha256(final), files: 2, durationMs: 0, createdAt: '', source: 'volume:standin-storage',
     });
     assert.deepEqual(JSON.parse(await readFile(`${final}.json`, 'utf8')), backup);
 
     assert.deepEqual(await runActivity(activities.backupStorage, { cluster, label: label('b') }), backup);
     const files = (await readdir(directory)).filter((file) => file.includes(label('b'))).sort();
-    assert.deepEqual(files, [`demo-${label('b')}.storage.tar`, `demo-${label('b')}.storage.tar.json`]);
+    assert.deepEqual(files, [`standin-${label('b')}.storage.tar`, `standin-${label('b')}.storage.tar.json`]);
     assert.deepEqual(await helpersOfThisRun(), []);
   });
 
@@ -110,7 +110,7 @@ describe('storage backup and restore against the real Docker engine', () => {
   it('refuses a damaged archive before touching the storage', async () => {
     await inVolume('echo after > /storage/uploads/after-backup.txt');
     const before = await listing();
-    const copy = path.join(directory, `demo-${label('corrupt')}.storage.tar`);
+    const copy = path.join(directory, `standin-${label('corrupt')}.storage.tar`);
     await copyFile(backup.location, copy);
     const handle = await open(copy, 'r+');
     await handle.write(Buffer.from('X'), 0, 1, 700);

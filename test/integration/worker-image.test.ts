@@ -7,7 +7,7 @@
 //
 // The containerised worker polls a task queue of its own and runs a firstStart *dry run* of the
 // demo cluster's nodes and database, which reads them and changes nothing. Procedures refuse any
-// workflow ID but maintenance-<cluster>, and maintenance-demo belongs to the suites that drive the
+// workflow ID but maintenance-<cluster>, and maintenance-standin belongs to the suites that drive the
 // demo cluster, so the container's config names those same nodes as a cluster of this run's own.
 // How long each build took is printed.
 import assert from 'node:assert/strict';
@@ -70,7 +70,7 @@ async function containerLogs(docker: Docker): Promise<string> {
 function writeConfig(dir: string): string {
   const config = parse(fs.readFileSync(stackEnv().NOCOBASE_MAINTENANCE_CONFIG, 'utf8')) as { clusters: Record<string, unknown> };
   const file = path.join(dir, 'clusters.yaml');
-  fs.writeFileSync(file, stringify({ ...config, clusters: { [CLUSTER]: config.clusters.demo } }));
+  fs.writeFileSync(file, stringify({ ...config, clusters: { [CLUSTER]: config.clusters.standin } }));
   return file;
 }
 
@@ -174,11 +174,11 @@ describe('the worker image built from the Dockerfile on a base made from the hos
     assert.equal(plan.cluster, CLUSTER);
     // Read through the mounted Docker socket, from inside the container.
     assert.deepEqual(plan.nodes.map(({ name, container }) => ({ name, container })), [
-      { name: 'node-1', container: 'demo-node-1' },
-      { name: 'node-2', container: 'demo-node-2' },
-      { name: 'node-3', container: 'demo-node-3' },
+      { name: 'node-1', container: 'standin-node-1' },
+      { name: 'node-2', container: 'standin-node-2' },
+      { name: 'node-3', container: 'standin-node-3' },
     ]);
-    // The plan may list problems of the demo cluster's current state, never unreachable components.
+    // The plan may list problems of the stand-in cluster's current state, never unreachable components.
     assert.deepEqual(plan.problems.filter((problem) => /ECONNREFUSED|ENOENT|EACCES|ETIMEDOUT/.test(problem)), []);
     t.diagnostic(`whole file so far: ${seconds(started)}`);
   });

@@ -3,19 +3,24 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach } from 'node:test';
 import { connectClient } from '../../src/client/connect';
 import { procedureWorkflowId, TASK_QUEUE } from '../../src/common/task-queue';
-import { resetDemo } from './stack';
+import { resetDemo, resetStandin } from './stack';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
 import { firstStart } from '../../src/workflows';
 
+export const STANDIN_WORKFLOW_ID = procedureWorkflowId('standin');
 export const DEMO_WORKFLOW_ID = procedureWorkflowId('demo');
 
 /**
  * For an e2e suite: the real worker process and a client for the whole suite; before each test an
- * empty demo cluster (no procedure holding its ID), optionally brought up on v1 by firstStart; the
- * cluster emptied again at the end.
+ * empty cluster (no procedure holding its ID), optionally brought up on v1 by firstStart; the
+ * cluster emptied again at the end. `cluster`: `standin` (the default, the stand-in test fixture)
+ * or `demo` (real NocoBase).
  */
-export function e2eSuite(options: { startCluster: boolean }): { client: Client; worker: WorkerProcess } {
+export function e2eSuite(options: { startCluster: boolean; cluster?: 'standin' | 'demo' }): { client: Client; worker: WorkerProcess } {
   const suite = {} as { client: Client; worker: WorkerProcess };
+  const cluster = options.cluster ?? 'standin';
+  const reset = cluster === 'demo' ? resetDemo : resetStandin;
+  const workflowId = procedureWorkflowId(cluster);
   before(async () => {
     suite.worker = await startWorkerProcess();
     suite.client = await connectClient();
@@ -23,13 +28,13 @@ export function e2eSuite(options: { startCluster: boolean }): { client: Client; 
   after(async () => {
     await suite.worker?.stop();
     await suite.client?.connection.close();
-    await resetDemo();
+    await reset();
   });
   beforeEach(async () => {
-    await resetDemo();
-    await suite.client.workflow.getHandle(DEMO_WORKFLOW_ID).terminate('e2e test needs the demo cluster').catch(() => undefined);
+    await reset();
+    await suite.client.workflow.getHandle(workflowId).terminate(`e2e test needs the ${cluster} cluster`).catch(() => undefined);
     if (options.startCluster) {
-      await suite.client.workflow.execute(firstStart, { taskQueue: TASK_QUEUE, workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
+      await suite.client.workflow.execute(firstStart, { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster }] });
     }
   });
   return suite;

@@ -5,11 +5,12 @@ import { DefaultLogger } from '@temporalio/worker';
 import { loadConfig } from '../../src/config/load';
 import type { ClusterConfig, MaintenanceConfig } from '../../src/config/schema';
 import { buildDeps, type WorkerDeps } from '../../src/worker/deps';
-import { demoOptionsFromEnv, resetDemoCluster, resetLoadBalancer as resetDemoLoadBalancer, type DemoClusterOptions } from '../../scripts/stack/demo-cluster';
+import { demoOptionsFromEnv, resetDemoCluster, resetLoadBalancer as resetClusterLoadBalancer, standinOptionsFromEnv, type DemoClusterOptions } from '../../scripts/stack/demo-cluster';
 
 const REQUIRED = [
   'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'DOCKER_HOST', 'REGISTRY', 'DATABASE_URL', 'LB_URL', 'SMTP_MAILDIR',
-  'NOCOBASE_MAINTENANCE_CONFIG', 'DEMO_IMAGE_V1', 'DEMO_IMAGE_V2', 'DEMO_IMAGE_BROKEN', 'STANDIN_EVENTS_DIR',
+  'NOCOBASE_MAINTENANCE_CONFIG', 'DEMO_IMAGE_V1', 'DEMO_IMAGE_V2', 'DEMO_IMAGE_BROKEN', 'DEMO_ROOT_EMAIL', 'DEMO_ROOT_PASSWORD',
+  'STANDIN_IMAGE_V1', 'STANDIN_IMAGE_V2', 'STANDIN_IMAGE_BROKEN', 'STANDIN_LB_URL', 'STANDIN_DATABASE_URL', 'STANDIN_EVENTS_DIR',
 ] as const;
 
 export type StackEnv = Record<(typeof REQUIRED)[number], string>;
@@ -23,10 +24,13 @@ export function stackEnv(): StackEnv {
   return process.env as StackEnv;
 }
 
-/** The stack's cluster definitions, optionally changed for one test (shorter timeouts, a broken node). */
-export function stackConfig(change: (demo: ClusterConfig, config: MaintenanceConfig) => void = () => undefined): MaintenanceConfig {
+/**
+ * The stack's cluster definitions, optionally changed for one test (shorter timeouts, a broken
+ * node): `change` gets the stand-in cluster, the one the activity and procedure tests run on.
+ */
+export function stackConfig(change: (standin: ClusterConfig, config: MaintenanceConfig) => void = () => undefined): MaintenanceConfig {
   const config = structuredClone(loadConfig(stackEnv().NOCOBASE_MAINTENANCE_CONFIG));
-  change(config.clusters.demo!, config);
+  change(config.clusters.standin!, config);
   return config;
 }
 
@@ -34,25 +38,35 @@ export function stackDeps(config: MaintenanceConfig = stackConfig()): WorkerDeps
   return { ...buildDeps(config), pollIntervalMs: 200 };
 }
 
-/** Fast stand-in timings for tests: they assert order, not duration. */
+/** The stand-in cluster with fast timings for tests: they assert order, not duration. */
+export function standinOptions(): DemoClusterOptions {
+  stackEnv();
+  return { ...standinOptionsFromEnv(process.env), seconds: { install: 2, upgrade: 2, plugin: 1 }, log: () => undefined };
+}
+
+/** The `demo` cluster: three real NocoBase nodes. */
 export function demoOptions(): DemoClusterOptions {
   stackEnv();
-  return { ...demoOptionsFromEnv(process.env), seconds: { install: 2, upgrade: 2, plugin: 1 }, log: () => undefined };
+  return { ...demoOptionsFromEnv(process.env), log: () => undefined };
 }
 
 /**
- * An empty demo cluster: containers recreated (stopped), database dropped, event files gone, load
- * balancer servers back in maintenance and the maintenance switch off.
+ * An empty stand-in cluster: containers recreated (stopped), database dropped, event files gone,
+ * load balancer servers back in maintenance and the maintenance switch off.
  */
+export async function resetStandin(): Promise<void> {
+  await resetDemoCluster(standinOptions());
+}
+
+/** The same for the real NocoBase `demo` cluster. */
 export async function resetDemo(): Promise<void> {
   await resetDemoCluster(demoOptions());
 }
 
-/** Every demo server back in maintenance and the maintenance switch off: the LB's state after stack:up. */
-export async function resetLoadBalancer(): Promise<void> {
-  const options = demoOptions();
+/** Every stand-in server back in maintenance and the maintenance switch off: the LB's state after stack:up. */
+export async function resetLoadBalancer(options: DemoClusterOptions = standinOptions()): Promise<void> {
   if (!options.loadBalancer) throw new Error('HAPROXY_RUNTIME_API and HAPROXY_MAINTENANCE_MAP are not in the environment');
-  await resetDemoLoadBalancer(options.loadBalancer, options.nodePorts.length);
+  await resetClusterLoadBalancer(options.loadBalancer, options.nodePorts.length);
 }
 
 /** Runs one activity with a real activity context (heartbeats, cancellation), outside any worker. */
@@ -62,19 +76,19 @@ export function runActivity<I, O>(activity: (input: I) => Promise<O>, input: I):
 }
 
 /**
- * For a suite of activity tests on the demo cluster: an empty cluster before, activities bound to
- * the real stack, and the cluster emptied again after, whatever the tests left running.
+ * For a suite of activity tests on the stand-in cluster: an empty cluster before, activities bound
+ * to the real stack, and the cluster emptied again after, whatever the tests left running.
  */
-export function demoActivities(): { readonly deps: WorkerDeps; readonly activities: Activities } {
+export function standinActivities(): { readonly deps: WorkerDeps; readonly activities: Activities } {
   const suite = {} as { deps: WorkerDeps; activities: Activities };
   before(async () => {
-    await resetDemo();
+    await resetStandin();
     suite.deps = stackDeps();
     suite.activities = createActivities(suite.deps);
   });
   after(async () => {
     await suite.deps?.close();
-    await resetDemo();
+    await resetStandin();
   });
   return suite;
 }

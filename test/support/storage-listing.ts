@@ -12,9 +12,9 @@ const LISTING = `cd /storage && stat -c '%n %F %a %u:%g' . && find . -mindepth 1
   if [ -f "$f" ] && [ ! -L "$f" ]; then echo "$(stat -c '%n %a %u:%g' "$f") $(sha256sum < "$f" | cut -d' ' -f1)";
   else stat -c '%n %F %a %u:%g %N' "$f"; fi; done`;
 
-/** Runs `script` in a tool container with the demo cluster's storage volume at /storage. */
-export async function inDemoStorage(script: string, labels: Record<string, string> = {}): Promise<string> {
-  const demo = stackConfig().clusters.demo!;
+/** Runs `script` in a tool container with a cluster's storage volume at /storage (default: the stand-in's). */
+export async function inStandinStorage(script: string, labels: Record<string, string> = {}, cluster = 'standin'): Promise<string> {
+  const demo = stackConfig().clusters[cluster]!;
   const docker = new Docker(dockerOptions(stackEnv().DOCKER_HOST));
   const container = await docker.createContainer({
     Image: demo.backup.toolImage,
@@ -33,4 +33,7 @@ export async function inDemoStorage(script: string, labels: Record<string, strin
   }
 }
 
-export const demoStorageListing = (): Promise<string> => inDemoStorage(LISTING);
+export const standinStorageListing = (): Promise<string> => inStandinStorage(LISTING);
+
+/** The real NocoBase `demo` cluster's storage, listed the same way. */
+export const demoStorageListing = (): Promise<string> => inStandinStorage(LISTING, {}, 'demo');
