@@ -19,6 +19,14 @@ export enum FailureType {
   ImageUnavailable = 'ImageUnavailable',
   /** A node's container stopped on its own while we waited for it to become ready. */
   NodeExited = 'NodeExited',
+  /**
+   * A started node's container runs but the application says it failed and will not recover by
+   * waiting: its health check answers `APP_ERROR` (e.g. a migration threw during the upgrade on
+   * start, or the database was written by a newer version), or the same other 503 error for longer
+   * than `timeouts.nodeFailedGrace`. NocoBase stays up in that state instead of exiting; the code
+   * and message it answered are in the failure's message and details.
+   */
+  NodeFailed = 'NodeFailed',
   /** A node did not become healthy (and, where asked, plugins enabled) within its timeout. */
   NodeNotReady = 'NodeNotReady',
   /** The load balancer's runtime API refused a command. */

@@ -132,8 +132,14 @@ export const clusterSchema = z
         nodeReady: duration.default(600_000),
         nodeStop: duration.default(30_000),
         loadBalancerReady: duration.default(60_000),
+        /**
+         * How long a node may answer the same 503 error that is not a known progress state
+         * (installing, upgrading, starting) before the wait gives up on it as NodeFailed.
+         * `APP_ERROR` fails at once.
+         */
+        nodeFailedGrace: duration.default(20_000),
       })
-      .default({ nodeReady: 600_000, nodeStop: 30_000, loadBalancerReady: 60_000 }),
+      .default({ nodeReady: 600_000, nodeStop: 30_000, loadBalancerReady: 60_000, nodeFailedGrace: 20_000 }),
   })
   .superRefine((cluster, ctx) => {
     const seen = new Map<string, number>();

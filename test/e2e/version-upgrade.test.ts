@@ -12,6 +12,7 @@ import { fingerprint } from '../support/business-data';
 import { receivedMail } from '../support/maildir';
 import { startProber } from '../support/prober';
 import { standinStorageListing } from '../support/storage-listing';
+import { readStandinEvents } from '../../scripts/stack/demo-cluster';
 import { STANDIN_WORKFLOW_ID as workflowId, e2eSuite, until } from '../support/e2e-suite';
 import { stackDeps, stackEnv } from '../support/stack';
 import { startWorkerProcess } from '../support/worker-process';
@@ -144,12 +145,23 @@ describe('versionUpgrade on the 3-node stand-in cluster, through the real worker
     assert.equal((await fetch(stackEnv().STANDIN_LB_URL)).status, 200);
   });
 
-  it('rolls back on its own when the target image never becomes healthy', async () => {
+  it('rolls back on its own, within seconds of APP_ERROR, when the target image fails its upgrade', async () => {
     const before = await fingerprint(stackEnv().STANDIN_DATABASE_URL);
     const handle = await startUpgrade({ image: stackEnv().STANDIN_IMAGE_BROKEN });
     const error = await handle.result().catch((caught: unknown) => caught);
     assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure, String(error));
-    assert.equal(error.cause.type, FailureType.NodeExited);
+    // The broken node stays up at 503 APP_ERROR (as NocoBase does); the wait fails on it at once
+    // instead of after timeouts.nodeReady, and the rollback stops it.
+    assert.equal(error.cause.type, FailureType.NodeFailed);
+    const broken = containers.map((name) => readStandinEvents(stackEnv().STANDIN_EVENTS_DIR, name))
+      .find((events) => events.some((entry) => entry.event === 'upgrade-failed'));
+    assert.ok(broken, 'a node recorded the failed upgrade');
+    const failedAt = Date.parse(broken.find((entry) => entry.event === 'upgrade-failed')!.at);
+    const stop = broken.find((entry) => entry.event === 'stop' && Date.parse(entry.at) >= failedAt);
+    assert.ok(stop, 'the rollback stopped the failed node');
+    const rollbackAfterMs = Date.parse(stop.at) - failedAt;
+    assert.ok(rollbackAfterMs < 10_000, `rollback started ${rollbackAfterMs} ms after APP_ERROR`);
+    process.stdout.write(`# rollback started ${rollbackAfterMs} ms after the node answered APP_ERROR\n`);
     assert.deepEqual(await images(), containers.map(() => stackEnv().STANDIN_IMAGE_V1));
     assert.deepEqual(await fingerprint(stackEnv().STANDIN_DATABASE_URL), before);
     assert.equal((await fetch(stackEnv().STANDIN_LB_URL)).status, 200);

@@ -1,10 +1,10 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { containerLogTail } from '../../adapters/docker/containers';
 import { pluginsReady, readApplicationState } from '../../adapters/nocobase/application-state';
-import { probeAppVersion, probeHealth } from '../../adapters/nocobase/http-probes';
+import { healthVerdict, probeAppInfo, probeHealth, type HealthAnswer } from '../../adapters/nocobase/http-probes';
 import { FailureType } from '../../common/failure-types';
 import type { NodeReadiness, PluginSummary } from '../../common/procedure-types';
-import type { NodeConfig } from '../../config/schema';
+import type { ClusterConfig, NodeConfig } from '../../config/schema';
 import { pollUntilDeadline } from '../activity-context';
 import { getCluster, getNode } from '../cluster/lookup';
 import { createNamingLookup } from '../cluster/naming-from-nodes';
@@ -17,7 +17,7 @@ export interface WaitNodeReadyInput {
   requirePlugins: boolean;
   /**
    * Also wait until the database records this application version (an upgrade has finished) and
-   * the node itself reports it, when its `app:getInfo` endpoint answers.
+   * the node itself reports it through `app:getInfo`.
    */
   expectVersion?: string | null;
 }
@@ -25,25 +25,77 @@ export interface WaitNodeReadyInput {
 /** What one look saw; heartbeated, and the details of a NodeNotReady failure. */
 interface Observation {
   health: string;
+  message?: string;
   version?: string | null;
   plugins?: PluginSummary | null;
   appVersion?: string | null;
+  appInfo?: string;
+}
+
+/**
+ * Remembers a 503 that is neither progress nor APP_ERROR (see `healthVerdict`) and says when the
+ * same code and message have lasted longer than the grace. Kept per attempt: a retried wait gives
+ * the node a fresh grace, which only delays a verdict by that much.
+ */
+function graceWatch(graceMs: number) {
+  let seen: { key: string; since: number } | undefined;
+  return {
+    reset(): void {
+      seen = undefined;
+    },
+    /** How long this answer has been given unchanged, once that is longer than the grace. */
+    expired(answer: HealthAnswer, now: number): number | undefined {
+      const key = `${answer.status} ${answer.code} ${answer.message ?? ''}`;
+      if (seen?.key !== key) seen = { key, since: now };
+      const lasted = now - seen.since;
+      return lasted > graceMs ? lasted : undefined;
+    },
+  };
 }
 
 export function createHealthActivities(deps: ActivityDeps) {
   const namingOf = createNamingLookup(deps);
 
+  async function logTail(node: NodeConfig): Promise<string> {
+    return containerLogTail(deps.docker(node.dockerHost).getContainer(node.container), 15);
+  }
+
   /** A container that stopped will not become ready: fail at once, with its last log lines. */
   async function failIfExited(node: NodeConfig): Promise<void> {
-    const container = deps.docker(node.dockerHost).getContainer(node.container);
-    const info = await container.inspect();
+    const info = await deps.docker(node.dockerHost).getContainer(node.container).inspect();
     if (info.State.Running) return;
-    const tail = await containerLogTail(container, 15);
+    const tail = await logTail(node);
     throw ApplicationFailure.nonRetryable(
       `node ${node.name}: container ${node.container} is ${info.State.Status} (exit code ${info.State.ExitCode}) instead of becoming ready\n${tail}`,
       FailureType.NodeExited,
       { node: node.name, exitCode: info.State.ExitCode, logTail: tail },
     );
+  }
+
+  /** The application says it failed (and NocoBase then stays up at 503): waiting longer cannot help. */
+  async function nodeFailed(node: NodeConfig, answer: HealthAnswer, lastedMs: number | null): Promise<ApplicationFailure> {
+    const tail = await logTail(node).catch(() => '');
+    const answered = `${answer.status ?? '?'} ${answer.code}${answer.message ? `: ${answer.message}` : ''}`;
+    const how = lastedMs === null ? '' : ` (unchanged for ${Math.round(lastedMs / 1000)}s)`;
+    return ApplicationFailure.nonRetryable(
+      `node ${node.name} failed instead of becoming ready: its health check answers ${answered}${how}\n${tail}`.trimEnd(),
+      FailureType.NodeFailed,
+      { node: node.name, status: answer.status, code: answer.code, message: answer.message ?? null, lastedMs, logTail: tail },
+    );
+  }
+
+  /** Health is 200: ready once app:getInfo, the database's version and (if asked) plugins agree. */
+  async function readyOrNot(input: WaitNodeReadyInput, node: NodeConfig, health: HealthAnswer) {
+    const info = await probeAppInfo(node.healthUrl);
+    const state = await readApplicationState(deps.database(input.cluster), await namingOf(input.cluster));
+    const last: Observation = {
+      health: health.code, version: state.version, plugins: state.plugins,
+      ...(info.ok ? { appVersion: info.version } : { appInfo: info.reason }),
+    };
+    // Health is 200 even while the node cannot reach its database; app:getInfo reads it.
+    const versionOk = !input.expectVersion || (state.version === input.expectVersion && info.ok && info.version === input.expectVersion);
+    const ready = info.ok && versionOk && (!input.requirePlugins || pluginsReady(state.plugins));
+    return { ready, last, state, appVersion: info.ok ? info.version : null };
   }
 
   return {
@@ -55,15 +107,19 @@ export function createHealthActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Waits until a started node answers its health check with 200 and, when asked, the database
-     * shows its plugins installed and enabled, and reports the node's own version (app:getInfo).
-     * Fails at once when the container exits (NodeExited); fails after the cluster's
-     * `timeouts.nodeReady` (NodeNotReady), counted from the first attempt. Read-only (the
+     * Waits until a started node answers its health check with 200, its `app:getInfo` answers
+     * (with `expectVersion`, when given, as the database records too) and, when asked, the
+     * database shows its plugins installed and enabled. Fails at once when the container exits
+     * (NodeExited) or the application says it failed (`APP_ERROR`, or the same other 503 error
+     * for longer than `timeouts.nodeFailedGrace`: NodeFailed — real NocoBase stays up at 503
+     * after a failed upgrade, so waiting would only keep users on the maintenance page); fails
+     * after `timeouts.nodeReady` (NodeNotReady), counted from the first attempt. Read-only (the
      * cluster's first container is inspected for its table naming), heartbeats, safe to retry.
      */
     async waitNodeReady(input: WaitNodeReadyInput): Promise<NodeReadiness> {
-      const cluster = getCluster(deps, input.cluster);
+      const cluster: ClusterConfig = getCluster(deps, input.cluster);
       const node = getNode(deps, input.cluster, input.node);
+      const grace = graceWatch(cluster.timeouts.nodeFailedGrace);
       const notReady = (last: Observation) => () =>
         ApplicationFailure.nonRetryable(
           `node ${node.name} not ready after ${Math.round(cluster.timeouts.nodeReady / 1000)}s (last seen: ${JSON.stringify(last)})`,
@@ -74,26 +130,28 @@ export function createHealthActivities(deps: ActivityDeps) {
       return pollUntilDeadline(cluster.timeouts.nodeReady, deps.pollIntervalMs ?? 500, async (startedAt) => {
         await failIfExited(node);
         const health = await probeHealth(node.healthUrl);
-        if (!health.ok) {
-          const last: Observation = { health: health.code };
+        const verdict = healthVerdict(health);
+        if (verdict === 'failed') throw await nodeFailed(node, health, null);
+        if (verdict === 'suspect') {
+          const lasted = grace.expired(health, Date.now());
+          if (lasted !== undefined) throw await nodeFailed(node, health, lasted);
+        } else {
+          grace.reset();
+        }
+        if (verdict !== 'ready') {
+          const last: Observation = { health: health.code, ...(health.message ? { message: health.message } : {}) };
           return { done: false, progress: { ...last }, failure: notReady(last) };
         }
-        const state = await readApplicationState(deps.database(input.cluster), await namingOf(input.cluster));
-        const appVersion = await probeAppVersion(node.healthUrl);
-        const last: Observation = { health: health.code, version: state.version, plugins: state.plugins, appVersion };
-        const versionOk = !input.expectVersion
-          || (state.version === input.expectVersion && (appVersion === null || appVersion === input.expectVersion));
-        if (!versionOk || (input.requirePlugins && !pluginsReady(state.plugins))) {
-          return { done: false, progress: { ...last }, failure: notReady(last) };
-        }
+        const look = await readyOrNot(input, node, health);
+        if (!look.ready) return { done: false, progress: { ...look.last }, failure: notReady(look.last) };
         return {
           done: true,
           value: {
             node: node.name,
-            version: state.version,
-            ...(state.plugins ? { plugins: state.plugins } : {}),
+            version: look.state.version,
+            ...(look.state.plugins ? { plugins: look.state.plugins } : {}),
             waitedMs: Date.now() - startedAt,
-            ...(appVersion === null ? {} : { appVersion }),
+            ...(look.appVersion === null ? {} : { appVersion: look.appVersion }),
           },
         };
       });

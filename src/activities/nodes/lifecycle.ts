@@ -1,5 +1,6 @@
-import { log } from '@temporalio/activity';
-import { startContainer, stopContainer } from '../../adapters/docker/containers';
+import { ApplicationFailure, log } from '@temporalio/activity';
+import { startContainer, stopContainerUntilGone } from '../../adapters/docker/containers';
+import { FailureType } from '../../common/failure-types';
 import type { NodeSnapshot } from '../../common/procedure-types';
 import { getCluster, getNode, snapshotNode } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
@@ -25,15 +26,27 @@ export function createNodeActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Stops a node's container gracefully (SIGTERM, then SIGKILL after the configured timeout).
-     * Idempotent and safe to retry: a stopped container stays stopped.
+     * Stops a node's container gracefully: SIGTERM, then SIGKILL after `timeouts.nodeStop` (a node
+     * that ignores SIGTERM is killed then), and returns only once Docker shows the container not
+     * running with no process; one still running is killed and checked again, and if even that
+     * fails the activity fails retryably (NodeNotStopped), so no later step runs beside a live
+     * process. Idempotent and safe to retry: a stopped container stays stopped.
      */
     async stopNode(input: NodeRef): Promise<NodeSnapshot> {
       const cluster = getCluster(deps, input.cluster);
       const node = getNode(deps, input.cluster, input.node);
       if ((await snapshotNode(deps, node)).running) {
-        await stopContainer(deps.docker(node.dockerHost), node.container, Math.ceil(cluster.timeouts.nodeStop / 1000));
-        log.info('node stopped', { cluster: input.cluster, node: node.name, container: node.container });
+        const seconds = Math.ceil(cluster.timeouts.nodeStop / 1000);
+        const outcome = await stopContainerUntilGone(deps.docker(node.dockerHost), node.container, seconds);
+        if (!outcome.gone) {
+          throw ApplicationFailure.retryable(
+            `node ${node.name}: container ${node.container} is still ${outcome.status} (pid ${outcome.pid}) after SIGTERM, ${seconds}s and SIGKILL`,
+            FailureType.NodeNotStopped,
+            { node: node.name, ...outcome },
+          );
+        }
+        if (outcome.killed) log.warn('node had to be killed after the stop', { cluster: input.cluster, node: node.name, container: node.container });
+        log.info('node stopped', { cluster: input.cluster, node: node.name, container: node.container, killed: outcome.killed });
       }
       return snapshotNode(deps, node);
     },

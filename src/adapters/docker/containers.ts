@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { isNotFound, isNotModified, nullIfNotFound } from './errors';
+import { dockerStatus, isNotFound, isNotModified, nullIfNotFound } from './errors';
 import { demuxDockerLogs } from './logs';
 
 /** A container as the Engine sees it, or null when there is none of that name or ID. */
@@ -26,6 +26,48 @@ export async function stopContainer(docker: Docker, name: string, seconds: numbe
   } catch (error) {
     if (!isNotModified(error) && !(missingOk && isNotFound(error))) throw error;
   }
+}
+
+/** What a stop ended with: the Engine's view of the container once it was checked (and killed if need be). */
+export interface StopOutcome {
+  /** The container was still running after the graceful stop and SIGKILL had to be sent. */
+  killed: boolean;
+  /** Not running and no process ID: the process is really gone. */
+  gone: boolean;
+  status: string;
+  pid: number;
+}
+
+const KILL_LOOKS = 20;
+const KILL_LOOK_MS = 250;
+
+const processGone = (info: Docker.ContainerInspectInfo): boolean => !info.State.Running && !info.State.Pid;
+
+/**
+ * Stops a container and checks that its process is gone. The Engine sends SIGTERM, then SIGKILL
+ * after `seconds` (a NocoBase that ignores SIGTERM is killed then); it answers once it considers the
+ * container stopped, and that is verified here (`State.Running` false, `State.Pid` 0) rather than
+ * trusted. A container still running is killed and looked at once more; `gone: false` after that is
+ * for the caller to report.
+ */
+export async function stopContainerUntilGone(docker: Docker, name: string, seconds: number): Promise<StopOutcome> {
+  await stopContainer(docker, name, seconds);
+  const container = docker.getContainer(name);
+  let info = await container.inspect();
+  let killed = false;
+  if (!processGone(info)) {
+    killed = true;
+    await container.kill({ signal: 'SIGKILL' }).catch((error: unknown) => {
+      // 409: it stopped between the look and the kill, which is what we want.
+      if (dockerStatus(error) !== 409 && !isNotModified(error)) throw error;
+    });
+    // Bounded: an Engine that cannot kill the process must not hang the stop forever.
+    for (let look = 0; look < KILL_LOOKS && !processGone(info); look++) {
+      await new Promise((resolve) => setTimeout(resolve, KILL_LOOK_MS));
+      info = await container.inspect();
+    }
+  }
+  return { killed, gone: processGone(info), status: info.State.Status, pid: info.State.Pid };
 }
 
 /** Removes a container, never its volumes; false when it was already gone. */

@@ -5,23 +5,59 @@
 
 const PROBE_TIMEOUT_MS = 2_000;
 
-/** NocoBase's gateway answers 503 with `{ error: { code } }` while it installs or upgrades. */
-export async function probeHealth(url: string): Promise<{ ok: boolean; code: string }> {
+/** One answer of the health check. `status` and `message` are there when the node answered HTTP. */
+export interface HealthAnswer {
+  ok: boolean;
+  /** `ok`, NocoBase's error code (`APP_ERROR`, `APP_COMMANDING`, a PostgreSQL code…), or why nothing answered. */
+  code: string;
+  status?: number;
+  message?: string;
+}
+
+/** NocoBase's gateway answers 503 with `{ error: { code, message } }` while it is not running. */
+export async function probeHealth(url: string): Promise<HealthAnswer> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
     const body = await response.text();
-    if (response.status === 200) return { ok: true, code: 'ok' };
+    if (response.status === 200) return { ok: true, code: 'ok', status: 200 };
     let code = `HTTP ${response.status}`;
+    let message: string | undefined;
     try {
-      code = (JSON.parse(body) as { error?: { code?: string } }).error?.code ?? code;
+      const error = (JSON.parse(body) as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+      if (typeof error?.code === 'string') code = error.code;
+      if (typeof error?.message === 'string') message = error.message;
     } catch {
       // not JSON: keep the status
     }
-    return { ok: false, code };
+    return { ok: false, code, status: response.status, ...(message === undefined ? {} : { message }) };
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     return { ok: false, code: cause?.code ?? cause?.message ?? (error as Error).message };
   }
+}
+
+/**
+ * NocoBase's 503 codes for "working on it" (its gateway's app errors): preparing, starting,
+ * initialising, running a command such as the upgrade of a quickstart. Waiting on them is right,
+ * however long (an upgrade may take minutes), up to `timeouts.nodeReady`.
+ */
+const PROGRESS_CODES: ReadonlySet<string> = new Set([
+  'APP_PREPARING', 'APP_STARTING', 'APP_INITIALIZING', 'APP_INITIALIZED', 'APP_COMMANDING', 'COMMAND_END',
+]);
+
+/**
+ * How to read a health answer that is not 200:
+ * - `failed`: the application says it failed (`APP_ERROR`: a start or upgrade threw; NocoBase stays
+ *   up in that state and never recovers by itself);
+ * - `suspect`: a 503 with another error (a PostgreSQL code, `APP_STOPPED`, `COMMAND_ERROR`…) that
+ *   is terminal if it does not change for a while — the caller keeps the grace;
+ * - `waiting`: progress, or no HTTP answer at all (not listening yet, a proxy in between).
+ */
+export function healthVerdict(answer: HealthAnswer): 'ready' | 'waiting' | 'suspect' | 'failed' {
+  if (answer.ok) return 'ready';
+  if (answer.code === 'APP_ERROR') return 'failed';
+  if (answer.status === 503 && !PROGRESS_CODES.has(answer.code)) return 'suspect';
+  return 'waiting';
 }
 
 /**
@@ -34,20 +70,32 @@ export function appInfoUrl(healthUrl: string): string {
   return `${url.origin}${base}/app:getInfo`;
 }
 
+/** What `app:getInfo` answered: the version NocoBase reads from its database, or why not. */
+export type AppInfoAnswer = { ok: true; version: string | null } | { ok: false; reason: string };
+
 /**
- * The version the running node reports, or null when it does not answer 200 with one: the
- * endpoint is a second opinion, and a node that lacks it (or a proxy that hides it) must not block
- * readiness on its own. The database's version stays required.
+ * Asks the node for `app:getInfo`. Health answers 200 while the node's database is down; this
+ * endpoint reads the database, so a 200 here is the node's own proof that it can reach it.
  */
-export async function probeAppVersion(healthUrl: string): Promise<string | null> {
+export async function probeAppInfo(healthUrl: string): Promise<AppInfoAnswer> {
   try {
     const response = await fetch(appInfoUrl(healthUrl), { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
     const body = await response.text();
-    if (response.status !== 200) return null;
+    if (response.status !== 200) {
+      let reason = `HTTP ${response.status}`;
+      try {
+        const error = (JSON.parse(body) as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+        if (error) reason += ` ${String(error.code ?? '')} ${String(error.message ?? '')}`.trimEnd();
+      } catch {
+        // not JSON: the status says enough
+      }
+      return { ok: false, reason };
+    }
     const version = (JSON.parse(body) as { data?: { version?: unknown } } | null)?.data?.version;
-    return typeof version === 'string' ? version : null;
-  } catch {
-    return null;
+    return { ok: true, version: typeof version === 'string' ? version : null };
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    return { ok: false, reason: cause?.code ?? cause?.message ?? (error as Error).message };
   }
 }
 
