@@ -13,10 +13,10 @@ export const DEMO_WORKFLOW_ID = procedureWorkflowId('demo');
 /**
  * For an e2e suite: the real worker process and a client for the whole suite; before each test an
  * empty cluster (no procedure holding its ID), optionally brought up on v1 by firstStart; the
- * cluster emptied again at the end. `cluster`: `standin` (the default, the stand-in test fixture)
+ * cluster emptied again at the end (with `once`, before the suite instead of each test). `cluster`: `standin` (the default, the stand-in test fixture)
  * or `demo` (real NocoBase).
  */
-export function e2eSuite(options: { startCluster: boolean; cluster?: 'standin' | 'demo' }): { client: Client; worker: WorkerProcess } {
+export function e2eSuite(options: { startCluster: boolean; cluster?: 'standin' | 'demo'; once?: boolean }): { client: Client; worker: WorkerProcess } {
   const suite = {} as { client: Client; worker: WorkerProcess };
   const cluster = options.cluster ?? 'standin';
   const reset = cluster === 'demo' ? resetDemo : resetStandin;
@@ -30,7 +30,8 @@ export function e2eSuite(options: { startCluster: boolean; cluster?: 'standin' |
     await suite.client?.connection.close();
     await reset();
   });
-  beforeEach(async () => {
+  // `once`: one empty (or started) cluster for the whole suite, each test leaving it as it found it.
+  (options.once ? before : beforeEach)(async () => {
     await reset();
     await suite.client.workflow.getHandle(workflowId).terminate(`e2e test needs the ${cluster} cluster`).catch(() => undefined);
     if (options.startCluster) {

@@ -8,9 +8,11 @@ import { stackConfig, stackEnv } from './stack';
  * Every entry under the storage with its type, mode, owner and (for files) sha256, as the storage's
  * own host sees it: equal listings mean byte-for-byte equal storage.
  */
-const LISTING = `cd /storage && stat -c '%n %F %a %u:%g' . && find . -mindepth 1 | sort | while read -r f; do
+const listing = (prune: readonly string[] = []): string => `cd /storage && stat -c '%n %F %a %u:%g' . && find . -mindepth 1 ${
+  prune.map((entry) => `-path './${entry}' -prune -o `).join('')}-print | sort | while read -r f; do
   if [ -f "$f" ] && [ ! -L "$f" ]; then echo "$(stat -c '%n %a %u:%g' "$f") $(sha256sum < "$f" | cut -d' ' -f1)";
   else stat -c '%n %F %a %u:%g %N' "$f"; fi; done`;
+const LISTING = listing();
 
 /** Runs `script` in a tool container with a cluster's storage volume at /storage (default: the stand-in's). */
 export async function inStandinStorage(script: string, labels: Record<string, string> = {}, cluster = 'standin'): Promise<string> {
@@ -35,5 +37,8 @@ export async function inStandinStorage(script: string, labels: Record<string, st
 
 export const standinStorageListing = (): Promise<string> => inStandinStorage(LISTING);
 
-/** The real NocoBase `demo` cluster's storage, listed the same way. */
-export const demoStorageListing = (): Promise<string> => inStandinStorage(LISTING, {}, 'demo');
+/**
+ * The real NocoBase `demo` cluster's storage, listed the same way, without `prune`d entries
+ * (paths relative to the storage root).
+ */
+export const demoStorageListing = (prune: readonly string[] = []): Promise<string> => inStandinStorage(listing(prune), {}, 'demo');
