@@ -24,6 +24,8 @@ export interface ClusterPlan {
   approvers: string[];
   /** Middleware an upgrade restarts while every node is down. */
   restartMiddleware: string[];
+  /** How long a failing undo is retried on its own before a person is asked (`timeouts.rollback`). */
+  rollbackDeadlineMs?: number;
 }
 
 export interface NodeReadiness {

@@ -22,6 +22,10 @@ export async function createWorker(options: CreateWorkerOptions): Promise<{ work
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     activities: createActivities(options.deps),
     workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
+    // A cancelled parallel step waits until its activities have stopped, and a waiting activity
+    // learns of the cancellation from its next heartbeat: send them often enough that an undo
+    // starts within seconds, not the default 80 % of the 30 s heartbeat timeout.
+    maxHeartbeatThrottleInterval: '3s',
   });
   return { worker, connection };
 }

@@ -1,4 +1,4 @@
-import { proxyActivities, type ActivityInterfaceFor, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, patched, proxyActivities, type ActivityInterfaceFor, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { summarizeActivity } from './activity-summary';
 
@@ -25,6 +25,14 @@ export const longRunning = summarized({
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 });
 
+/**
+ * A cancelled activity counts as ended only once it has really stopped, so an undo that follows a
+ * cancelled parallel step never races it. Runs recorded before this rule used TRY_CANCEL.
+ */
+function settledOnCancel(): Pick<ActivityOptions, 'cancellationType'> {
+  return patched('wait-cancellation-completed') ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {};
+}
+
 /** Activity proxies whose every call is scheduled with `summary` derived from its input. */
 function summarized(options: ActivityOptions): ActivityInterfaceFor<Activities> {
   const activities = proxyActivities<Activities>(options);
@@ -35,7 +43,7 @@ function summarized(options: ActivityOptions): ActivityInterfaceFor<Activities> 
       const name = property as keyof Activities;
       const proxied = activity as ActivityInterfaceFor<Activities>[typeof name];
       const call = (input: Parameters<Activities[typeof name]>[0]) =>
-        proxied.executeWithOptions({ summary: summarizeActivity(name, input) }, [input] as never);
+        proxied.executeWithOptions({ summary: summarizeActivity(name, input), ...settledOnCancel() }, [input] as never);
       return Object.assign(call, { executeWithOptions: proxied.executeWithOptions });
     },
   });

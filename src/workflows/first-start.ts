@@ -41,12 +41,14 @@ export async function firstStart(rawInput: FirstStartInput): Promise<FirstStartR
       undoFailed: 'stopping the nodes it started failed',
       subject: (_broken, step) => `first start FAILED at ${step}`,
     },
-    async steps({ step, undo, tracker }) {
+    async steps(run) {
+      const { step, undo, tracker } = run;
       const { plan } = await step('preflight', async () => {
         const checked = await commonPreflight(FIRST_START, input, tracker);
         await longRunning.ensureImages({ cluster, images: checked.plan.nodes.map((node) => node.image) });
         return checked;
       });
+      run.adopt(plan);
       const names = plan.nodes.map((node) => node.name);
       const [first, ...others] = names;
       if (!first) throw ApplicationFailure.nonRetryable(`cluster ${cluster} has no nodes`, FailureType.Misconfigured);

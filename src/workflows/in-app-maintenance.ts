@@ -87,15 +87,15 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
       tracker.status.operations = operations;
 
       const plan = await step('preflight', async () => (await commonPreflight(IN_APP_MAINTENANCE, input, tracker)).plan);
-      run.approval.allow(plan.approvers);
+      run.adopt(plan);
       const all = plan.nodes.map((entry) => entry.name);
       const [first, ...others] = all;
       if (!first) throw ApplicationFailure.nonRetryable(`cluster ${cluster} has no nodes`, FailureType.Misconfigured);
       node = first;
 
       await step('reduce-to-one-node', async () => {
-        undo('give traffic back to every node', () => restoreTraffic(cluster, all));
-        undo('start the other nodes again', () => startNodes(cluster, others, tracker));
+        undo('give traffic back to every node', () => restoreTraffic(cluster, all), { needs: ['serving'] });
+        undo('start the other nodes again', () => startNodes(cluster, others, tracker), { restores: 'serving', needs: ['data'] });
         if (others.length === 0) return;
         // drain, then maint: requests under way finish on their node, new ones go to node 1.
         await quick.setLoadBalancerServers({ cluster, nodes: others, state: 'drain' });
@@ -159,7 +159,13 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
       operations.push({ operation: name, ok: true, backup });
       tracker.status.backup = backup;
       if (storage) tracker.status.storageBackup = storage;
-      if (input.restoreBackupOnFailure) undo('restore the database and storage from the maintenance backup', () => restoreOnFirstNode(run, backup, storage));
+      if (input.restoreBackupOnFailure) {
+        // node-1 kept serving users after this backup: restoring it loses their writes, so it waits for a person to confirm.
+        undo('restore the database and storage from the maintenance backup', () => restoreOnFirstNode(run, backup, storage), {
+          restores: 'data',
+          losesData: `restoring the backup taken at ${backup.createdAt} loses every write made on ${node} since then`,
+        });
+      }
       return;
     }
     try {

@@ -51,7 +51,7 @@ export interface ProcedureStatus {
   cluster: string;
   /** The step running now, or the last one when the procedure has ended. */
   step: string;
-  outcome: 'running' | 'succeeded' | 'failed' | 'compensating' | 'rolled-back' | 'rejected';
+  outcome: 'running' | 'succeeded' | 'failed' | 'compensating' | 'rollback-blocked' | 'rolled-back' | 'rejected';
   nodes: Record<string, { container: string; image?: string; state: NodeState }>;
   /** What the procedure waits for, in words, when it waits. */
   waitingFor?: string;
@@ -69,6 +69,29 @@ export interface ProcedureStatus {
   maintenanceDoneBy?: string;
   error?: { type: string; message: string };
   compensations?: CompensationOutcome[];
+  /** Set once the undo could not finish on its own, or a confirmation is needed: what a person must know. */
+  rollback?: RollbackStatus;
+  /** Set once users were given the new state (traffic back on it): a failure no longer rolls data back on its own. */
+  pointOfNoReturn?: { at: string; what: string };
+}
+
+/** Guided failure: the undo stopped where continuing would make things worse, and waits for a person. */
+export interface RollbackStatus {
+  state: 'blocked' | 'retrying' | 'finished' | 'abandoned';
+  /** Undos that failed, were not run because one they need failed, or wait for a confirmation. */
+  unfinished: CompensationOutcome[];
+  /** Set when the next undo destroys data people wrote: the words an operator confirms with `confirmDataLoss`. */
+  dataLoss?: string;
+  attempts: number;
+  decisions: (RollbackDecision & { action: 'retryRollback' | 'abandon'; at: string })[];
+}
+
+/** `retryRollback` once the cause is fixed, or `abandon` to leave the cluster as it is, with who and why. */
+export interface RollbackDecision {
+  by: string;
+  reason?: string;
+  /** Required when the status names a `dataLoss`: the operator read it and accepts it. */
+  confirmDataLoss?: boolean;
 }
 
 export interface OperationOutcome {
@@ -96,3 +119,15 @@ export const decideUpdate = defineUpdate<RecordedDecision, [Decision]>('decide')
 
 /** `temporal workflow signal --name maintenanceDone --input '{"by":"alice"}'`: the manual work is finished. */
 export const maintenanceDoneSignal = defineSignal<[{ by: string }]>('maintenanceDone');
+
+/**
+ * `temporal workflow update execute --name retryRollback --input '{"by":"alice"}'`: run the undos
+ * that did not finish again (after fixing what the status names). Refused unless the undo waits.
+ */
+export const retryRollbackUpdate = defineUpdate<RollbackStatus, [RollbackDecision]>('retryRollback');
+
+/**
+ * `temporal workflow update execute --name abandon --input '{"by":"alice","reason":"..."}'`: stop
+ * undoing and close the procedure, leaving the cluster exactly as the status describes it.
+ */
+export const abandonUpdate = defineUpdate<RollbackStatus, [RollbackDecision]>('abandon');

@@ -1,3 +1,4 @@
+import { CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import type { NodeReadiness } from '../common/procedure-types';
 import { longRunning, quick } from './activity-options';
 import type { ProcedureTracker } from './procedure-tracker';
@@ -21,15 +22,44 @@ export async function bringUp(cluster: string, node: string, tracker: ProcedureT
   return ready;
 }
 
+/**
+ * Runs one branch per item at once, as a structured step: when a branch fails, its siblings are
+ * cancelled and the step ends only once every branch has settled (their activities are cancelled
+ * with WAIT_CANCELLATION_COMPLETED), so the undo that follows never races forward work still in
+ * flight (node 3 ending on the new image, or old node 3 booting on data not yet restored).
+ * Fails with the first branch's own failure, not a sibling's cancellation.
+ */
+export async function inParallel<T, R>(items: readonly T[], branch: (item: T) => Promise<R>): Promise<R[]> {
+  // Runs recorded before parallel steps were structured rejected at the first failure; they replay so.
+  if (!patched('structured-parallel-steps')) return Promise.all(items.map(branch));
+  const scope = new CancellationScope();
+  let first: { error: unknown } | undefined;
+  const settled = await scope.run(() =>
+    Promise.allSettled(
+      items.map((item) =>
+        branch(item).catch((error: unknown) => {
+          if (!first && !(isCancellation(error) && scope.consideredCancelled)) {
+            first = { error };
+            scope.cancel();
+          }
+          throw error;
+        }),
+      ),
+    ),
+  );
+  if (first) throw first.error;
+  const cancelled = settled.find((outcome) => outcome.status === 'rejected');
+  if (cancelled) throw cancelled.reason;
+  return settled.map((outcome) => (outcome as PromiseFulfilledResult<R>).value);
+}
+
 /** Stops nodes in parallel, keeping the node table true. Idempotent. */
 export async function stopNodes(cluster: string, nodes: string[], tracker: ProcedureTracker): Promise<void> {
-  await Promise.all(
-    nodes.map(async (node) => {
-      tracker.node(node, 'stopping');
-      await quick.stopNode({ cluster, node });
-      tracker.node(node, 'stopped');
-    }),
-  );
+  await inParallel(nodes, async (node) => {
+    tracker.node(node, 'stopping');
+    await quick.stopNode({ cluster, node });
+    tracker.node(node, 'stopped');
+  });
 }
 
 /**
@@ -50,18 +80,20 @@ export async function startFirstThenOthers(cluster: string, nodes: string[], tra
  * node already serves at their own version. Idempotent.
  */
 export async function startNodes(cluster: string, nodes: string[], tracker: ProcedureTracker, readiness: Readiness = { requirePlugins: false }): Promise<NodeReadiness[]> {
-  return Promise.all(nodes.map((node) => bringUp(cluster, node, tracker, readiness)));
+  return inParallel(nodes, (node) => bringUp(cluster, node, tracker, readiness));
 }
 
 /**
  * Gives traffic back to the nodes: servers ready, wait until HAProxy sees them UP, then the
- * maintenance page off and the public URL answering 200. Idempotent.
+ * maintenance page off and the public URL answering 200. `onServing` runs the moment users can
+ * reach the nodes (before the public URL is checked). Idempotent.
  */
-export async function restoreTraffic(cluster: string, nodes: string[]): Promise<void> {
+export async function restoreTraffic(cluster: string, nodes: string[], onServing?: () => void): Promise<void> {
   if (nodes.length > 0) {
     await quick.setLoadBalancerServers({ cluster, nodes, state: 'ready' });
     await longRunning.waitLoadBalancerServing({ cluster, nodes, publicUrl: false });
   }
   await quick.setMaintenanceMode({ cluster, on: false });
+  onServing?.();
   if (nodes.length > 0) await longRunning.waitLoadBalancerServing({ cluster, nodes });
 }

@@ -1,6 +1,6 @@
 import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
-import type { NotificationOutcome } from '../common/procedure-types';
+import type { ClusterPlan, CompensationOutcome, NotificationOutcome } from '../common/procedure-types';
 import type { ProcedureDescriptor } from '../procedures/descriptor';
 import type { ApprovalPolicy } from '../procedures/approval-input';
 import type { CheckedCommon } from '../procedures/input-checks';
@@ -11,7 +11,9 @@ import { checkWorkflowId, runLabel } from './run-identity';
 import { notify } from './notify';
 import { outcomeReport } from './procedure-mail';
 import { ProcedureTracker } from './procedure-tracker';
-import { describeFailure, failureType, Saga } from './saga';
+import type { RollbackDecision } from './messages';
+import { RollbackGuide } from './rollback-guide';
+import { describeFailure, failureType, Saga, type UndoOptions } from './saga';
 
 /** What a procedure's steps work with: one run's tracker, undo stack, approval and label. */
 export interface ProcedureRun<Step extends string> {
@@ -22,8 +24,18 @@ export interface ProcedureRun<Step extends string> {
   readonly label: string;
   /** Runs one named step, recorded in the status query, the UI and the search attributes. */
   step<T>(name: Step, run: () => Promise<T>): Promise<T>;
-  /** Pushes the undo of what comes next, BEFORE it runs: a step that fails halfway is undone too. */
-  undo(description: string, run: () => Promise<unknown>): void;
+  /**
+   * Pushes the undo of what comes next, BEFORE it runs: a step that fails halfway is undone too.
+   * `restores` and `needs` order the undo: one whose needs were not restored is not run.
+   */
+  undo(description: string, run: () => Promise<unknown>, options?: UndoOptions): void;
+  /**
+   * Users now work on the new state (traffic is back on it): from here a failure leaves it
+   * serving and alerts; undoing (which would lose their writes) needs an operator's confirmation.
+   */
+  pointOfNoReturn(what: string): void;
+  /** What the pre-flight learned that the runner needs: the approvers and the rollback deadline. */
+  adopt(plan: Pick<ClusterPlan, 'approvers' | 'rollbackDeadlineMs'>): void;
   /** Asks the approvers and waits; a rejection or a timeout under `rollback` throws, so the undo runs. */
   decide(request: DecisionRequest, policy: ApprovalPolicy): Promise<void>;
 }
@@ -96,14 +108,25 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
   const approval = new Approval();
   tracker.status.approval = approval.status;
   const saga = new Saga();
+  const guide = new RollbackGuide(tracker.status, () => approval.status.approvers);
+  let rollbackDeadlineMs = DEFAULT_ROLLBACK_DEADLINE_MS;
   const run: ProcedureRun<Step> = {
     cluster,
     tracker,
     approval,
     label: runLabel(),
     step: (name, body) => tracker.step(name, body),
-    undo: (description, body) => saga.push(description, body),
+    undo: (description, body, options) => saga.push(description, body, options),
     decide: (request, policy) => awaitDecision(request, approval, policy, tracker),
+    pointOfNoReturn(what) {
+      const at = new Date(Date.now()).toISOString();
+      tracker.status.pointOfNoReturn = { at, what };
+      saga.requireConfirmation(`users have worked on the new state since ${at} (${what}); undoing puts back the state from before and loses what they did since`);
+    },
+    adopt(plan) {
+      approval.allow(plan.approvers);
+      if (plan.rollbackDeadlineMs !== undefined) rollbackDeadlineMs = plan.rollbackDeadlineMs;
+    },
   };
 
   try {
@@ -116,22 +139,27 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
     return completed.result(notification);
   } catch (error) {
     tracker.failing(error);
-    const compensations = await saga.compensate();
+    const step = tracker.status.step;
+    const { compensations, abandoned } = await undoAll(script, saga, guide, rollbackDeadlineMs);
     const broken = compensations.filter((outcome) => !outcome.ok);
     tracker.failed(compensations);
-    const step = tracker.status.step;
     const undone = broken.length > 0 ? wording.undoFailed : wording.undone;
     const notification = await CancellationScope.nonCancellable(() =>
       notify(cluster, wording.subject(broken.length > 0, step), outcomeReport(`${capitalize(wording.title)} ended at step ${step} and ${undone}.`, tracker.status, error)),
     );
     const type = failureType(error);
     const message = describeFailure(error);
-    if (broken.length > 0 && script.undoFailureIsFatal) {
+    if (abandoned) {
+      const who = `abandoned by ${abandoned.by}: ${abandoned.reason}`;
+      // Nothing was undone after the point of no return: the new state serves, which is not a broken rollback.
+      const leftServing = tracker.status.pointOfNoReturn !== undefined && !saga.anyFailed;
       throw ApplicationFailure.create({
-        type: FailureType.RollbackFailed,
+        type: leftServing ? type : FailureType.RollbackFailed,
         nonRetryable: true,
-        message: `${wording.title} failed at ${step} (${type}: ${message}) and ${wording.undoFailed}: ${broken.map((outcome) => `${outcome.step}: ${outcome.error}`).join('; ')}`,
-        details: [{ cause: { type, message }, compensations, nodes: tracker.status.nodes, ...wording.details?.(run) }],
+        message: leftServing
+          ? `${wording.title} failed at ${step} after the point of no return (${message}); the new state keeps serving, ${who}`
+          : `${wording.title} failed at ${step} (${type}: ${message}) and ${wording.undoFailed}: ${broken.map((outcome) => `${outcome.step}: ${outcome.error}`).join('; ')}; ${who}`,
+        details: [{ cause: { type, message }, compensations, nodes: tracker.status.nodes, rollback: tracker.status.rollback, ...wording.details?.(run) }],
       });
     }
     if (isCancellation(error)) throw error;
@@ -149,6 +177,35 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
       cause: error instanceof Error ? error : undefined,
     });
   }
+}
+
+/** How long a failing undo is retried on its own before a person is asked (a dockerd restart, a database failover). */
+const DEFAULT_ROLLBACK_DEADLINE_MS = 10 * 60_000;
+
+/**
+ * Runs the undo stack; where an undo that matters could not finish (or would lose people's data),
+ * asks a person and runs what is left again, until it finished or was abandoned. A cancellation of
+ * the workflow does not end this: the cluster is not left half undone because someone cancelled.
+ */
+async function undoAll(
+  script: { undoFailureIsFatal: boolean; input: CheckedCommon },
+  saga: Saga,
+  guide: RollbackGuide,
+  deadlineMs: number,
+): Promise<{ compensations: CompensationOutcome[]; abandoned?: RollbackDecision }> {
+  const budget = { deadlineMs, dataLossConfirmed: false };
+  let compensations = await saga.compensate(budget);
+  if (!script.undoFailureIsFatal) return { compensations };
+  let helped = false;
+  while (saga.unfinished.length > 0) {
+    const { action, decision } = await CancellationScope.nonCancellable(() => guide.ask(script.input.cluster, saga.unfinished, saga.awaitsConfirmation));
+    if (action === 'abandon') return { compensations, abandoned: decision };
+    helped = true;
+    budget.dataLossConfirmed ||= decision.confirmDataLoss === true;
+    compensations = await saga.compensate(budget);
+  }
+  if (helped) guide.finished();
+  return { compensations };
 }
 
 function capitalize(text: string): string {

@@ -1,9 +1,36 @@
-import { ApplicationFailure, CancellationScope, log } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, log, sleep } from '@temporalio/workflow';
 import type { CompensationOutcome } from '../common/procedure-types';
 
-interface Undo {
+/**
+ * What an undo makes true again, so that other undos can say they need it: nodes never start on
+ * data that was not restored, traffic never comes back to nodes that are not the old version.
+ */
+export type Restores = 'stopped' | 'data' | 'storage' | 'images' | 'serving';
+
+export interface UndoOptions {
+  restores?: Restores;
+  /** Undos that must have succeeded first; when one failed, this one is not run. */
+  needs?: Restores[];
+  /**
+   * Set when running this undo destroys something people made since (writes on a node that
+   * served users): it runs only once an operator confirmed the loss in words they were shown.
+   */
+  losesData?: string;
+}
+
+type UndoState = 'pending' | 'done' | 'failed' | 'blocked' | 'unconfirmed';
+
+interface Undo extends UndoOptions {
   step: string;
   run: () => Promise<unknown>;
+  state: UndoState;
+  error?: string;
+}
+
+/** How long and how often a failing undo is tried again before a person is asked. */
+export interface RetryBudget {
+  deadlineMs: number;
+  dataLossConfirmed: boolean;
 }
 
 /**
@@ -14,36 +41,111 @@ interface Undo {
 export class Saga {
   private readonly stack: Undo[] = [];
 
-  push(step: string, run: () => Promise<unknown>): void {
-    this.stack.push({ step, run });
+  push(step: string, run: () => Promise<unknown>, options: UndoOptions = {}): void {
+    this.stack.push({ step, run, state: 'pending', ...options });
+  }
+
+  /** From now on every undo already pushed waits for an operator's confirmation before it runs. */
+  requireConfirmation(why: string): void {
+    for (const undo of this.stack) undo.losesData ??= why;
   }
 
   get size(): number {
     return this.stack.length;
   }
 
-  /**
-   * Runs the undos newest first, each to completion even if an earlier one failed. Runs in a
-   * non-cancellable scope: cancelling the workflow must not cancel its own cleanup. Failures are
-   * returned (and logged) for the caller to report, never swallowed.
-   */
-  async compensate(): Promise<CompensationOutcome[]> {
-    return CancellationScope.nonCancellable(async () => {
-      const outcomes: CompensationOutcome[] = [];
-      while (this.stack.length > 0) {
-        const undo = this.stack.pop() as Undo;
-        try {
-          await undo.run();
-          outcomes.push({ step: undo.step, ok: true });
-        } catch (error) {
-          const message = describeFailure(error);
-          log.error('compensation failed', { step: undo.step, error: message });
-          outcomes.push({ step: undo.step, ok: false, error: message });
-        }
-      }
-      return outcomes;
+  /** Undos that failed, could not run for want of another, or wait for a confirmation. */
+  get unfinished(): CompensationOutcome[] {
+    return this.outcomes().filter((outcome) => !outcome.ok);
+  }
+
+  /** Whether an undo ran and failed (as opposed to not having run for want of a confirmation). */
+  get anyFailed(): boolean {
+    return this.stack.some((undo) => undo.state === 'failed');
+  }
+
+  /** Whether an unfinished undo waits for someone to confirm the data it loses. */
+  get awaitsConfirmation(): string | undefined {
+    return this.stack.find((undo) => undo.state === 'unconfirmed')?.losesData;
+  }
+
+  /** Every undo's last outcome, newest first (the order they run in). */
+  outcomes(): CompensationOutcome[] {
+    return [...this.stack].reverse().flatMap((undo): CompensationOutcome[] => {
+      if (undo.state === 'done') return [{ step: undo.step, ok: true }];
+      if (undo.state === 'pending') return [];
+      return [{ step: undo.step, ok: false, error: undo.error ?? undo.state }];
     });
   }
+
+  /**
+   * Runs every undo not yet done, newest first, in a non-cancellable scope (cancelling the
+   * workflow must not cancel its own cleanup). An undo whose needs were not restored is not run
+   * and says which undo it waits for; a transient failure is tried again with backoff until the
+   * budget's deadline. Callable again after a person fixed the cause: what is done stays done.
+   */
+  async compensate(budget: RetryBudget): Promise<CompensationOutcome[]> {
+    return CancellationScope.nonCancellable(async () => {
+      const until = Date.now() + budget.deadlineMs;
+      for (const undo of [...this.stack].reverse()) {
+        if (undo.state === 'done') continue;
+        const missing = this.unmet(undo);
+        if (missing) {
+          undo.state = 'blocked';
+          undo.error = `not run: needs ${missing}`;
+          continue;
+        }
+        if (undo.losesData && !budget.dataLossConfirmed) {
+          undo.state = 'unconfirmed';
+          undo.error = `not run until an operator confirms: ${undo.losesData}`;
+          continue;
+        }
+        await this.runWithRetries(undo, until);
+      }
+      return this.outcomes();
+    });
+  }
+
+  /** The first undo this one needs that did not succeed, in words, or undefined. */
+  private unmet(undo: Undo): string | undefined {
+    for (const need of undo.needs ?? []) {
+      const provider = this.stack.find((other) => other.restores === need && other.state !== 'done');
+      if (provider) return `"${provider.step}", which ${provider.state === 'pending' ? 'has not run' : 'did not succeed'}`;
+    }
+    return undefined;
+  }
+
+  private async runWithRetries(undo: Undo, until: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await undo.run();
+        undo.state = 'done';
+        delete undo.error;
+        return;
+      } catch (error) {
+        const message = describeFailure(error);
+        const retryable = !isPermanent(error) && Date.now() < until;
+        log.error('compensation failed', { step: undo.step, error: message, attempt, retrying: retryable });
+        if (!retryable) {
+          undo.state = 'failed';
+          undo.error = message;
+          return;
+        }
+        // A dockerd restart or a database failover lasts about a minute: back off, then again.
+        await sleep(Math.min(30_000, 2_000 * 2 ** Math.min(attempt - 1, 4)));
+      }
+    }
+  }
+}
+
+/** A failure retrying cannot fix: an ApplicationFailure marked non-retryable anywhere in the chain. */
+function isPermanent(error: unknown): boolean {
+  let current: unknown = error;
+  while (current instanceof Error) {
+    if (current instanceof ApplicationFailure && current.nonRetryable) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** The innermost ApplicationFailure's type, which is what a procedure's failure is named after. */

@@ -5,7 +5,7 @@ import { VERSION_UPGRADE, type CheckedUpgradeInput, type VersionUpgradeInput } f
 import { longRunning, preflight, quick } from './activity-options';
 import type { DryRunPlan } from './dry-run';
 import type { IgnoredDecision, RecordedDecision } from './messages';
-import { bringUp, restoreTraffic, startFirstThenOthers, stopNodes } from './node-rollout';
+import { bringUp, inParallel, restoreTraffic, startFirstThenOthers, stopNodes } from './node-rollout';
 import { commonPreflight } from './preflight';
 import { runProcedure, type ProcedureRun } from './procedure';
 import { maintenanceWindowMs, outcomeReport } from './procedure-mail';
@@ -89,7 +89,7 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
       tracker.status.target = { image, version: null };
 
       const { plan, targetVersion } = await step('preflight', () => upgradePreflight(input, tracker, from));
-      run.approval.allow(plan.approvers);
+      run.adopt(plan);
       tracker.status.target = { image, version: targetVersion };
       const all = plan.nodes.map((node) => node.name);
       const running = plan.nodes.filter((node) => node.running).map((node) => node.name);
@@ -103,12 +103,13 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
       const stop = (node: string) => stopNodes(cluster, [node], tracker);
 
       await step('maintenance-page', async () => {
-        undo('give traffic back to the nodes', () => restoreTraffic(cluster, running));
+        undo('give traffic back to the nodes', () => restoreTraffic(cluster, running), { needs: ['serving'] });
         await quick.setMaintenanceMode({ cluster, on: true });
       });
 
       await step('stop-nodes', async () => {
-        undo('start the previous version, first node first', () => startFirstThenOthers(cluster, running, tracker));
+        // Old nodes start only on restored data and storage, on their own images.
+        undo('start the previous version, first node first', () => startFirstThenOthers(cluster, running, tracker), { restores: 'serving', needs: ['data', 'storage', 'images'] });
         await stopNodes(cluster, all, tracker);
       });
 
@@ -122,22 +123,22 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
         // restored only the data would leave records pointing at files of the new version.
         const record = await longRunning.backupDatabase({ cluster, label, ...(input.backupMethod ? { method: input.backupMethod } : {}) });
         tracker.status.backup = record;
-        undo('restore the database from the backup', () => longRunning.restoreDatabase({ cluster, backup: record, label }));
+        undo('restore the database from the backup', () => longRunning.restoreDatabase({ cluster, backup: record, label }), { restores: 'data', needs: ['stopped'] });
         const storage = await longRunning.backupStorage({ cluster, label });
         if (storage) {
           tracker.status.storageBackup = storage;
-          undo('restore the shared storage from the backup', () => longRunning.restoreStorage({ cluster, backup: storage, label }));
+          undo('restore the shared storage from the backup', () => longRunning.restoreStorage({ cluster, backup: storage, label }), { restores: 'storage', needs: ['stopped'] });
         }
       });
 
       await step('update-image', async () => {
-        undo(`put ${first.name} back on ${first.image}`, () => putBack(first));
+        undo(`put ${first.name} back on ${first.image}`, () => putBack(first), { restores: 'images', needs: ['stopped'] });
         await quick.replaceNodeImage({ cluster, node: first.name, image, label });
         tracker.node(first.name, 'stopped', { image });
       });
 
       smoke = await step('start-first-node', () => {
-        undo(`stop ${first.name}`, () => stop(first.name));
+        undo(`stop ${first.name}`, () => stop(first.name), { restores: 'stopped' });
         tracker.waitingFor(`${first.name} to finish the upgrade to ${targetVersion ?? image} and become healthy`);
         return bringUp(cluster, first.name, tracker, { requirePlugins: true, expectVersion: targetVersion });
       });
@@ -158,19 +159,17 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
 
       await step('start-other-nodes', async () => {
         for (const node of others) {
-          undo(`put ${node.name} back on ${node.image}`, () => putBack(node));
-          undo(`stop ${node.name}`, () => stop(node.name));
+          undo(`put ${node.name} back on ${node.image}`, () => putBack(node), { restores: 'images', needs: ['stopped'] });
+          undo(`stop ${node.name}`, () => stop(node.name), { restores: 'stopped' });
         }
-        await Promise.all(
-          others.map(async (node) => {
-            await quick.replaceNodeImage({ cluster, node: node.name, image, label });
-            tracker.node(node.name, 'stopped', { image });
-            await bringUp(cluster, node.name, tracker, { requirePlugins: false, expectVersion: targetVersion });
-          }),
-        );
+        await inParallel(others, async (node) => {
+          await quick.replaceNodeImage({ cluster, node: node.name, image, label });
+          tracker.node(node.name, 'stopped', { image });
+          await bringUp(cluster, node.name, tracker, { requirePlugins: false, expectVersion: targetVersion });
+        });
       });
 
-      await step('restore-traffic', () => restoreTraffic(cluster, all));
+      await step('restore-traffic', () => restoreTraffic(cluster, all, () => run.pointOfNoReturn(`traffic is back, on ${image}`)));
       const leftovers = await step('cleanup', () => discardSavedContainers(cluster, all, label));
       return {
         mail: () => ({ subject: `upgraded to ${image}`, text: outcomeReport(`${cluster} now runs ${image} on every node.`, tracker.status) }),

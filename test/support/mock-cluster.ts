@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Activities } from '../../src/activities';
 import type { ClusterPlan, NodeSnapshot } from '../../src/common/procedure-types';
 
@@ -108,4 +108,18 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
 
 export function failWith(type: string, message = `${type} (injected by the test)`): never {
   throw ApplicationFailure.nonRetryable(message, type);
+}
+
+/**
+ * What a real waiting activity does: heartbeat until `done` settles or the activity is cancelled
+ * (which it learns from a heartbeat's answer), then end, throwing the cancellation.
+ */
+export async function heartbeatUntil(done: Promise<unknown>): Promise<void> {
+  const context = Context.current();
+  let finished = false;
+  void done.then(() => (finished = true));
+  while (!finished) {
+    context.heartbeat();
+    await Promise.race([context.sleep(200), done]);
+  }
 }

@@ -31,6 +31,8 @@ export async function withMockedWorker<T>(
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities,
+    // As the real worker (src/worker/create-worker.ts): cancellation reaches a waiting activity fast.
+    maxHeartbeatThrottleInterval: '1s',
   });
   return worker.runUntil(body(taskQueue));
 }

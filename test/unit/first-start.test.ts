@@ -8,7 +8,7 @@ import { FailureType } from '../../src/common/failure-types';
 import { procedureWorkflowId } from '../../src/common/task-queue';
 import { statusQuery } from '../../src/workflows/messages';
 import type { FirstStartInput, FirstStartResult } from '../../src/workflows/first-start';
-import { failWith, mockCluster } from '../support/mock-cluster';
+import { failWith, heartbeatUntil, mockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
 import { firstStart } from '../../src/workflows';
 
@@ -185,7 +185,9 @@ describe('firstStart workflow', () => {
       waitNodeReady: async ({ node }) => {
         if (node === 'node-2') {
           release();
-          await blocked; // a wait that never ends on its own, until the test is over
+          // A wait that never ends on its own, until the test is over; like the real wait it
+          // heartbeats, so a cancellation reaches it.
+          await heartbeatUntil(blocked);
         }
       },
     });

@@ -1,4 +1,4 @@
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { FailureType } from '../../src/common/failure-types';
 import { procedureWorkflowId } from '../../src/common/task-queue';
 import type { InAppMaintenanceInput, InAppMaintenanceResult } from '../../src/workflows/in-app-maintenance';
-import { approveSignal, maintenanceDoneSignal, rejectSignal, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
+import { approveSignal, maintenanceDoneSignal, rejectSignal, retryRollbackUpdate, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
 import { mockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
 import { inAppMaintenance } from '../../src/workflows';
@@ -116,6 +116,13 @@ describe('inAppMaintenance workflow', () => {
       const result: InAppMaintenanceResult = await withMaintenance(mock, { operations: OPERATIONS, restoreBackupOnFailure }, async (handle) => {
         await awaitingDecision(handle);
         await handle.signal(rejectSignal, { by: 'alice', reason: 'map plugin breaks the dashboard' });
+        if (restoreBackupOnFailure) {
+          // node-1 served users since the backup: the restore waits until someone accepts losing their writes.
+          await until(handle, (status) => status.rollback?.dataLoss !== undefined);
+          assert.ok(!mock.calls.includes('restoreDatabase'), 'nothing is restored before the loss is confirmed');
+          await refusedWith(handle.executeUpdate(retryRollbackUpdate, { args: [{ by: 'alice' }] }), /confirmDataLoss/);
+          await handle.executeUpdate(retryRollbackUpdate, { args: [{ by: 'alice', confirmDataLoss: true }] });
+        }
         return handle.result();
       });
       assert.equal(result.outcome, 'rejected');
@@ -149,3 +156,10 @@ describe('inAppMaintenance workflow', () => {
     assert.ok(!sick.calls.some((call) => /^(setLoadBalancerServers|stopNode)/.test(call)));
   });
 });
+
+/** An update the workflow's validator refused, with a reason that matches. */
+async function refusedWith(update: Promise<unknown>, reason: RegExp): Promise<void> {
+  const error = await update.then(() => assert.fail('the update was expected to be refused'), (caught: unknown) => caught);
+  assert.ok(error instanceof WorkflowUpdateFailedError, `expected a refused update, got ${String(error)}`);
+  assert.match(String(error.cause?.message), reason);
+}

@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { FailureType } from '../../src/common/failure-types';
 import { procedureWorkflowId } from '../../src/common/task-queue';
-import { statusQuery } from '../../src/workflows/messages';
-import { failWith, mockCluster } from '../support/mock-cluster';
+import { abandonUpdate, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
+import { failWith, heartbeatUntil, mockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment } from '../support/unit-environment';
 import type { RunnerProbeInput } from '../support/workflows/runner-probe';
 
@@ -28,8 +28,9 @@ after(async () => {
 async function probe(input: Omit<RunnerProbeInput, 'cluster'>, overrides: Parameters<typeof mockCluster>[1] = {}, during?: (workflowId: string) => Promise<void>) {
   const cluster = `unit-${randomUUID().slice(0, 8)}`;
   const mock = mockCluster(cluster, overrides);
+  mockCalls = mock.calls;
   const taskQueue = `unit-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities: mock.activities });
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities: mock.activities, maxHeartbeatThrottleInterval: '1s' });
   const workflowId = procedureWorkflowId(cluster);
   const outcome = await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('runnerProbe', { taskQueue, workflowId, args: [{ cluster, ...input }] });
@@ -51,6 +52,19 @@ function applicationFailure(error: unknown): ApplicationFailure {
   return error.cause;
 }
 
+/** The calls of the probe under way, for checks made while it runs. */
+let mockCalls: string[] = [];
+
+async function untilStatus(workflowId: string, what: (status: ProcedureStatus) => boolean): Promise<ProcedureStatus> {
+  const handle = env.client.workflow.getHandle(workflowId);
+  for (let i = 0; i < 200; i++) {
+    const status = await handle.query(statusQuery).catch(() => undefined);
+    if (status && what(status)) return status;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return assert.fail('the probe never got there');
+}
+
 const undos = (calls: string[]) => calls.filter((call) => /^stopNode:node-\d$/.test(call));
 
 describe('the procedure runner', () => {
@@ -69,15 +83,79 @@ describe('the procedure runner', () => {
     assert.ok(calls.includes('sendNotification'), 'the failure is mailed');
   });
 
-  it('fails as RollbackFailed, naming both errors, when an undo fails and that matters', async () => {
-    const { error, calls } = await probe({ failAt: 'three' }, { stopNode: ({ node }) => (node === 'node-2' ? failWith('DockerDown') : undefined) });
+  it('does not run an undo whose needs failed, asks a person, and fails as RollbackFailed once abandoned', async () => {
+    const { error, calls, status } = await probe({ failAt: 'three' }, { stopNode: ({ node }) => (node === 'node-2' ? failWith('DockerDown') : undefined) }, async (workflowId) => {
+      const handle = env.client.workflow.getHandle(workflowId);
+      await untilStatus(workflowId, (status) => status.rollback?.state === 'blocked');
+      await handle.executeUpdate(abandonUpdate, { args: [{ by: 'alice', reason: 'node-2 is gone for good' }] });
+    });
     const failure = applicationFailure(error);
     assert.equal(failure.type, FailureType.RollbackFailed);
     assert.match(failure.message, /NodeExited: three broke\) and the undo failed: stop node-2: DockerDown/);
-    assert.deepEqual(undos(calls), ['stopNode:node-3', 'stopNode:node-2', 'stopNode:node-1'], 'the other undos still run');
+    assert.match(failure.message, /abandoned by alice: node-2 is gone for good/);
+    assert.deepEqual(undos(calls), ['stopNode:node-3', 'stopNode:node-2', 'stopNode:node-1'], 'undos that need nothing still run');
     const [details] = failure.details as [{ cause: { type: string }; compensations: { ok: boolean }[]; nodes: unknown }];
     assert.equal(details.cause.type, FailureType.NodeExited);
     assert.deepEqual(details.compensations.map((outcome) => outcome.ok), [true, false, true]);
+    assert.equal(status?.rollback?.state, 'abandoned');
+    assert.ok(calls.filter((call) => call === 'sendNotification').length >= 2, 'the block and the end are both mailed');
+  });
+
+  it('retries an undo that fails for a moment (a dockerd restart) until it succeeds, without asking anyone', async () => {
+    let failures = 0;
+    const { error, status } = await probe({ failAt: 'two' }, {
+      stopNode: ({ node }) => {
+        // Longer than the activity's own retries (5 attempts), so the undo itself must try again.
+        if (node === 'node-1' && failures < 6) {
+          failures += 1;
+          throw ApplicationFailure.create({ message: 'connect ECONNREFUSED /run/docker.sock', type: 'DockerUnavailable' });
+        }
+      },
+    });
+    const failure = applicationFailure(error);
+    assert.equal(failure.type, FailureType.NodeExited, 'a permanent undo failure would have been RollbackFailed');
+    assert.equal(status?.rollback, undefined, 'nobody was asked');
+    assert.equal(failures, 6);
+  });
+
+  it('cancels the siblings of a failed parallel branch and undoes only once they have settled', async () => {
+    let startedThree: () => void = () => undefined;
+    const threeWaiting = new Promise<void>((resolve) => (startedThree = resolve));
+    const { error, calls } = await probe({ parallel: true }, {
+      startNode: async ({ node }) => {
+        if (node === 'node-4') {
+          await threeWaiting;
+          failWith(FailureType.NodeExited, 'node-4 exited');
+        }
+      },
+      waitNodeReady: async ({ node }) => {
+        if (node === 'node-3') {
+          startedThree();
+          await heartbeatUntil(new Promise(() => undefined));
+        }
+      },
+    });
+    assert.equal(applicationFailure(error).type, FailureType.NodeExited);
+    const firstUndo = calls.findIndex((call) => /^stopNode:/.test(call));
+    assert.ok(calls.indexOf('waitNodeReady:node-3') < firstUndo, 'the sibling was under way');
+    assert.ok(!calls.slice(firstUndo).some((call) => /^(startNode|waitNodeReady):/.test(call)), `no forward work after the first undo: ${calls.join(' ')}`);
+    assert.deepEqual(undos(calls).slice(0, 2).sort(), ['stopNode:node-3', 'stopNode:node-4']);
+  });
+
+  it('leaves the new state serving after the point of no return, and undoes nothing from before it unless confirmed', async () => {
+    const { error, calls, status } = await probe({ pointOfNoReturn: true }, {}, async (workflowId) => {
+      const handle = env.client.workflow.getHandle(workflowId);
+      const blocked = await untilStatus(workflowId, (status) => status.rollback?.state === 'blocked');
+      assert.match(blocked.rollback?.dataLoss ?? '', /loses what they did since/);
+      // Only what came after the point (node-3) is undone on its own; what users work on stays.
+      assert.deepEqual(undos(mockCalls), ['stopNode:node-3'], 'nothing from before the point of no return is undone on its own');
+      await handle.executeUpdate(abandonUpdate, { args: [{ by: 'alice', reason: 'the CDN answers again; keep the new version' }] });
+    });
+    const failure = applicationFailure(error);
+    assert.equal(failure.type, FailureType.LoadBalancerNotServing);
+    assert.match(failure.message, /after the point of no return .* the new state keeps serving, abandoned by alice/);
+    assert.deepEqual(undos(calls), ['stopNode:node-3']);
+    assert.ok(status?.pointOfNoReturn);
   });
 
   it('keeps the step\'s own type when a failed undo does not endanger the cluster', async () => {

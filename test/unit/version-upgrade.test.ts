@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { FailureType } from '../../src/common/failure-types';
 import { procedureWorkflowId } from '../../src/common/task-queue';
-import { approveSignal, decideUpdate, rejectSignal, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
+import { abandonUpdate, approveSignal, decideUpdate, rejectSignal, retryRollbackUpdate, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
 import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workflows/version-upgrade';
 import { failWith, mockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
@@ -43,6 +43,16 @@ async function withUpgrade<T>(mock: Mock, input: Partial<VersionUpgradeInput>, b
     })) as Upgrade;
     return body(handle);
   });
+}
+
+/** Resolves with the status once it satisfies `what`. */
+async function untilStatus(handle: Upgrade, what: (status: ProcedureStatus) => boolean): Promise<ProcedureStatus> {
+  for (let i = 0; i < 200; i++) {
+    const status = await handle.query(statusQuery);
+    if (what(status)) return status;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return assert.fail('the procedure never got there');
 }
 
 /** Resolves once the workflow waits for a decision. */
@@ -231,18 +241,51 @@ describe('versionUpgrade workflow', () => {
     assert.ok(!mock.calls.includes('sendNotification:approvers'), 'no decision is asked for a broken node');
   });
 
-  it('fails loudly as RollbackFailed, with both errors, when the rollback itself fails', async () => {
+  it('stops the rollback where the data could not be restored: no old node starts, the page stays, a person is asked; abandoned, it fails as RollbackFailed with both errors', async () => {
     const mock = runningCluster({ restoreDatabase: () => failWith('RestoreFailed', 'dump checksum mismatch') });
     const failure = await failureOf(
       withUpgrade(mock, {}, async (handle) => {
         await awaitingDecision(handle);
         await handle.signal(rejectSignal, { by: 'alice', reason: 'no' });
+        const blocked = await untilStatus(handle, (status) => status.rollback?.state === 'blocked');
+        assert.equal(blocked.outcome, 'rollback-blocked');
+        assert.deepEqual(blocked.rollback?.unfinished.map((outcome) => outcome.step), [
+          'restore the database from the backup',
+          'start the previous version, first node first',
+          'give traffic back to the nodes',
+        ]);
+        assert.match(blocked.rollback?.unfinished[1]?.error ?? '', /needs "restore the database from the backup"/);
+        const afterReject = mock.calls.slice(mock.calls.lastIndexOf('sendNotification:approvers'));
+        assert.ok(!afterReject.some((call) => /^startNode:/.test(call)), `no node may start on data that was not restored: ${afterReject.join(' ')}`);
+        assert.ok(!mock.calls.includes('setMaintenanceMode:off'), 'the maintenance page stays up');
+        assert.ok(mock.calls.includes('restoreNodeImage:node-1:done'), 'undos that do not need the data still ran');
+        await refusedWith(handle.executeUpdate(abandonUpdate, { args: [{ by: 'alice' }] }), /must say why/);
+        await handle.executeUpdate(abandonUpdate, { args: [{ by: 'alice', reason: 'restoring by hand' }] });
         return handle.result();
       }),
     );
     assert.equal(failure.type, FailureType.RollbackFailed);
     assert.match(failure.message, /UpgradeRejected/);
     assert.match(failure.message, /dump checksum mismatch/);
+    assert.match(failure.message, /abandoned by alice: restoring by hand/);
+  });
+
+  it('finishes the rollback when an operator retries it after fixing the cause', async () => {
+    let damaged = true;
+    const mock = runningCluster({ restoreDatabase: () => (damaged ? failWith('RestoreFailed', 'dump checksum mismatch') : undefined) });
+    const result = await withUpgrade(mock, {}, async (handle) => {
+      await awaitingDecision(handle);
+      await handle.signal(rejectSignal, { by: 'alice', reason: 'no' });
+      await untilStatus(handle, (status) => status.rollback?.state === 'blocked');
+      await refusedWith(handle.executeUpdate(retryRollbackUpdate, { args: [{ by: 'mallory' }] }), /mallory may not decide/);
+      damaged = false;
+      await handle.executeUpdate(retryRollbackUpdate, { args: [{ by: 'alice', reason: 'dump copied back from the offsite store' }] });
+      return handle.result();
+    });
+    assert.equal((result as VersionUpgradeResult).outcome, 'rolled-back');
+    assert.ok(mock.calls.includes('restoreDatabase:done') && mock.calls.includes('setMaintenanceMode:off:done'));
+    const restored = mock.calls.indexOf('restoreDatabase:done');
+    assert.ok(mock.calls.indexOf('startNode:node-1', restored) > restored, 'the old nodes start only after the data is back');
   });
 
   it('refuses bad input and a cluster already on the image before touching anything', async () => {
@@ -277,3 +320,10 @@ describe('versionUpgrade workflow', () => {
     assert.ok(mock.calls.includes('setMaintenanceMode:off:done'));
   });
 });
+
+/** An update the workflow's validator refused, with a reason that matches. */
+async function refusedWith(update: Promise<unknown>, reason: RegExp): Promise<void> {
+  const error = await update.then(() => assert.fail('the update was expected to be refused'), (caught: unknown) => caught);
+  assert.ok(error instanceof WorkflowUpdateFailedError, `expected a refused update, got ${String(error)}`);
+  assert.match(String(error.cause?.message), reason);
+}
