@@ -138,8 +138,13 @@ export const clusterSchema = z
          * `APP_ERROR` fails at once.
          */
         nodeFailedGrace: duration.default(20_000),
+        /**
+         * How long a rollback retries an undo that fails for a moment (a dockerd restart, a
+         * PostgreSQL failover) before it stops and asks a person.
+         */
+        rollback: duration.default(600_000),
       })
-      .default({ nodeReady: 600_000, nodeStop: 30_000, loadBalancerReady: 60_000, nodeFailedGrace: 20_000 }),
+      .default({ nodeReady: 600_000, nodeStop: 30_000, loadBalancerReady: 60_000, nodeFailedGrace: 20_000, rollback: 600_000 }),
   })
   .superRefine((cluster, ctx) => {
     const seen = new Map<string, number>();

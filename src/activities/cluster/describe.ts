@@ -19,6 +19,7 @@ export function createDescribeActivities(deps: ActivityDeps) {
         recipients: cluster.notifications.recipients,
         approvers: cluster.approval.approvers,
         restartMiddleware: cluster.middleware.filter((entry) => entry.restartDuringUpgrade).map((entry) => entry.name),
+        rollbackDeadlineMs: cluster.timeouts.rollback,
       };
     },
   };
