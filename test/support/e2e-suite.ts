@@ -1,8 +1,10 @@
 import type { Client } from '@temporalio/client';
 import assert from 'node:assert/strict';
-import { after, before, beforeEach } from 'node:test';
+import { join } from 'node:path';
+import { after, afterEach, before, beforeEach } from 'node:test';
 import { connectClient } from '../../src/client/connect';
 import { procedureWorkflowId, TASK_QUEUE } from '../../src/common/task-queue';
+import { saveHistory } from './history-file';
 import { resetDemo, resetStandin } from './stack';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
 import { firstStart } from '../../src/workflows';
@@ -38,6 +40,14 @@ export function e2eSuite(options: { startCluster: boolean; cluster?: 'standin' |
       await suite.client.workflow.execute(firstStart, { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster }] });
     }
   });
+  // Recording histories for test/histories/ (see its README): each test's procedure, once it ended.
+  const record = process.env.NOCOBASE_MAINTENANCE_RECORD_HISTORIES;
+  if (record) {
+    afterEach(async (test) => {
+      const name = `${cluster}-${test.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 60).replace(/-$/, '')}.json`;
+      await saveHistory(suite.client, workflowId, join(record, name)).catch(() => false);
+    });
+  }
   return suite;
 }
 

@@ -1,11 +1,12 @@
-import { temporal } from '@temporalio/proto';
+import type { temporal } from '@temporalio/proto';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { readHistory } from '../support/history-file';
 import { quietRuntime } from '../support/quiet-runtime';
 import { workflowBundle } from '../support/workflow-bundle';
 
@@ -36,8 +37,7 @@ function recordedHistories(): Recorded[] {
       readdirSync(join(HISTORIES, folder.name))
         .filter((file) => file.endsWith('.json'))
         .map((file) => {
-          // Stored with protobufjs' own JSON (longs and bytes as strings), read back the same way.
-          const history = temporal.api.history.v1.History.fromObject(JSON.parse(readFileSync(join(HISTORIES, folder.name, file), 'utf8')));
+          const history = readHistory(join(HISTORIES, folder.name, file));
           return { name: `${folder.name}/${file}`, workflowId: workflowIdOf(history), history };
         }),
     );
