@@ -15,7 +15,7 @@
  * update, so a refusal (not an approver, nothing awaiting a decision) is reported at once.
  * The workflows check their input themselves; this script only assembles it.
  */
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import { parseArgs } from 'node:util';
 import { connectClient, temporalEndpoint } from '../src/client/connect';
@@ -69,11 +69,17 @@ async function main(): Promise<void> {
         workflowId,
         args: [input],
         staticSummary: PROCEDURES[workflowType].summary(input),
+        // Said out loud rather than left to the server's default: a second procedure on a
+        // cluster must be refused, never attached to the one that runs.
+        workflowIdConflictPolicy: 'FAIL',
+      }).catch((error: unknown) => {
+        if (error instanceof WorkflowExecutionAlreadyStartedError) fail(`another procedure runs on ${cluster} (${workflowId}); nothing was started. See: npm run status -- --cluster ${cluster}`);
+        throw error;
       });
       console.log(`started ${workflowType} as ${workflowId} (run ${handle.firstExecutionRunId})`);
       const ui = process.env.TEMPORAL_UI_URL;
       if (ui) console.log(`UI: ${ui.replace(/\/$/, '')}/namespaces/${temporalEndpoint().namespace}/workflows/${workflowId}`);
-      console.log(`same as: temporal workflow start --task-queue ${TASK_QUEUE} --type ${workflowType} --workflow-id ${workflowId} --input '${JSON.stringify(input)}'`);
+      console.log(`same as: temporal workflow start --task-queue ${TASK_QUEUE} --type ${workflowType} --workflow-id ${workflowId} --id-conflict-policy Fail --input '${JSON.stringify(input)}'`);
       if (values.wait) console.log(JSON.stringify(await handle.result(), null, 2));
       return;
     }

@@ -42,6 +42,11 @@ describe('the npm wrappers over the temporal CLI, through the real worker proces
     assert.equal(await handle.describe().then((description) => description.staticSummary()), `Upgrade of standin to \`${stackEnv().STANDIN_IMAGE_V2}\``);
     await until('the upgrade to wait for a decision', async () => ((await handle.query(statusQuery)).waitingFor?.startsWith('a decision') ? true : undefined));
 
+    const second = await npmRun('in-app', '--cluster', 'standin');
+    assert.equal(second.code, 1, 'a second procedure on the cluster is refused, not attached to the running one');
+    assert.match(second.stderr, /another procedure runs on standin \(maintenance-standin\); nothing was started/, second.stderr);
+    assert.match(upgrade.stdout, /--id-conflict-policy Fail/);
+
     const status = await npmRun('status', '--cluster', 'standin');
     assert.match(status.stdout, /"step": "verify"/, status.stdout);
     const stranger = await npmRun('approve', '--cluster', 'standin', '--by', 'mallory');
