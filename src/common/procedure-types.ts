@@ -26,6 +26,8 @@ export interface ClusterPlan {
   restartMiddleware: string[];
   /** How long a failing undo is retried on its own before a person is asked (`timeouts.rollback`). */
   rollbackDeadlineMs?: number;
+  /** How many healthy previous-version nodes are enough to give traffic back after a rollback (`rollback.quorum`). */
+  rollbackQuorum?: number;
 }
 
 export interface NodeReadiness {

@@ -55,6 +55,19 @@ export const loadBalancerSchema = z.strictObject({
   /** Map file whose `<key> on|off` entry switches the frontend to the 503 maintenance page. */
   maintenanceMap: z.string().startsWith('/', 'expected an absolute path'),
   maintenanceKey: z.string().min(1).optional(),
+  /**
+   * The map file as the worker sees it, rewritten with every switch so a reload keeps it.
+   * Default: `maintenanceMap` (the worker runs beside HAProxy); set it when the file is mounted
+   * elsewhere on the worker.
+   */
+  maintenanceMapFile: z.string().startsWith('/', 'expected an absolute path').optional(),
+  /**
+   * The file HAProxy loads this backend's server states from on a (re)load, as the worker sees it
+   * (`server-state-file-name` with `load-server-state-from-file local`, or the global
+   * `server-state-file`). Rewritten after every server state change, so a reload keeps what a
+   * procedure set. Without it, a reload returns every server to the config's state.
+   */
+  serverStateFile: z.string().startsWith('/', 'expected an absolute path').optional(),
   /** The public URL behind the load balancer, used to check that it serves. */
   url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://nocobase.example.com/' }).optional(),
 });
@@ -121,6 +134,16 @@ export const clusterSchema = z
     blackout: z.array(blackoutSchema).default([]),
     storage: storageSchema.optional(),
     middleware: z.array(middlewareSchema).default([]),
+    rollback: z
+      .strictObject({
+        /**
+         * How many nodes, healthy on the previous version, are enough to give traffic back after a
+         * rollback; the others are reported. Default: a majority of the nodes. One sick node must
+         * not keep the whole cluster behind the maintenance page.
+         */
+        quorum: z.number().int().min(1).optional(),
+      })
+      .default({}),
     approval: z
       .strictObject({
         /** Who may approve or reject; a decision from anyone else is recorded and ignored. Empty: anyone. */

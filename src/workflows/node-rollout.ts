@@ -1,7 +1,9 @@
-import { CancellationScope, isCancellation, patched } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
+import { FailureType } from '../common/failure-types';
 import type { NodeReadiness } from '../common/procedure-types';
 import { longRunning, quick } from './activity-options';
 import type { ProcedureTracker } from './procedure-tracker';
+import { describeFailure } from './saga';
 
 export interface Readiness {
   /** Also wait until every built-in plugin is installed and enabled (a node that installs or upgrades). */
@@ -65,14 +67,28 @@ export async function stopNodes(cluster: string, nodes: string[], tracker: Proce
 /**
  * Starts nodes the way NocoBase's cluster guide demands whenever the recorded version may differ
  * from the image's (every start of the official image runs the upgrade, with no lock): the first
- * alone until it is ready, then the others in parallel. Idempotent, so it also serves as a
- * compensation after a rollback restored the old data.
+ * alone until it is ready, then the others in parallel. Used as a rollback's undo, so one sick
+ * node must not keep the cluster behind the maintenance page: once `quorum` nodes serve, the
+ * rest are taken out of the load balancer and reported as failed. Returns the nodes that serve.
+ * Idempotent.
  */
-export async function startFirstThenOthers(cluster: string, nodes: string[], tracker: ProcedureTracker): Promise<void> {
+export async function startFirstThenOthers(cluster: string, nodes: string[], tracker: ProcedureTracker, quorum = nodes.length): Promise<string[]> {
   const [first, ...others] = nodes;
-  if (!first) return;
+  if (!first) return [];
   await bringUp(cluster, first, tracker, { requirePlugins: true, expectVersion: null });
-  await startNodes(cluster, others, tracker, { requirePlugins: false, expectVersion: null });
+  const outcomes = await Promise.allSettled(others.map((node) => bringUp(cluster, node, tracker, { requirePlugins: false, expectVersion: null })));
+  const sick = others.flatMap((node, index) => (outcomes[index]?.status === 'rejected' ? [{ node, why: describeFailure((outcomes[index] as PromiseRejectedResult).reason) }] : []));
+  const serving = nodes.filter((node) => !sick.some((entry) => entry.node === node));
+  for (const { node } of sick) tracker.node(node, 'failed');
+  if (serving.length < quorum) {
+    // Retryable: the rollback tries again until its deadline, then a person is asked.
+    throw ApplicationFailure.retryable(
+      `only ${serving.length} of ${nodes.length} nodes serve the previous version, ${quorum} needed: ${sick.map((entry) => `${entry.node}: ${entry.why}`).join('; ')}`,
+      FailureType.NodeNotReady,
+    );
+  }
+  if (sick.length > 0) await quick.setLoadBalancerServers({ cluster, nodes: sick.map((entry) => entry.node), state: 'maint' });
+  return serving;
 }
 
 /**

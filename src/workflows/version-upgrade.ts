@@ -102,14 +102,20 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
       };
       const stop = (node: string) => stopNodes(cluster, [node], tracker);
 
+      // The nodes that serve again after a rollback: a quorum of them is enough (rollback.quorum).
+      let serving = running;
       await step('maintenance-page', async () => {
-        undo('give traffic back to the nodes', () => restoreTraffic(cluster, running), { needs: ['serving'] });
+        undo('give traffic back to the nodes', () => restoreTraffic(cluster, serving), { needs: ['serving'] });
         await quick.setMaintenanceMode({ cluster, on: true });
       });
 
       await step('stop-nodes', async () => {
         // Old nodes start only on restored data and storage, on their own images.
-        undo('start the previous version, first node first', () => startFirstThenOthers(cluster, running, tracker), { restores: 'serving', needs: ['data', 'storage', 'images'] });
+        const quorum = Math.min(plan.rollbackQuorum ?? running.length, running.length);
+        undo('start the previous version, first node first', async () => (serving = await startFirstThenOthers(cluster, running, tracker, quorum)), {
+          restores: 'serving',
+          needs: ['data', 'storage', 'images'],
+        });
         await stopNodes(cluster, all, tracker);
       });
 

@@ -270,6 +270,21 @@ describe('versionUpgrade workflow', () => {
     assert.match(failure.message, /abandoned by alice: restoring by hand/);
   });
 
+  it('gives traffic back to a quorum of old nodes after a rollback, taking a sick one out and reporting it', async () => {
+    const mock = runningCluster({ waitNodeReady: ({ node }) => (node === 'node-3' ? failWith(FailureType.NodeNotReady, 'node-3 never came back') : undefined) });
+    mock.plan.rollbackQuorum = 2;
+    const { result, status } = await withUpgrade(mock, {}, async (handle) => {
+      await awaitingDecision(handle);
+      await handle.signal(rejectSignal, { by: 'alice', reason: 'no' });
+      const ended = (await handle.result()) as VersionUpgradeResult;
+      return { result: ended, status: await handle.query(statusQuery) };
+    });
+    assert.equal(result.outcome, 'rolled-back');
+    assert.equal(status.nodes['node-3']?.state, 'failed');
+    assert.ok(mock.calls.includes('setLoadBalancerServers:maint'), 'the sick node is taken out of the load balancer');
+    assert.ok(mock.calls.includes('setMaintenanceMode:off:done'), 'users get the old version back');
+  });
+
   it('finishes the rollback when an operator retries it after fixing the cause', async () => {
     let damaged = true;
     const mock = runningCluster({ restoreDatabase: () => (damaged ? failWith('RestoreFailed', 'dump checksum mismatch') : undefined) });

@@ -20,6 +20,7 @@ export function createDescribeActivities(deps: ActivityDeps) {
         approvers: cluster.approval.approvers,
         restartMiddleware: cluster.middleware.filter((entry) => entry.restartDuringUpgrade).map((entry) => entry.name),
         rollbackDeadlineMs: cluster.timeouts.rollback,
+        rollbackQuorum: Math.min(cluster.rollback.quorum ?? Math.floor(cluster.nodes.length / 2) + 1, cluster.nodes.length),
       };
     },
   };
