@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 import { FailureType } from '../../common/failure-types';
-import { progressEvery, type Hooks } from '../hooks';
+import { progressEvery, whenAborted, type Hooks } from '../hooks';
 import { isNotFound } from './errors';
 
 /** Output kept of a command: its end is what explains a failure. */
@@ -18,6 +18,9 @@ export interface ExecResult {
  * `docker exec` of `command` in the running container `name`, waiting for it to end; its latest
  * output goes to `hooks.progress` meanwhile. A container that does not exist is a configuration
  * naming something absent (Misconfigured, non-retryable); the exit code is the caller's to judge.
+ * Aborting `hooks.signal` stops the waiting and rejects with its reason; the process itself runs
+ * on (the Engine has no kill for an exec): commands that must stop run under a record
+ * (recorded-command.ts).
  */
 export async function execInContainer(docker: Docker, name: string, command: string[], hooks: Hooks = {}): Promise<ExecResult> {
   const container = docker.getContainer(name);
@@ -37,13 +40,17 @@ export async function execInContainer(docker: Docker, name: string, command: str
   docker.modem.demuxStream(stream, sink, sink);
   const stop = progressEvery(hooks, () => ({ output: output.slice(-500) }));
   try {
-    await new Promise<void>((resolve, reject) => {
-      stream.on('end', resolve);
-      stream.on('close', resolve);
-      stream.on('error', reject);
-    });
+    await Promise.race([
+      new Promise<void>((resolve, reject) => {
+        stream.on('end', resolve);
+        stream.on('close', resolve);
+        stream.on('error', reject);
+      }),
+      whenAborted(hooks.signal),
+    ]);
   } finally {
     stop();
+    if (hooks.signal?.aborted) stream.destroy();
   }
   return { exitCode: (await exec.inspect()).ExitCode ?? -1, output };
 }
