@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm start`: the main job on the embedded default. Brings the local stack up (Temporal dev
-# server with its UI, Docker, registry, PostgreSQL, HAProxy, SMTP, the 3-node `demo` cluster),
+# server with its UI, Docker, registry, PostgreSQL, HAProxy, SMTP, the 3-node `demo` cluster of
+# real NocoBase),
 # prints how to start a procedure, then runs the worker in the foreground.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,13 +18,14 @@ cat <<TXT
 
  Temporal UI:     $TEMPORAL_UI_URL
  Load balancer:   $LB_URL   (503 maintenance page until the cluster is started)
+ NocoBase login:  $DEMO_ROOT_EMAIL / $DEMO_ROOT_PASSWORD   (real NocoBase ${DEMO_IMAGE_V1##*:}; the 2.2.14 image is the 2.2.15 release relabelled, a test fixture)
  Mail received:   $SMTP_MAILDIR/new/
 
- Start the demo cluster (first start), in another terminal:
+ Start the demo cluster (first start: node 1 installs NocoBase alone, then nodes 2 and 3), in another terminal:
 
    $temporal workflow start --address $TEMPORAL_ADDRESS --task-queue nocobase-maintenance --type firstStart --workflow-id maintenance-demo --input '{"cluster":"demo"}'
 
- Then upgrade it to v2 (a human decides; see the mail in $SMTP_MAILDIR/new/):
+ Then upgrade it to ${DEMO_IMAGE_V2##*:} (a human decides; see the mail in $SMTP_MAILDIR/new/):
 
    $temporal workflow start --address $TEMPORAL_ADDRESS --task-queue nocobase-maintenance --type versionUpgrade --workflow-id maintenance-demo --input '{"cluster":"demo","image":"$DEMO_IMAGE_V2"}'
    $temporal workflow signal --address $TEMPORAL_ADDRESS --workflow-id maintenance-demo --name approve --input '{"by":"alice"}'

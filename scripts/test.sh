@@ -21,12 +21,14 @@ files=()
 for suite in unit integration e2e; do
   mapfile -t -O "${#files[@]}" files < <(find "test/$suite" -name '*.test.ts' | sort)
 done
-# One process per file, one file at a time: integration and e2e tests share the demo cluster.
+# One process per file, one file at a time: integration and e2e tests share the stack's clusters.
 status=0
 report="$(mktemp)"
 run node --import tsx --test --test-concurrency=1 --test-timeout=900000 --test-reporter=spec "${files[@]}" 2>&1 | tee "$report" || status=$?
-# Whatever the tests left, `npm start` afterwards finds the demo cluster empty, as after stack:up.
-run tsx scripts/stack/demo-cluster.ts reset >/dev/null 2>&1 || echo "warning: could not reset the demo cluster" >&2
+# Whatever the tests left, `npm start` afterwards finds both clusters empty, as after stack:up.
+for cluster in demo standin; do
+  run tsx scripts/stack/demo-cluster.ts reset "$cluster" >/dev/null 2>&1 || echo "warning: could not reset the $cluster cluster" >&2
+done
 if [ "$started_stack" = true ]; then echo "(stopping the stack this run started)"; fi
 # The runner's own totals, repeated as the last line so they are not lost above the clean-up.
 passed=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$report" | tail -1)

@@ -22,15 +22,15 @@ const run = promisify(execFile);
  * when the README gains a command line that no test here runs.
  */
 /** A hang guard, not a timing assertion: a decision that is not taken leaves a run waiting hours. */
-const HANG_GUARD = { timeout: 180_000 };
+const HANG_GUARD = { timeout: 300_000 };
 
-describe('the README, command by command, against the local stack', () => {
+describe('the README, command by command, against the local stack and its real NocoBase demo cluster', () => {
   const commands = readmeTemporalCommands();
   const lines = readmeShellCommands();
   const executed = new Set<string>();
   const SCHEDULE_ID = 'maintenance-demo-versionUpgrade';
 
-  const suite = e2eSuite({ startCluster: false });
+  const suite = e2eSuite({ startCluster: false, cluster: 'demo' });
   const deleteSchedule = () => suite.client.schedule.getHandle(SCHEDULE_ID).delete().catch(() => undefined);
   before(async () => {
     await deleteSchedule();
@@ -100,12 +100,12 @@ describe('the README, command by command, against the local stack', () => {
     assert.match(plan, /"dryRun":\s*true/, plan);
 
     await shell(readme(/^temporal workflow start .*--type versionUpgrade/));
-    assert.equal(await procedure().describe().then((description) => description.staticSummary()), 'Upgrade of demo to 1.7.0');
+    assert.equal(await procedure().describe().then((description) => description.staticSummary()), 'Upgrade of demo to 2.2.15');
     await awaiting(/a decision/);
     await shell(readme(/--name approve --input/));
     const upgraded = (await procedure().result()) as { outcome: string; to: { version: string }; decision: { by: string } };
     assert.equal(upgraded.outcome, 'upgraded');
-    assert.equal(upgraded.to.version, '1.7.0');
+    assert.equal(upgraded.to.version, '2.2.15');
     assert.equal(upgraded.decision.by, 'alice');
   });
 
@@ -116,7 +116,7 @@ describe('the README, command by command, against the local stack', () => {
     await shell(readme(/--name reject --input/));
     const result = (await procedure().result()) as { outcome: string; operations: { operation: string; ok: boolean }[] };
     assert.equal(result.outcome, 'rejected');
-    assert.deepEqual(result.operations.map((operation) => operation.ok), [true, true, true], 'the README operations run on the stand-in');
+    assert.deepEqual(result.operations.map((operation) => operation.ok), [true, true], 'the README operations run on real NocoBase');
   });
 
   it('ends manual in-app work with maintenanceDone and approves it with the decide update', HANG_GUARD, async () => {
@@ -143,7 +143,7 @@ describe('the README, command by command, against the local stack', () => {
     const ui = new TemporalUi(process.env.TEMPORAL_UI_URL ?? assert.fail('TEMPORAL_UI_URL is not set'));
     await ui.signalWorkflow(DEMO_WORKFLOW_ID, signal('Signal name'), signal('Input'));
     const upgraded = (await procedure().result()) as { outcome: string; to: { version: string }; decision: { by: string; comment?: string } };
-    assert.deepEqual([upgraded.outcome, upgraded.to.version, upgraded.decision.by, upgraded.decision.comment], ['upgraded', '1.7.0', 'alice', 'checked in the UI']);
+    assert.deepEqual([upgraded.outcome, upgraded.to.version, upgraded.decision.by, upgraded.decision.comment], ['upgraded', '2.2.15', 'alice', 'checked in the UI']);
 
     await shell(readme(/^temporal workflow start .*--type inAppMaintenance/));
     await awaiting(/a decision/);
@@ -163,7 +163,7 @@ describe('the README, command by command, against the local stack', () => {
     assert.equal(schedule.action.type, 'startWorkflow');
     assert.equal(schedule.action.workflowType, 'scheduledProcedure');
     assert.equal(schedule.action.taskQueue, TASK_QUEUE);
-    assert.deepEqual(schedule.action.args, [{ procedure: 'versionUpgrade', input: { cluster: 'demo', image: '127.0.0.1:5000/nocobase-standin:1.7.0' } }]);
+    assert.deepEqual(schedule.action.args, [{ procedure: 'versionUpgrade', input: { cluster: 'demo', image: `${stackEnv().REGISTRY}/nocobase:2.2.15` } }]);
     assert.equal(schedule.policies.overlap, 'SKIP');
     assert.equal(schedule.spec.timezone, 'Europe/Berlin');
   });
