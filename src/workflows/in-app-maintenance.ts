@@ -169,7 +169,9 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
       return;
     }
     try {
-      const done = await quick.runNodeCommand({ cluster, node, command: ['yarn', 'pm', ...operation.args] });
+      // Heartbeating, and keyed by this run's label and the operation's index: a retry finds the
+      // first attempt's outcome (or waits for it) instead of running `pm add` twice at once.
+      const done = await longRunning.runNodeCommand({ cluster, node, command: ['yarn', 'pm', ...operation.args], commandId: label });
       operations.push({ operation: name, ok: true, output: done.output });
     } catch (error) {
       operations.push({ operation: name, ok: false, output: findDetails(error)?.output ?? describeFailure(error) });
