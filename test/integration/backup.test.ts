@@ -128,8 +128,47 @@ describe('backup and restore activities against the real PostgreSQL', () => {
     assert.ok(dump.freeBytes !== null && dump.freeBytes > dump.databaseBytes);
     assert.equal(dump.enough, true);
 
+    // The stack's cluster role may not run programs on the database server, so the server cannot
+    // tell it its free space: said so, not reported as enough.
     const clone = await runActivity(activities.checkBackupRoom, { cluster, method: 'clone' });
-    assert.deepEqual({ ...clone, databaseBytes: 0 }, { method: 'clone', databaseBytes: 0, freeBytes: null, enough: true });
+    const { unknown, ...measured } = clone;
+    assert.deepEqual({ ...measured, databaseBytes: 0 }, { method: 'clone', databaseBytes: 0, freeBytes: null, enough: null });
+    assert.match(unknown ?? '', /pg_execute_server_program/);
+  });
+
+  describe('room for a clone on the database server', () => {
+    /** A login that may run programs on the server (the stack's superuser), as an operator may grant. */
+    const privileged = () => {
+      const url = new URL(process.env.PG_ADMIN_URL ?? '');
+      const login = suite.deps.databaseLogin(cluster);
+      return { ...suite.deps, databaseLogin: () => ({ ...login, user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }) };
+    };
+    /** df -P output for a filesystem with `kib` KiB available: the server really runs it. */
+    const smallDisk = (kib: number) => ({
+      freeSpace: { program: () => `printf 'Filesystem 1024-blocks Used Available Capacity Mounted on\\nfake 100000 99000 ${kib} 99%% /\\n'` },
+    });
+
+    it('measures the free space of the database server\'s data directory when the login may ask', async () => {
+      const room = await runActivity(createBackupActivities(privileged()).checkBackupRoom, { cluster, method: 'clone' });
+      assert.equal(room.enough, true);
+      assert.ok(room.freeBytes !== null && room.freeBytes > 2 * room.databaseBytes, JSON.stringify(room));
+      assert.equal(room.unknown, undefined);
+    });
+
+    it('refuses a clone bigger than the free space, before cloning', async () => {
+      const activities = createBackupActivities(privileged(), smallDisk(1024));
+      const failure = await failureOf(runActivity(activities.checkBackupRoom, { cluster, method: 'clone' }));
+      assert.equal(failure.type, FailureType.InsufficientBackupSpace);
+      assert.equal(failure.nonRetryable, true);
+      assert.match(failure.message, /database server's data directory \(tablespace pg_default\) has 1\.0 MiB free; a clone of/);
+      const [details] = failure.details as [{ freeBytes: number; databaseBytes: number }];
+      assert.equal(details.freeBytes, 1024 * 1024);
+      assert.ok(details.databaseBytes > details.freeBytes);
+
+      const taking = await failureOf(runActivity(activities.backupDatabase, { cluster, method: 'clone', label: label('no-room') }));
+      assert.equal(taking.type, FailureType.InsufficientBackupSpace);
+      assert.equal(await databaseExists(derivedName(dbName(), 'bk', label('no-room'))), false);
+    });
   });
 
   describe('pg_dump', () => {

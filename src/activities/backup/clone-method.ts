@@ -11,7 +11,13 @@ import { databaseInfo, databaseSize, ddlOnFreeDatabase, derivedName, ident, setC
  * it and when; it is how a retry (or discardBackup) tells our clone from anything else.
  */
 
-const MARK = /^nocobase-maintenance backup of (.+) label (.+) at (\S+) \(application (.*), took (\d+) ms\)$/;
+const MARK = /^nocobase-maintenance backup of (.+) label (.+) at (\S+) \(application (.*), took (\d+) ms\)(; kept)?$/;
+
+/**
+ * Appended to a clone's mark by pruneBackups once the run that took it has finished: from then on
+ * the clone is a backup under `backup.keep`, not something an interrupted run left (findLeftovers).
+ */
+const KEPT_SUFFIX = '; kept';
 
 export function cloneName(database: string, label: string): string {
   return derivedName(database, 'bk', label);
@@ -26,12 +32,42 @@ export function isOurClone(comment: string | null): boolean {
   return comment !== null && MARK.test(comment);
 }
 
+export interface CloneMark {
+  database: string;
+  label: string;
+  createdAt: string;
+  /** Kept by the finished run that took it (see KEPT_SUFFIX). */
+  kept: boolean;
+}
+
+/** What a clone's mark says, or null when the comment is not one of ours. */
+export function readCloneMark(comment: string | null): CloneMark | null {
+  const mark = comment === null ? null : MARK.exec(comment);
+  if (!mark) return null;
+  return { database: mark[1] ?? '', label: mark[2] ?? '', createdAt: mark[3] ?? '', kept: mark[6] !== undefined };
+}
+
+/**
+ * Marks the clone of `label` as kept by its finished run; false when there is no such clone of
+ * ours. Idempotent.
+ */
+export async function keepClone(client: Client, database: string, label: string): Promise<boolean> {
+  const clone = cloneName(database, label);
+  const info = await databaseInfo(client, clone);
+  const mark = readCloneMark(info.comment);
+  if (!info.exists || !mark || mark.database !== database) return false;
+  if (!mark.kept) await setComment(client, clone, `${info.comment}${KEPT_SUFFIX}`);
+  return true;
+}
+
 export interface CloneInput {
   clusterName: string;
   cluster: ClusterConfig;
   label: string;
   /** Read before cloning, and only when a clone is actually taken. */
   applicationVersion: () => Promise<string | null>;
+  /** Refuses (InsufficientBackupSpace) before cloning, and only when a clone is actually taken. */
+  ensureRoom: () => Promise<void>;
 }
 
 export async function takeClone(client: Client, input: CloneInput): Promise<BackupRecord> {
@@ -72,6 +108,7 @@ export async function takeClone(client: Client, input: CloneInput): Promise<Back
     );
   }
 
+  await input.ensureRoom();
   const version = await input.applicationVersion();
   const started = Date.now();
   await ddlOnFreeDatabase(

@@ -1,11 +1,11 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { statfs } from 'node:fs/promises';
 import type { Client } from 'pg';
 import { ensureDirectory, removeStalePartial } from '../../adapters/backup-files/backup-files';
 import { readApplicationState } from '../../adapters/nocobase/application-state';
 import { databaseUnreachable, withSqlFailure } from '../../adapters/postgres/errors';
 import type { PostgresLogin } from '../../adapters/postgres/login';
 import { withMaintenanceClient } from '../../adapters/postgres/maintenance-client';
+import type { FreeSpaceOptions } from '../../adapters/postgres/server-space';
 import { databaseInfo, ddlOnFreeDatabase, derivedName, ident, setComment } from '../../adapters/postgres/whole-database';
 import { FailureType } from '../../common/failure-types';
 import type { BackupMethod, BackupRecord } from '../../common/procedure-types';
@@ -15,19 +15,10 @@ import { getCluster } from '../cluster/lookup';
 import { createNamingLookup } from '../cluster/naming-from-nodes';
 import type { ActivityDeps } from '../deps';
 import { isOurClone, restoreClone, takeClone, verifyClone } from './clone-method';
+import { asideMark } from './derived-backups';
+import { loginFor } from './login';
+import { cloneRoom, dumpRoom, type BackupRoom } from './room';
 import { countTables, dumpFiles, finishedDump, restoreDump, takeDump, verifyDump, type DumpTools } from './dump-method';
-
-/** Headroom over the database's size: a custom-format dump is usually far smaller, never much larger. */
-const DUMP_SPACE_FACTOR = 1.2;
-const DUMP_SPACE_MARGIN = 64 * 1024 * 1024;
-
-export interface BackupRoom {
-  method: BackupMethod;
-  databaseBytes: number;
-  /** null for clones: the database server's disk is not visible from the worker. */
-  freeBytes: number | null;
-  enough: boolean;
-}
 
 export interface RestoreOutcome {
   /** The dump file or clone the database now comes from. */
@@ -36,7 +27,14 @@ export interface RestoreOutcome {
   setAsideAs: string;
 }
 
-export function createBackupActivities(deps: ActivityDeps) {
+export interface BackupActivityOptions {
+  /** How the clone room check asks the database server for its free space (tests fake a small disk). */
+  freeSpace?: FreeSpaceOptions;
+}
+
+export type { BackupRoom } from './room';
+
+export function createBackupActivities(deps: ActivityDeps, options: BackupActivityOptions = {}) {
   const namingOf = createNamingLookup(deps);
   /** Runs a query on the cluster's own database, mapping driver errors to DatabaseUnreachable. */
   async function onClusterDatabase<T>(cluster: ClusterConfig, work: () => Promise<T>): Promise<T> {
@@ -47,37 +45,25 @@ export function createBackupActivities(deps: ActivityDeps) {
     }
   }
 
-  /** The worker's login for the cluster; a secret it cannot resolve is a configuration mistake. */
-  function loginOf(clusterName: string): PostgresLogin {
-    try {
-      return deps.databaseLogin(clusterName);
-    } catch (error) {
-      throw ApplicationFailure.nonRetryable((error as Error).message, FailureType.Misconfigured);
-    }
-  }
+  const loginOf = (clusterName: string): PostgresLogin => loginFor(deps, clusterName);
 
   function dumpTools(clusterName: string, cluster: ClusterConfig): DumpTools {
     return { login: loginOf(clusterName), place: { pgBin: cluster.backup.pgBin, searchPath: deps.searchPath }, hooks: activityHooks() };
   }
 
-  async function room(clusterName: string, cluster: ClusterConfig, method: BackupMethod): Promise<BackupRoom> {
-    const databaseBytes = await onClusterDatabase(cluster, async () => {
+  async function databaseBytes(clusterName: string, cluster: ClusterConfig): Promise<number> {
+    return onClusterDatabase(cluster, async () => {
       const { rows } = await deps.database(clusterName).query<{ size: string }>('SELECT pg_database_size(current_database()) AS size');
       return Number(rows[0]?.size ?? 0);
     });
-    if (method === 'clone') return { method, databaseBytes, freeBytes: null, enough: true };
-    await ensureDirectory(cluster.backup.directory);
-    const fs = await statfs(cluster.backup.directory);
-    const freeBytes = fs.bavail * fs.bsize;
-    const needed = Math.ceil(databaseBytes * DUMP_SPACE_FACTOR) + DUMP_SPACE_MARGIN;
-    if (freeBytes <= needed) {
-      throw ApplicationFailure.nonRetryable(
-        `${cluster.backup.directory} has ${mib(freeBytes)} free; a dump of ${cluster.database.database} (${mib(databaseBytes)}) needs more than ${mib(needed)}`,
-        FailureType.InsufficientBackupSpace,
-        { databaseBytes, freeBytes, neededBytes: needed },
-      );
-    }
-    return { method, databaseBytes, freeBytes, enough: true };
+  }
+
+  async function room(clusterName: string, cluster: ClusterConfig, method: BackupMethod): Promise<BackupRoom> {
+    const bytes = await databaseBytes(clusterName, cluster);
+    if (method === 'pg_dump') return dumpRoom(cluster, bytes);
+    return withMaintenanceClient(loginOf(clusterName), (client) =>
+      withSqlFailure(FailureType.DatabaseUnreachable, () => cloneRoom(client, cluster, bytes, options.freeSpace)),
+    );
   }
 
   async function applicationVersion(clusterName: string, cluster: ClusterConfig): Promise<string | null> {
@@ -88,9 +74,12 @@ export function createBackupActivities(deps: ActivityDeps) {
 
   return {
     /**
-     * Measures the database and, for pg_dump, the free space in `backup.directory` (creating the
-     * directory). Read-only apart from that; safe to retry. Fails non-retryable as
-     * InsufficientBackupSpace when a dump would not fit.
+     * Measures the database and the free space where the backup would go: for pg_dump
+     * `backup.directory` (creating the directory), for a clone the filesystem of the database's
+     * tablespace on the database server, which only a login allowed to run programs there can
+     * learn (otherwise `enough: null` and `unknown` says why; nothing is pretended). Read-only
+     * apart from that; safe to retry. Fails non-retryable as InsufficientBackupSpace when the
+     * backup would not fit (a clone needs twice the database: the copy and its WAL).
      */
     async checkBackupRoom(input: { cluster: string; method?: BackupMethod }): Promise<BackupRoom> {
       const cluster = getCluster(deps, input.cluster);
@@ -102,7 +91,7 @@ export function createBackupActivities(deps: ActivityDeps) {
      * `backup.directory`, or a clone database on the same server (which ends this role's other
      * sessions on the database, the worker's pools included). Safe to retry: `label` names the
      * backup, and a retry returns the finished backup of that label instead of taking another.
-     * Heartbeats while pg_dump runs.
+     * Checks the room first (InsufficientBackupSpace). Heartbeats while pg_dump runs.
      */
     async backupDatabase(input: { cluster: string; method?: BackupMethod; label: string }): Promise<BackupRecord> {
       const cluster = getCluster(deps, input.cluster);
@@ -110,7 +99,16 @@ export function createBackupActivities(deps: ActivityDeps) {
       if (method === 'clone') {
         return withMaintenanceClient(loginOf(input.cluster), (client) =>
           withSqlFailure(FailureType.BackupFailed, () =>
-            takeClone(client, { clusterName: input.cluster, cluster, label: input.label, applicationVersion: () => applicationVersion(input.cluster, cluster) }),
+            takeClone(client, {
+              clusterName: input.cluster,
+              cluster,
+              label: input.label,
+              applicationVersion: () => applicationVersion(input.cluster, cluster),
+              ensureRoom: async () => {
+                const found = await cloneRoom(client, cluster, await databaseBytes(input.cluster, cluster), options.freeSpace);
+                if (found.enough === null) log.warn('cloning without knowing the free space of the database server', { cluster: input.cluster, why: found.unknown });
+              },
+            }),
           ),
         );
       }
@@ -129,8 +127,10 @@ export function createBackupActivities(deps: ActivityDeps) {
 
     /**
      * Brings the cluster's database back to `backup`. The current database is renamed aside to
-     * `<db>_rb_<label>` (never dropped), then the clone is renamed into place or the dump is
-     * restored into a new database, which is marked with a comment when complete. Ends this
+     * `<db>_rb_<label>` (never dropped here; kept under `backup.keep` by pruneBackups), then the
+     * clone is renamed into place or the dump is restored into a new database. When complete, the
+     * set-aside database and then the restored one are marked with a comment: a set-aside database
+     * without its mark is what an interrupted restore left (findLeftovers). Ends this
      * role's sessions on the databases involved. Safe to retry after any partial step: a marked
      * database means done; a half-restored one (the dump is still there) is dropped and redone.
      * A damaged dump or missing clone is refused before anything is touched.
@@ -173,6 +173,8 @@ export function createBackupActivities(deps: ActivityDeps) {
           } else {
             await restoreDump(client, backup, tools);
           }
+          // Marked before the database: a set-aside database without its mark is an interrupted restore's.
+          if ((await databaseInfo(client, aside)).exists) await setComment(client, aside, asideMark(name, label, backup.location, new Date()));
           await setComment(client, name, mark);
           log.info('database restored', { cluster: input.cluster, database: name, from: backup.location, aside });
           return outcome;
@@ -226,8 +228,4 @@ async function clearUnfinished(client: Client, cluster: ClusterConfig, backup: B
   }
   await ddlOnFreeDatabase(client, name, `DROP DATABASE ${ident(name)}`, FailureType.RestoreFailed, `drop the half-restored ${name}`);
   log.warn('dropped a half-restored database to restore it again', { database: name, from: backup.location });
-}
-
-function mib(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
