@@ -1,4 +1,5 @@
 import { createBackupActivities } from './backup/database-backup';
+import { createRetentionActivities } from './backup/retention';
 import { createBlackoutActivities } from './cluster/blackout';
 import { createDescribeActivities } from './cluster/describe';
 import { createInvariantActivities } from './cluster/invariants';
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createImageActivities(deps),
     ...createDatabaseActivities(deps),
     ...createBackupActivities(deps),
+    ...createRetentionActivities(deps),
     ...createHealthActivities(deps),
     ...createLoadBalancerActivities(deps),
     ...createNotifyActivities(deps),

@@ -127,6 +127,12 @@ export const clusterSchema = z
       pgBin: z.string().startsWith('/', 'expected an absolute path').optional(),
       /** An image with a POSIX shell, tar and find, run next to the storage to back it up and restore it. */
       toolImage: z.string().min(1).default('busybox:1.36'),
+      /**
+       * How many clone backups, and how many databases set aside by restores, pruneBackups keeps
+       * (the newest of each that a finished run kept) on the database server; older ones are
+       * dropped. At least 1: the newest backup is never pruned. Dump files are not pruned.
+       */
+      keep: z.number().int().min(1, 'expected at least 1: the newest backup is never pruned').default(3),
     }),
     /** The time zone maintenance windows and blackout dates are meant in (IANA name). */
     timeZone: z.string().refine(validTimeZone, 'expected an IANA time zone such as Europe/Berlin').default('UTC'),

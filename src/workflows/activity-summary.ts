@@ -32,6 +32,7 @@ const SUMMARIZERS: Summarizers = {
   backupDatabase: (input) => `back up the database (${input.method ?? 'configured method'})`,
   restoreDatabase: (input) => `restore the database from the ${input.backup.method} backup ${code(input.backup.location)}`,
   discardBackup: (input) => `drop the clone backup ${code(input.backup.location)}`,
+  pruneBackups: () => 'drop clone backups and set-aside databases older than the newest backup.keep',
   backupStorage: () => 'archive the shared storage',
   restoreStorage: (input) => `restore the shared storage from ${code(input.backup.location)}`,
   setMaintenanceMode: (input) => (input.on ? 'load balancer: show the 503 maintenance page' : 'load balancer: maintenance page off'),

@@ -70,6 +70,7 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
     }),
     restoreDatabase: async ({ label }) => ({ restoredFrom: `/backups/${cluster}-${label}.dump`, setAsideAs: `nocobase_rb_${label}` }),
     discardBackup: async () => undefined,
+    pruneBackups: async () => ({ kept: [], dropped: [], spared: [], unsettled: [] }),
     replaceNodeImage: async ({ node, image, label }) => ({
       node,
       container: `${cluster}-${node}`,
