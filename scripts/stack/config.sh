@@ -42,6 +42,7 @@ ${nodes}    database:
       runtimeApi: unix://$HAPROXY_SOCK
       backend: $backend
       maintenanceMap: $HAPROXY_MAP
+      serverStateFile: $HAPROXY_STATE_DIR/$backend
       url: http://127.0.0.1:$lb_port
     notifications:
       recipients: [\"ops@demo.test\"]

@@ -1,18 +1,25 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { serverStatuses, setMapEntry, setServerState, type ServerAdminState, type ServerStatus } from '../../adapters/haproxy/backend';
+import { writeMapFileEntry } from '../../adapters/haproxy/map-file';
+import { persistServerStates } from '../../adapters/haproxy/server-state';
 import { probeStatus } from '../../adapters/nocobase/http-probes';
 import { FailureType } from '../../common/failure-types';
 import type { ClusterConfig } from '../../config/schema';
 import { pollUntilDeadline, type Look } from '../activity-context';
 import { getCluster, getNode, lbServerName } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
+import { createLoadBalancerHoldActivities } from './hold';
 
 export type { ServerAdminState, ServerStatus } from '../../adapters/haproxy/backend';
+export type { HoldLoadBalancerInput, HoldLoadBalancerReport, LoadBalancerDrift } from './hold';
 
 /**
  * The load balancer's part in a procedure: servers taken out of and put back into the cluster's
- * HAProxy backend, and the frontend switched to the 503 maintenance page and back. Everything is
- * done through HAProxy's runtime API (adapters/haproxy), in memory, without a reload.
+ * HAProxy backend, and the frontend switched to the 503 maintenance page and back. Changes are
+ * made through HAProxy's runtime API (adapters/haproxy), in memory, without a reload, and written
+ * to the files a reload reads (the map file; the server state file when the cluster names one),
+ * so a reload by an operator or a certificate renewal keeps them. What the operator's haproxy.cfg
+ * needs for that is in scripts/stack/haproxy.sh.
  */
 export function createLoadBalancerActivities(deps: ActivityDeps) {
   function target(input: { cluster: string; nodes: string[] }) {
@@ -34,25 +41,34 @@ export function createLoadBalancerActivities(deps: ActivityDeps) {
   const after = (cluster: ClusterConfig) => `${Math.round(cluster.timeouts.loadBalancerReady / 1000)}s`;
 
   return {
+    ...createLoadBalancerHoldActivities(deps),
+
     /**
-     * Sets the administrative state of the given nodes' servers in the cluster's backend.
+     * Sets the administrative state of the given nodes' servers in the cluster's backend, then
+     * writes the backend's states to `loadBalancer.serverStateFile` when configured.
      * Idempotent and safe to retry: setting a state a server already has changes nothing.
      */
     async setLoadBalancerServers(input: { cluster: string; nodes: string[]; state: ServerAdminState }): Promise<ServerStatus[]> {
-      const { api, backend, servers } = target(input);
+      const { cluster, api, backend, servers } = target(input);
       for (const server of servers) await setServerState(api, backend, server, input.state);
+      if (cluster.loadBalancer.serverStateFile) await persistServerStates(api, backend, cluster.loadBalancer.serverStateFile);
       return serverStatuses(api, backend, servers);
     },
 
     /**
      * Switches the cluster's frontend to (on) or away from (off) the 503 maintenance page by
-     * setting the cluster's key in `maintenanceMap`. Idempotent and safe to retry. The switch lives
-     * in HAProxy's memory; a reload re-reads the map file.
+     * setting the cluster's key in `maintenanceMap`, in HAProxy's memory and in the map file
+     * (`maintenanceMapFile`, default `maintenanceMap`) that a reload re-reads. Idempotent and
+     * safe to retry. A map file the worker cannot write fails as LoadBalancerError (not retried).
      */
     async setMaintenanceMode(input: { cluster: string; on: boolean }): Promise<void> {
       const cluster = getCluster(deps, input.cluster);
-      const { maintenanceMap, maintenanceKey, runtimeApi } = cluster.loadBalancer;
-      await setMapEntry(deps.haproxy(runtimeApi), maintenanceMap, maintenanceKey ?? input.cluster, input.on ? 'on' : 'off');
+      const { maintenanceMap, maintenanceMapFile, maintenanceKey, runtimeApi } = cluster.loadBalancer;
+      const key = maintenanceKey ?? input.cluster;
+      const value = input.on ? 'on' : 'off';
+      // Memory first: it also proves the map exists before a file is touched.
+      await setMapEntry(deps.haproxy(runtimeApi), maintenanceMap, key, value);
+      await writeMapFileEntry(maintenanceMapFile ?? maintenanceMap, key, value);
     },
 
     /**

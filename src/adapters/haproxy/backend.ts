@@ -44,15 +44,31 @@ export async function serverStatuses(api: HaproxyRuntime, backend: string, serve
   });
 }
 
+/** The value of `key` in the in-memory map `map`, or null when the map has no such key. */
+export async function mapEntry(api: HaproxyRuntime, map: string, key: string): Promise<string | null> {
+  return (await mapEntries(api, map)).get(key) ?? null;
+}
+
 /**
  * Sets `key` to `value` in the in-memory map `map` (`set` when the key is there, `add` when not),
- * which is how a frontend's `map()` lookup switches without a reload. A reload re-reads the file.
+ * which is how a frontend's `map()` lookup switches without a reload. A reload re-reads the map
+ * file, so a caller that wants the value to last writes the file too (map-file.ts).
  */
 export async function setMapEntry(api: HaproxyRuntime, map: string, key: string, value: string): Promise<void> {
-  const entries = await api.command(`show map ${map}`);
-  if (/^Unknown map identifier/im.test(entries)) {
+  const present = (await mapEntries(api, map)).has(key);
+  await run(api, `${present ? 'set' : 'add'} map ${map} ${key} ${value}`);
+}
+
+/** `show map <map>`: one `<id> <key> <value>` line per entry. */
+async function mapEntries(api: HaproxyRuntime, map: string): Promise<Map<string, string>> {
+  const text = await api.command(`show map ${map}`);
+  if (/^Unknown map identifier/im.test(text)) {
     throw ApplicationFailure.nonRetryable(`load balancer has no map ${map}`, FailureType.LoadBalancerError);
   }
-  const present = entries.split('\n').some((line) => line.trim().split(/\s+/)[1] === key);
-  await run(api, `${present ? 'set' : 'add'} map ${map} ${key} ${value}`);
+  const entries = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const [, key, value] = line.trim().split(/\s+/);
+    if (key !== undefined && !entries.has(key)) entries.set(key, value ?? '');
+  }
+  return entries;
 }
