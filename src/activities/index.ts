@@ -12,6 +12,7 @@ import { createMiddlewareActivities } from './middleware/restart';
 import { createNodeCommandActivities } from './nodes/commands';
 import { createNodeImageActivities } from './nodes/image-replacement';
 import { createNodeActivities } from './nodes/lifecycle';
+import { createRestartPolicyActivities } from './nodes/restart-policy';
 import { createNotifyActivities } from './notify/notification';
 import { createStorageActivities } from './storage/storage-backup';
 import { createHistoryActivities } from './history/procedure-history';
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createNodeActivities(deps),
     ...createNodeImageActivities(deps),
     ...createNodeCommandActivities(deps),
+    ...createRestartPolicyActivities(deps),
     ...createImageActivities(deps),
     ...createDatabaseActivities(deps),
     ...createBackupActivities(deps),

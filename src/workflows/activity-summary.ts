@@ -28,6 +28,8 @@ const SUMMARIZERS: Summarizers = {
   replaceNodeImage: (input) => `recreate ${input.node} on ${code(input.image)}, keeping the old container`,
   restoreNodeImage: (input) => `put back the previous container of ${input.node}`,
   discardSavedNode: (input) => `remove the saved previous container of ${input.node}`,
+  suspendRestartPolicy: (input) => `set the restart policy of ${input.node} to no while the procedure holds it`,
+  restoreRestartPolicy: (input) => `give ${input.node} back its restart policy ${code(input.policy.name)}`,
   runNodeCommand: (input) => `run ${code(input.command.join(' '))} in ${input.node}`,
   backupDatabase: (input) => `back up the database (${input.method ?? 'configured method'})`,
   restoreDatabase: (input) => `restore the database from the ${input.backup.method} backup ${code(input.backup.location)}`,
@@ -39,6 +41,10 @@ const SUMMARIZERS: Summarizers = {
   setLoadBalancerServers: (input) => `load balancer: ${list(input.nodes)} to ${input.state}`,
   waitLoadBalancerServing: (input) =>
     `wait until the load balancer serves through ${list(input.nodes)}` + (input.publicUrl === false ? ' (admin view)' : ''),
+  holdLoadBalancer: (input) =>
+    `load balancer: hold the maintenance page ${input.maintenance ? 'on' : 'off'}` +
+    (input.servers.length > 0 ? ` and ${input.servers.map((server) => `${code(server.node)} ${server.state}`).join(', ')}` : '') +
+    ' until the wait ends',
   waitServersDrained: (input) => `wait until ${list(input.nodes)} handle no request`,
   restartMiddleware: () => 'restart the middleware (Redis) while every node is down',
   sendNotification: (input) => `mail ${input.audience ?? 'recipients'}: ${input.subject}`,

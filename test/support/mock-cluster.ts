@@ -82,6 +82,23 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
     restoreNodeImage: async ({ node }) => ({ node, container: `${cluster}-${node}`, image: 'registry.test/nocobase:1.6.0', restored: true }),
     discardSavedNode: async () => ({ removed: true }),
     restartMiddleware: async () => [{ name: 'redis', container: `${cluster}-redis`, startedAt: '2026-01-01T00:00:00Z' }],
+    // Like the real one: holds (heartbeating) until cancelled, then returns its report.
+    holdLoadBalancer: async () => {
+      const context = Context.current();
+      let checks = 0;
+      try {
+        for (;;) {
+          checks++;
+          context.heartbeat({ checks, drifts: [] });
+          await context.sleep(200);
+        }
+      } catch (error) {
+        if (context.cancellationSignal.aborted) return { checks, drifts: [] };
+        throw error;
+      }
+    },
+    suspendRestartPolicy: async ({ node }) => ({ node, container: `${cluster}-${node}`, policy: { name: 'always' }, changed: true }),
+    restoreRestartPolicy: async ({ node, policy }) => ({ node, container: `${cluster}-${node}`, policy, changed: true }),
     waitServersDrained: async ({ nodes: names }) => names.map((server) => ({ server, status: 'MAINT', sessions: 0 })),
     runNodeCommand: async ({ node, command }) => ({ node, command, exitCode: 0, output: `ran ${command.join(' ')}` }),
   };
