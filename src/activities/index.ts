@@ -3,6 +3,7 @@ import { createRetentionActivities } from './backup/retention';
 import { createBlackoutActivities } from './cluster/blackout';
 import { createDescribeActivities } from './cluster/describe';
 import { createInvariantActivities } from './cluster/invariants';
+import { createLeftoverActivities } from './cluster/leftovers';
 import { createDatabaseActivities } from './database/check-database';
 import type { ActivityDeps } from './deps';
 import { createHealthActivities } from './health/node-readiness';
@@ -38,6 +39,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHistoryActivities(deps),
     ...createBlackoutActivities(deps),
     ...createInvariantActivities(deps),
+    ...createLeftoverActivities(deps),
     ...createStorageActivities(deps),
   };
 }

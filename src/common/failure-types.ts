@@ -70,4 +70,11 @@ export enum FailureType {
   ClusterInvariantViolated = 'ClusterInvariantViolated',
   /** Today is a blackout day of the cluster and the start was not forced with a reason. */
   InBlackout = 'InBlackout',
+  /**
+   * An earlier run was terminated, reset or abandoned and left state behind that a new procedure
+   * must not build on: a saved `-pre-` container, a set-aside or clone database no finished run
+   * kept, or the maintenance switch on. Nothing was touched; the details list each leftover with
+   * the exact command or step that resolves it (findLeftovers).
+   */
+  LeftoversFound = 'LeftoversFound',
 }

@@ -14,6 +14,7 @@ const SUMMARIZERS: Summarizers = {
   checkDatabase: () => 'check the database is reachable and read its recorded version',
   checkBackupRoom: (input) => `check there is room for a ${input.method ?? 'configured-method'} backup`,
   checkBlackout: () => 'check the blackout calendar',
+  findLeftovers: () => 'look for what an interrupted run left: saved containers, set-aside databases, the maintenance page',
   recentWindow: (input) => `estimate the window from recent ${input.procedure} runs`,
   ensureImages: (input) => `pull ${list(input.images)} onto every Docker host`,
   inspectImages: (input) => `look for ${list(input.images)} on the Docker hosts`,

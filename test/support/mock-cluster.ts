@@ -41,6 +41,7 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
     recentWindow: async () => ({ expectedMs: 42_000, basedOnRuns: 3 }),
     checkBlackout: async () => ({ today: '2026-11-24', timeZone: 'UTC', period: null }),
     checkClusterInvariants: async () => ({ nodes: 3, checked: ['APP_KEY'] }),
+    findLeftovers: async () => [],
     backupStorage: async ({ label }) => ({
       cluster,
       location: `/backups/${cluster}-${label}.storage.tar`,

@@ -1,0 +1,116 @@
+import { containersNamedWithPrefix } from '../../adapters/docker/container-list';
+import { mapEntry } from '../../adapters/haproxy/backend';
+import { withMaintenanceClient } from '../../adapters/postgres/maintenance-client';
+import { databaseUnreachable } from '../../adapters/postgres/errors';
+import { databaseInfo, ident, literal } from '../../adapters/postgres/whole-database';
+import type { ClusterConfig } from '../../config/schema';
+import { derivedBackups, type DerivedBackup } from '../backup/derived-backups';
+import { loginFor } from '../backup/login';
+import { savedContainerName } from '../nodes/image-replacement';
+import type { ActivityDeps } from '../deps';
+import { getCluster } from './lookup';
+
+export type LeftoverKind = 'saved-container' | 'set-aside-database' | 'clone-backup' | 'maintenance-on';
+
+export interface Leftover {
+  kind: LeftoverKind;
+  /** The container, the database, or the maintenance map key. */
+  name: string;
+  createdAt?: string;
+  /** What it is, and the exact command or step that resolves it, in words. */
+  recovery: string;
+}
+
+/** `socat`'s address for the HAProxy runtime API, so the recovery line can be pasted. */
+function socatAddress(runtimeApi: string): string {
+  return runtimeApi.startsWith('unix://') ? `unix-connect:${runtimeApi.slice('unix://'.length)}` : `tcp-connect:${runtimeApi.slice('tcp://'.length)}`;
+}
+
+function databaseRecovery(db: DerivedBackup, database: string, databaseExists: boolean): string {
+  const drop = `DROP DATABASE ${ident(db.name)};`;
+  if (db.kind === 'set-aside-database') {
+    const putBack = `${databaseExists ? `DROP DATABASE ${ident(database)}; ` : ''}ALTER DATABASE ${ident(db.name)} RENAME TO ${ident(database)};`;
+    return (
+      `${database} as it was before a restore (run ${db.label}) that did not complete: ${databaseExists ? `${database} may be half-restored` : `${database} does not exist`}. ` +
+      (databaseExists ? `If ${database} is complete and right, drop this copy: \`${drop}\`. If it is not, ` : '') +
+      `put this one back with every node stopped: \`${putBack}\`, or let that run's rollback finish (retryRollback) if it still waits.`
+    );
+  }
+  const keep = db.comment ? ` To keep it as a backup under backup.keep instead: \`COMMENT ON DATABASE ${ident(db.name)} IS ${literal(`${db.comment}; kept`)};\`.` : '';
+  return (
+    `clone backup of ${database} taken by run ${db.label}${db.createdAt ? ` at ${db.createdAt}` : ' (never marked: the backup was interrupted)'} that no finished run kept. ` +
+    `If ${database} is right without it, drop it: \`${drop}\`.${keep}`
+  );
+}
+
+export function createLeftoverActivities(deps: ActivityDeps) {
+  async function savedContainers(cluster: ClusterConfig): Promise<Leftover[]> {
+    const found: Leftover[] = [];
+    for (const node of cluster.nodes) {
+      const docker = `DOCKER_HOST=${node.dockerHost} docker`;
+      for (const saved of await containersNamedWithPrefix(deps.docker(node.dockerHost), savedContainerName(node.container, ''))) {
+        const label = saved.name.slice(savedContainerName(node.container, '').length);
+        found.push({
+          kind: 'saved-container',
+          name: saved.name,
+          createdAt: saved.createdAt,
+          recovery:
+            `node ${node.name}'s previous container (${saved.image}, ${saved.state}) saved by run ${label}, which did not finish. ` +
+            `If ${node.container} runs the version you want, remove it: \`${docker} rm ${saved.name}\`. ` +
+            `To go back to it instead (only together with that run's database backup): \`${docker} rm -f ${node.container} && ${docker} rename ${saved.name} ${node.container}\`, then start the node.`,
+        });
+      }
+    }
+    return found;
+  }
+
+  async function databases(clusterName: string, cluster: ClusterConfig): Promise<Leftover[]> {
+    const database = cluster.database.database;
+    const login = loginFor(deps, clusterName);
+    return withMaintenanceClient(login, async (client) => {
+      try {
+        const unsettled = (await derivedBackups(client, database)).filter((db) => !db.settled);
+        const exists = unsettled.length > 0 && (await databaseInfo(client, database)).exists;
+        return unsettled.map((db) => ({
+          kind: db.kind,
+          name: db.name,
+          ...(db.createdAt ? { createdAt: db.createdAt } : {}),
+          recovery: databaseRecovery(db, database, exists),
+        }));
+      } catch (error) {
+        throw databaseUnreachable(login, login.maintenanceDatabase, error);
+      }
+    });
+  }
+
+  async function maintenanceSwitch(clusterName: string, cluster: ClusterConfig): Promise<Leftover[]> {
+    const { runtimeApi, maintenanceMap, maintenanceKey } = cluster.loadBalancer;
+    const key = maintenanceKey ?? clusterName;
+    if ((await mapEntry(deps.haproxy(runtimeApi), maintenanceMap, key)) !== 'on') return [];
+    return [
+      {
+        kind: 'maintenance-on',
+        name: key,
+        recovery:
+          `the 503 maintenance page of ${clusterName} is on (HAProxy map ${maintenanceMap}, key ${key}). ` +
+          `Once every node serves the version you want, turn it off: \`echo 'set map ${maintenanceMap} ${key} off' | socat stdio ${socatAddress(runtimeApi)}\`, ` +
+          `and make the line \`${key} off\` in ${maintenanceMap} so a reload keeps it off.`,
+      },
+    ];
+  }
+
+  return {
+    /**
+     * Lists what a terminated, reset or abandoned run left behind, each with the exact command or
+     * step that resolves it: saved `<container>-pre-<label>` containers, databases set aside by a
+     * restore that did not complete, clone backups no finished run kept (pruneBackups keeps them),
+     * and the maintenance page left on. Read-only (Docker, PostgreSQL, HAProxy's runtime API); safe
+     * to retry. An empty list: nothing left over. Procedures refuse to start otherwise
+     * (LeftoversFound).
+     */
+    async findLeftovers(input: { cluster: string }): Promise<Leftover[]> {
+      const cluster = getCluster(deps, input.cluster);
+      return [...(await savedContainers(cluster)), ...(await databases(input.cluster, cluster)), ...(await maintenanceSwitch(input.cluster, cluster))];
+    },
+  };
+}
