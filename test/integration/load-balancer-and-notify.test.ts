@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createActivities } from '../../src/activities';
+import { readMapFileEntry } from '../../src/adapters/haproxy/map-file';
 import { FailureType } from '../../src/common/failure-types';
 import { receivedMail } from '../support/maildir';
 import { standinActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
@@ -37,6 +38,24 @@ describe('load balancer activities against the real HAProxy', () => {
     assert.match(await during.text(), /maintenance/i);
     await runActivity(suite.activities.setMaintenanceMode, { cluster, on: false });
     assert.equal((await fetch(stackEnv().STANDIN_LB_URL)).status, 200);
+  });
+
+  it('writes the switch to the map file too, so a reload keeps it; a map file the worker cannot write fails as LoadBalancerError', async () => {
+    const { maintenanceMap } = stackConfig().clusters.standin!.loadBalancer;
+    await runActivity(suite.activities.setMaintenanceMode, { cluster, on: true });
+    assert.equal(await readMapFileEntry(maintenanceMap, cluster), 'on');
+    assert.equal(await readMapFileEntry(maintenanceMap, 'demo'), 'off', 'the other cluster\'s line is kept');
+    await runActivity(suite.activities.setMaintenanceMode, { cluster, on: false });
+    assert.equal(await readMapFileEntry(maintenanceMap, cluster), 'off');
+
+    const unwritable = createActivities(stackDeps(stackConfig((standin) => {
+      standin.loadBalancer.maintenanceMapFile = '/nonexistent-directory/maintenance.map';
+    })));
+    const error = await runActivity(unwritable.setMaintenanceMode, { cluster, on: false }).catch((caught: unknown) => caught);
+    assert.ok(error instanceof ApplicationFailure, String(error));
+    assert.equal(error.type, FailureType.LoadBalancerError);
+    assert.equal(error.nonRetryable, true);
+    assert.match(error.message, /maintenanceMapFile/);
   });
 
   it('takes a node out of rotation', async () => {
