@@ -109,7 +109,8 @@ export function createLoadBalancerHoldActivities(deps: ActivityDeps) {
             context.log.warn('load balancer check failed, looking again', { cluster: input.cluster, error: String(error) });
           }
           report.checks++;
-          context.heartbeat(report);
+          // A copy: the SDK may encode a throttled heartbeat later, after more drifts were pushed.
+          context.heartbeat({ checks: report.checks, drifts: [...report.drifts] });
           await context.sleep(input.checkEveryMs ?? DEFAULT_CHECK_MS);
         }
       } catch (error) {
