@@ -68,6 +68,18 @@ describe('the README, command by command, against the local stack and its real N
     }
   }
 
+  /** Runs a README command that must be refused; its error output. */
+  async function shellRefused(command: string): Promise<string> {
+    executed.add(command);
+    const temporalDir = path.dirname(process.env.TEMPORAL_BIN ?? 'temporal');
+    const outcome = await run('bash', ['-c', command], { cwd: path.dirname(README), env: { ...process.env, PATH: `${temporalDir}:${process.env.PATH ?? ''}` }, timeout: 60_000 }).then(
+      () => undefined,
+      (error: { stdout?: string; stderr?: string }) => `${error.stderr ?? ''}${error.stdout ?? ''}`,
+    );
+    assert.ok(outcome !== undefined, `README command was expected to be refused: ${command}`);
+    return outcome;
+  }
+
   const procedure = () => suite.client.workflow.getHandle(DEMO_WORKFLOW_ID) as WorkflowHandle;
   const awaiting = (what: RegExp) =>
     until(`the procedure to wait for ${what}`, async () => {
@@ -123,6 +135,11 @@ describe('the README, command by command, against the local stack and its real N
     await firstStart();
     await suite.client.workflow.start(inAppMaintenance, { taskQueue: TASK_QUEUE, workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
     await awaiting(/maintenanceDone/);
+    // The README's rollback commands reach the real worker's handlers: with no rollback waiting,
+    // each is refused with the reason (their effect is tested in test/e2e/rollback-guided.test.ts).
+    for (const name of ['retryRollback', 'abandon']) {
+      assert.match(await shellRefused(readme(new RegExp(`--name ${name} `))), new RegExp(`nothing waits for ${name}`));
+    }
     await shell(readme(/--name maintenanceDone/));
     await awaiting(/a decision/);
     const decided = await shell(readme(/^temporal workflow update execute .*--name decide/));
