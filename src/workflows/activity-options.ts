@@ -25,6 +25,13 @@ export const longRunning = summarized({
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 });
 
+/** For watches that last as long as a procedure waits (an approval may take days); cancelled when the wait ends. */
+export const watching = summarized({
+  startToCloseTimeout: '30 days',
+  heartbeatTimeout: '30s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
 /**
  * A cancelled activity counts as ended only once it has really stopped, so an undo that follows a
  * cancelled parallel step never races it. Runs recorded before this rule used TRY_CANCEL.

@@ -5,7 +5,7 @@ import { describeOperation, IN_APP_MAINTENANCE, type InAppMaintenanceInput, type
 import { longRunning, quick } from './activity-options';
 import type { DryRunPlan } from './dry-run';
 import { maintenanceDoneSignal, type IgnoredDecision, type OperationOutcome, type RecordedDecision } from './messages';
-import { bringUp, restoreTraffic, startNodes, stopNodes } from './node-rollout';
+import { bringUp, restoreTraffic, startNodes, stopNodes, whileHolding } from './node-rollout';
 import { notify } from './notify';
 import { commonPreflight } from './preflight';
 import { runProcedure, type ProcedureRun } from './procedure';
@@ -121,7 +121,8 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
 
       smoke = await step('verify', async () => {
         const ready = await longRunning.waitNodeReady({ cluster, node: first, requirePlugins: true });
-        await run.decide(
+        const held = [{ node: first, state: 'ready' as const }, ...others.map((other) => ({ node: other, state: 'maint' as const }))];
+        await whileHolding(tracker, { cluster, maintenance: false, servers: held }, () => run.decide(
           {
             cluster,
             subject: `in-app maintenance on ${first}`,
@@ -134,7 +135,7 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
             rejectedType: FailureType.MaintenanceRejected,
           },
           input.policy,
-        );
+        ));
         return ready;
       });
 

@@ -71,6 +71,8 @@ export interface ProcedureStatus {
   compensations?: CompensationOutcome[];
   /** Set once the undo could not finish on its own, or a confirmation is needed: what a person must know. */
   rollback?: RollbackStatus;
+  /** What the load balancer watch found changed (a reload) and put back while the procedure waited. */
+  loadBalancerDrifts?: { at: string; what: string }[];
   /** Set once users were given the new state (traffic back on it): a failure no longer rolls data back on its own. */
   pointOfNoReturn?: { at: string; what: string };
 }

@@ -1,7 +1,8 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
 import type { NodeReadiness } from '../common/procedure-types';
-import { longRunning, quick } from './activity-options';
+import type { HoldLoadBalancerInput } from '../activities/load-balancer/hold';
+import { longRunning, quick, watching } from './activity-options';
 import type { ProcedureTracker } from './procedure-tracker';
 import { describeFailure } from './saga';
 
@@ -112,4 +113,24 @@ export async function restoreTraffic(cluster: string, nodes: string[], onServing
   await quick.setMaintenanceMode({ cluster, on: false });
   onServing?.();
   if (nodes.length > 0) await longRunning.waitLoadBalancerServing({ cluster, nodes });
+}
+
+/**
+ * Runs `body` (a wait for people) while a watch keeps the load balancer as the procedure set it:
+ * a reload (certificate renewal, config push) during a two-hour approval wait must neither drop
+ * the maintenance page nor send users to the unapproved node. What drifted is put back and
+ * reported in the status.
+ */
+export async function whileHolding<T>(tracker: ProcedureTracker, wanted: HoldLoadBalancerInput, body: () => Promise<T>): Promise<T> {
+  // Runs recorded before the watch existed replay without it.
+  if (!patched('hold-load-balancer')) return body();
+  const scope = new CancellationScope();
+  const holding = scope.run(() => watching.holdLoadBalancer(wanted)).catch(() => undefined);
+  try {
+    return await body();
+  } finally {
+    scope.cancel();
+    const report = await holding;
+    if (report && report.drifts.length > 0) tracker.status.loadBalancerDrifts = report.drifts;
+  }
 }

@@ -1,11 +1,12 @@
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
+import type { RestartPolicy } from '../activities/nodes/restart-policy';
 import { FailureType } from '../common/failure-types';
 import type { BackupRecord, CompensationOutcome, NodeReadiness, NotificationOutcome, StorageBackupRecord } from '../common/procedure-types';
 import { VERSION_UPGRADE, type CheckedUpgradeInput, type VersionUpgradeInput } from '../procedures/version-upgrade';
 import { longRunning, preflight, quick } from './activity-options';
 import type { DryRunPlan } from './dry-run';
 import type { IgnoredDecision, RecordedDecision } from './messages';
-import { bringUp, inParallel, restoreTraffic, startFirstThenOthers, stopNodes } from './node-rollout';
+import { bringUp, inParallel, restoreTraffic, startFirstThenOthers, stopNodes, whileHolding } from './node-rollout';
 import { commonPreflight } from './preflight';
 import { runProcedure, type ProcedureRun } from './procedure';
 import { maintenanceWindowMs, outcomeReport } from './procedure-mail';
@@ -109,13 +110,28 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
         await quick.setMaintenanceMode({ cluster, on: true });
       });
 
+      // No restart policy while the procedure holds the nodes stopped: a dockerd restart during a
+      // long verification must not start an old node on the upgraded database.
+      const holdPolicies = patched('suspend-restart-policies');
+      const policies: Record<string, RestartPolicy> = {};
+      const givePoliciesBack = () =>
+        inParallel(all, async (node) => {
+          const policy = policies[node];
+          if (policy) await quick.restoreRestartPolicy({ cluster, node, policy });
+        });
       await step('stop-nodes', async () => {
+        if (holdPolicies) undo('give the nodes their restart policies back', givePoliciesBack, { needs: ['serving'] });
         // Old nodes start only on restored data and storage, on their own images.
         const quorum = Math.min(plan.rollbackQuorum ?? running.length, running.length);
         undo('start the previous version, first node first', async () => (serving = await startFirstThenOthers(cluster, running, tracker, quorum)), {
           restores: 'serving',
           needs: ['data', 'storage', 'images'],
         });
+        if (holdPolicies) {
+          await inParallel(all, async (node) => {
+            policies[node] = (await quick.suspendRestartPolicy({ cluster, node })).policy;
+          });
+        }
         await stopNodes(cluster, all, tracker);
       });
 
@@ -150,7 +166,7 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
       });
 
       await step('verify', () =>
-        run.decide(
+        whileHolding(tracker, { cluster, maintenance: true, servers: [] }, () => run.decide(
           {
             cluster,
             subject: `upgrade of ${first.name} to ${image}`,
@@ -160,7 +176,7 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
             rejectedType: FailureType.UpgradeRejected,
           },
           input.policy,
-        ),
+        )),
       );
 
       await step('start-other-nodes', async () => {
@@ -176,7 +192,11 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
       });
 
       await step('restore-traffic', () => restoreTraffic(cluster, all, () => run.pointOfNoReturn(`traffic is back, on ${image}`)));
-      const leftovers = await step('cleanup', () => discardSavedContainers(cluster, all, label));
+      const leftovers = await step('cleanup', async () => {
+        // The new version serves: a policy that cannot be given back is reported, not undone.
+        const policyLeft = holdPolicies ? await givePoliciesBack().then(() => [], (error: unknown) => [`restart policies: ${describeFailure(error)}`]) : [];
+        return [...policyLeft, ...(await discardSavedContainers(cluster, all, label))];
+      });
       return {
         mail: () => ({ subject: `upgraded to ${image}`, text: outcomeReport(`${cluster} now runs ${image} on every node.`, tracker.status) }),
         result: (notification) => ({ ...result(run, 'upgraded', notification), ...(leftovers.length > 0 ? { leftovers } : {}) }),

@@ -66,7 +66,7 @@ describe('a rollback that cannot finish on its own, on the stand-in cluster, thr
     assert.equal(blocked.outcome, 'rollback-blocked');
     assert.equal(blocked.rollback?.unfinished[0]?.step, 'restore the database from the backup');
     assert.match(blocked.rollback?.unfinished[0]?.error ?? '', /\S/);
-    assert.deepEqual(blocked.rollback?.unfinished.slice(1).map((outcome) => outcome.step), ['start the previous version, first node first', 'give traffic back to the nodes']);
+    assert.deepEqual(blocked.rollback?.unfinished.slice(1).map((outcome) => outcome.step), ['start the previous version, first node first', 'give the nodes their restart policies back', 'give traffic back to the nodes']);
     assert.deepEqual((await containerStates()).map((node) => node.running), [false, false, false], 'no node runs on data that was not restored');
     assert.equal((await lbStatus()).status, 503, 'users still see the maintenance page');
 

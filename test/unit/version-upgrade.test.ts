@@ -45,6 +45,11 @@ async function withUpgrade<T>(mock: Mock, input: Partial<VersionUpgradeInput>, b
   });
 }
 
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(condition(), 'never happened');
+}
+
 /** Resolves with the status once it satisfies `what`. */
 async function untilStatus(handle: Upgrade, what: (status: ProcedureStatus) => boolean): Promise<ProcedureStatus> {
   for (let i = 0; i < 200; i++) {
@@ -101,6 +106,25 @@ describe('versionUpgrade workflow', () => {
     assert.equal(result.backup?.method, 'pg_dump');
     const steps = Object.fromEntries(result.steps.map((step) => [step.step, step]));
     assert.equal(result.maintenanceWindowMs, Date.parse(steps['restore-traffic']!.endedAt!) - Date.parse(steps['maintenance-page']!.startedAt));
+  });
+
+  it('holds the nodes without a restart policy while stopped and watches the load balancer while it waits, giving both back once the new version serves', async () => {
+    const mock = runningCluster();
+    await withUpgrade(mock, {}, async (handle) => {
+      await awaitingDecision(handle);
+      await until(() => mock.calls.includes('holdLoadBalancer'));
+      await handle.signal(approveSignal, { by: 'alice' });
+      return handle.result();
+    });
+    const calls = mock.calls;
+    const before = (a: string, b: string) => assert.ok(calls.indexOf(a) >= 0 && calls.indexOf(a) < calls.indexOf(b), `${a} before ${b}: ${calls.join(' ')}`);
+    for (const node of ['node-1', 'node-2', 'node-3']) {
+      before(`suspendRestartPolicy:${node}:done`, `stopNode:${node}`);
+      before('setMaintenanceMode:off:done', `restoreRestartPolicy:${node}`);
+    }
+    before('holdLoadBalancer', 'startNode:node-2');
+    assert.ok(calls.includes('holdLoadBalancer:done'), 'the watch ends when the decision is taken');
+    before('holdLoadBalancer:done', 'replaceNodeImage:node-2');
   });
 
   it('restarts the configured middleware while every node is down, and only when configured', async () => {
@@ -252,6 +276,7 @@ describe('versionUpgrade workflow', () => {
         assert.deepEqual(blocked.rollback?.unfinished.map((outcome) => outcome.step), [
           'restore the database from the backup',
           'start the previous version, first node first',
+          'give the nodes their restart policies back',
           'give traffic back to the nodes',
         ]);
         assert.match(blocked.rollback?.unfinished[1]?.error ?? '', /needs "restore the database from the backup"/);
