@@ -19,6 +19,7 @@ import { isNotFound } from '../../src/adapters/docker/errors';
 import { ensureImage as pullIfMissing } from '../../src/adapters/docker/image-pull';
 import { demoOptionsFromEnv, standinOptionsFromEnv } from './cluster-options';
 import { dockerFromHost } from './docker-build';
+import { writeMapFileEntry } from '../../src/adapters/haproxy/map-file';
 
 export { demoOptionsFromEnv, parsePorts, standinOptionsFromEnv } from './cluster-options';
 
@@ -265,6 +266,8 @@ export async function resetLoadBalancer(lb: NonNullable<DemoClusterOptions['load
   const runtime = new HaproxyRuntime(lb.runtimeApi);
   for (let i = 1; i <= nodes; i++) await runtime.commandExpectingSilence(`set server ${lb.backend}/node-${i} state maint`);
   await setMapEntry(runtime, lb.maintenanceMap, lb.key, 'off');
+  // The file too, as the procedures write it: a later reload must not bring back a run's switch.
+  await writeMapFileEntry(lb.maintenanceMap, lb.key, 'off');
 }
 
 /** The events a stand-in container appended to its JSON-lines file; [] if it wrote none yet. */

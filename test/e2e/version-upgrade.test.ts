@@ -170,9 +170,11 @@ describe('versionUpgrade on the 3-node stand-in cluster, through the real worker
   it('completes correctly after the worker is killed while awaiting approval', async () => {
     const handle = await startUpgrade();
     await awaitingDecision(handle);
-    // Idle on the decision alone: the request mail (an activity) has gone out. A kill during that
+    // Idle on the decision and the load-balancer watch beside it (which heartbeats, so it is
+    // retried on the new worker): the request mail (an activity) has gone out. A kill during that
     // activity would be retried only after its start-to-close timeout, which is another test.
-    await until('the request mail to be sent', async () => ((await handle.describe()).raw.pendingActivities?.length ? undefined : true));
+    const pendingBesidesWatch = async () => ((await handle.describe()).raw.pendingActivities ?? []).filter((activity) => activity.activityType?.name !== 'holdLoadBalancer');
+    await until('the request mail to be sent', async () => ((await pendingBesidesWatch()).length ? undefined : true));
     await suite.worker.kill();
     suite.worker = await startWorkerProcess();
     await handle.signal(approveSignal, { by: 'alice' });

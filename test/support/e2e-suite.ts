@@ -34,8 +34,11 @@ export function e2eSuite(options: { startCluster: boolean; cluster?: 'standin' |
   });
   // `once`: one empty (or started) cluster for the whole suite, each test leaving it as it found it.
   (options.once ? before : beforeEach)(async () => {
+    // A run left by a failed test goes first, and its activities with it: a load-balancer watch
+    // still running would put its maintenance page back over the reset.
+    const terminated = await suite.client.workflow.getHandle(workflowId).terminate(`e2e test needs the ${cluster} cluster`).then(() => true, () => false);
+    if (terminated) await new Promise((resolve) => setTimeout(resolve, 10_000));
     await reset();
-    await suite.client.workflow.getHandle(workflowId).terminate(`e2e test needs the ${cluster} cluster`).catch(() => undefined);
     if (options.startCluster) {
       await suite.client.workflow.execute(firstStart, { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster }] });
     }
