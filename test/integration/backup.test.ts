@@ -3,27 +3,18 @@ import assert from 'node:assert/strict';
 import { copyFile, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { createBackupActivities } from '../../src/activities/backup/database-backup';
 import { derivedName } from '../../src/adapters/postgres/whole-database';
 import { FailureType } from '../../src/common/failure-types';
 import type { BackupRecord } from '../../src/common/procedure-types';
 import { standinActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { withClient } from '../support/pg-client';
 
 const cluster = 'standin';
 const run = `it${process.pid}x${Date.now().toString(36)}`;
 const label = (name: string): string => `${run}-${name}`;
 
-async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 const demoDb = (work: (client: Client) => Promise<void>): Promise<void> => withClient(stackEnv().STANDIN_DATABASE_URL, work);
 const admin = <T>(work: (client: Client) => Promise<T>): Promise<T> => withClient(process.env.PG_ADMIN_URL ?? '', work);

@@ -1,28 +1,19 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { createActivities, type Activities } from '../../src/activities';
 import { derivedName } from '../../src/adapters/postgres/whole-database';
 import type { ClusterConfig } from '../../src/config/schema';
 import type { WorkerDeps } from '../../src/worker/deps';
 import { runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { withClient } from '../support/pg-client';
 
 // Each suite gets a cluster of its own: one node container that is never started, a database of
 // its own and a maintenance map key of its own. The shared clusters carry what other tests and
 // runs leave (set-aside databases, saved containers), and retention must not drop those.
 const run = `it${process.pid}x${Date.now().toString(36)}`;
 
-async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 const admin = <T>(work: (client: Client) => Promise<T>): Promise<T> => withClient(process.env.PG_ADMIN_URL ?? '', work);
 const databaseExists = (name: string): Promise<boolean> =>
   admin(async (db) => (await db.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1);
