@@ -9,19 +9,53 @@ import path from 'node:path';
 const queues = new Map<string, Promise<unknown>>();
 
 /**
- * Runs `work` for `file` after every earlier call for the same file in this process has settled:
- * parallel activities (one per node) rewrite the same file, and a read-change-write must not
- * overwrite another's change with an older snapshot.
+ * Runs `work` for `file` after every earlier call for the same file has settled, in this process
+ * (parallel activities, one per node) and across processes (two workers, or two clusters' procedures
+ * behind one HAProxy, rewrite the same map file): a read-change-write must not overwrite another's
+ * change with an older snapshot.
  */
 export function serialized<T>(file: string, work: () => Promise<T>): Promise<T> {
   const previous = queues.get(file) ?? Promise.resolve();
-  const next = previous.then(work, work);
+  const locked = () => withLockFile(file, work);
+  const next = previous.then(locked, locked);
   const settled = next.catch(() => undefined);
   queues.set(file, settled);
   void settled.then(() => {
     if (queues.get(file) === settled) queues.delete(file);
   });
   return next;
+}
+
+/** A lock older than this was left by a process that died while holding it: a write takes milliseconds. */
+const STALE_LOCK_MS = 30_000;
+const LOCK_WAIT_MS = 60_000;
+
+/**
+ * Holds `<file>.lock` (created exclusively beside the file, as the temporary files are) around
+ * `work`. A directory the worker cannot write fails here with the same error the write would give.
+ */
+async function withLockFile<T>(file: string, work: () => Promise<T>): Promise<T> {
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      const handle = await fs.open(lock, 'wx');
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = await fs.stat(lock).then((stat) => Date.now() - stat.mtimeMs, () => 0);
+      if (age > STALE_LOCK_MS) await fs.rm(lock, { force: true });
+      else if (Date.now() > deadline) throw new Error(`${lock} has been held for ${Math.round(age / 1000)} s by another process; remove it if no worker is writing ${file}`);
+      else await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await fs.rm(lock, { force: true });
+  }
 }
 
 /** The file's text, or null when it does not exist. */

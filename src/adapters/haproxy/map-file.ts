@@ -25,9 +25,8 @@ export async function readMapFileEntry(file: string, key: string): Promise<strin
  * configuration mistake (the worker does not see HAProxy's file): LoadBalancerError, not retried.
  */
 export function writeMapFileEntry(file: string, key: string, value: string): Promise<{ changed: boolean }> {
-  return serialized(file, async () => {
-    try {
-      const text = (await readOptional(file)) ?? '';
+  const change = async () => {
+    const text = (await readOptional(file)) ?? '';
       const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
       let found = false;
       let changed = false;
@@ -47,9 +46,11 @@ export function writeMapFileEntry(file: string, key: string, value: string): Pro
         updated.push(`${key} ${value}`);
         changed = true;
       }
-      if (changed) await writeAtomically(file, `${updated.join('\n')}\n`);
-      return { changed };
-    } catch (error) {
+    if (changed) await writeAtomically(file, `${updated.join('\n')}\n`);
+    return { changed };
+  };
+  // The lock beside the file fails first when the directory is wrong: the same configuration mistake.
+  return serialized(file, change).catch((error: unknown) => {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EACCES' || code === 'EPERM' || code === 'ENOENT' || code === 'EROFS' || code === 'ENOTDIR') {
         throw ApplicationFailure.nonRetryable(
@@ -59,6 +60,5 @@ export function writeMapFileEntry(file: string, key: string, value: string): Pro
         );
       }
       throw error;
-    }
   });
 }
