@@ -19,7 +19,8 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from 
 import type { Workflow } from '@temporalio/common';
 import { parseArgs } from 'node:util';
 import { connectClient, temporalEndpoint } from '../src/client/connect';
-import { procedureWorkflowId, TASK_QUEUE } from '../src/common/task-queue';
+import { procedureWorkflowId } from '../src/common/task-queue';
+import { taskQueue } from '../src/client/task-queue';
 import { PROCEDURES } from '../src/procedures';
 import { firstStart, inAppMaintenance, versionUpgrade } from '../src/workflows';
 import { decideUpdate, maintenanceDoneSignal, statusQuery } from '../src/workflows/messages';
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
       // The workflow checks its input too; checking here first answers before anything starts.
       PROCEDURES[workflowType].checkInput(input);
       const handle = await client.workflow.start(workflow, {
-        taskQueue: TASK_QUEUE,
+        taskQueue: taskQueue(),
         workflowId,
         args: [input],
         staticSummary: PROCEDURES[workflowType].summary(input),
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
       console.log(`started ${workflowType} as ${workflowId} (run ${handle.firstExecutionRunId})`);
       const ui = process.env.TEMPORAL_UI_URL;
       if (ui) console.log(`UI: ${ui.replace(/\/$/, '')}/namespaces/${temporalEndpoint().namespace}/workflows/${workflowId}`);
-      console.log(`same as: temporal workflow start --task-queue ${TASK_QUEUE} --type ${workflowType} --workflow-id ${workflowId} --id-conflict-policy Fail --input '${JSON.stringify(input)}'`);
+      console.log(`same as: temporal workflow start --task-queue ${taskQueue()} --type ${workflowType} --workflow-id ${workflowId} --id-conflict-policy Fail --input '${JSON.stringify(input)}'`);
       if (values.wait) console.log(JSON.stringify(await handle.result(), null, 2));
       return;
     }

@@ -19,22 +19,53 @@ echo "== lint";       run eslint .
 echo "== tests (unit, integration, e2e) against the local stack"
 files=()
 for suite in unit integration e2e; do
-  mapfile -t -O "${#files[@]}" files < <(find "test/$suite" -name '*.test.ts' | sort)
+  mapfile -t -O "${#files[@]}" files < <(find "test/$suite" -name '*.test.ts' | sort | grep -E "${NOCOBASE_MAINTENANCE_TESTS:-.}")
 done
-# One process per file, one file at a time: integration and e2e tests share the stack's clusters.
+# (NOCOBASE_MAINTENANCE_TESTS, a regular expression over the files' paths, runs only those.)
+# Three lanes. A file's first lines may name its lane (`// test-lane: nocobase|exclusive`):
+# - nocobase: the real-NocoBase tier (the demo cluster, the README), on the contract task queue;
+# - standin:  everything else (unit, integration, the stand-in cluster), at the same time, with a
+#             worker on a queue of its own so neither lane's worker takes or cancels the other's work;
+# - exclusive: files that restart a daemon every lane uses (dockerd, HAProxy), alone, afterwards.
+# Within a lane one file at a time: its integration and e2e files share that lane's cluster.
+lanes=(nocobase standin exclusive)
+declare -A lane_files=()
+for file in "${files[@]}"; do
+  lane=$(sed -n '1,5s|^// test-lane: \([a-z]*\)$|\1|p' "$file" | head -1)
+  lane_files[${lane:-standin}]+="$file "
+done
+reports="$(mktemp -d)"
+run_lane() { # lane, then extra environment; its log and exit status in $reports
+  local lane=$1 code=0; shift
+  : >"$reports/$lane.log"
+  tail -n +1 -F "$reports/$lane.log" 2>/dev/null | sed -u "s/^/[$lane] /" &
+  local follower=$!
+  # shellcheck disable=SC2086
+  env "$@" bash scripts/with-deps.sh node --import tsx --test --test-concurrency=1 --test-timeout=900000 --test-reporter=spec ${lane_files[$lane]:-} \
+    >>"$reports/$lane.log" 2>&1 || code=$?
+  sleep 1; kill "$follower" 2>/dev/null || true
+  echo "$code" >"$reports/$lane.status"
+}
+own_queue=(NOCOBASE_MAINTENANCE_TASK_QUEUE=nocobase-maintenance-standin-lane)
+run_lane nocobase NOCOBASE_MAINTENANCE_TEST_LANE=nocobase & nocobase_lane=$!
+run_lane standin NOCOBASE_MAINTENANCE_TEST_LANE=standin "${own_queue[@]}" & standin_lane=$!
+wait "$nocobase_lane" "$standin_lane"
+if [ -n "${lane_files[exclusive]:-}" ]; then run_lane exclusive NOCOBASE_MAINTENANCE_TEST_LANE=exclusive "${own_queue[@]}"; fi
+total() { # the runner's own figure, summed over the lanes
+  cat "$reports"/*.log | sed -n "s/^ℹ $1 \([0-9]*\)$/\1/p" | awk '{ sum += $1 } END { print sum + 0 }'
+}
 status=0
-report="$(mktemp)"
-run node --import tsx --test --test-concurrency=1 --test-timeout=900000 --test-reporter=spec "${files[@]}" 2>&1 | tee "$report" || status=$?
+for lane in "${lanes[@]}"; do
+  if [ -f "$reports/$lane.status" ] && [ "$(cat "$reports/$lane.status")" != 0 ]; then status=1; fi
+done
+passed=$(total pass); failed=$(total fail); cancelled=$(total cancelled)
 # Whatever the tests left, `npm start` afterwards finds both clusters empty, as after stack:up.
 for cluster in demo standin; do
   run tsx scripts/stack/demo-cluster.ts reset "$cluster" >/dev/null 2>&1 || echo "warning: could not reset the $cluster cluster" >&2
 done
 if [ "$started_stack" = true ]; then echo "(stopping the stack this run started)"; fi
 # The runner's own totals, repeated as the last line so they are not lost above the clean-up.
-passed=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$report" | tail -1)
-failed=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$report" | tail -1)
+rm -rf "$reports"
 # A file that hits --test-timeout counts as cancelled, not failed: say so, or "0 failed" misleads.
-cancelled=$(sed -n 's/^ℹ cancelled \([0-9]*\)$/\1/p' "$report" | tail -1)
-rm -f "$report"
-echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${cancelled:-0} cancelled"
+echo "tests: ${passed} passed, ${failed} failed, ${cancelled} cancelled"
 exit "$status"

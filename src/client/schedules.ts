@@ -1,7 +1,7 @@
 import { MONTHS, ScheduleOverlapPolicy, type CalendarSpec, type Client, type ScheduleDescription, type ScheduleSpec } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import { daysOf } from '../common/blackout';
-import { TASK_QUEUE } from '../common/task-queue';
+import { taskQueue } from './task-queue';
 import type { ClusterConfig } from '../config/schema';
 import { PROCEDURES, type ProcedureName } from '../procedures';
 import { scheduledProcedure } from '../workflows/scheduled-procedure';
@@ -70,7 +70,7 @@ export async function createMaintenanceSchedule(client: Client, window: Maintena
     action: {
       type: 'startWorkflow',
       workflowType: scheduledProcedure,
-      taskQueue: TASK_QUEUE,
+      taskQueue: taskQueue(),
       workflowId: `scheduled-${window.cluster}-${window.procedure}`,
       args: [{ procedure: window.procedure, input }],
       staticSummary: `Maintenance window: ${descriptor.summary(input)}`,

@@ -1,17 +1,10 @@
 import { connectClient, temporalEndpoint } from '../client/connect';
 import { ConfigError } from '../config/config-error';
 import { assertSecretsResolvable, CONFIG_ENV, loadConfig } from '../config/load';
-import { TASK_QUEUE } from '../common/task-queue';
+import { taskQueue as laneTaskQueue } from '../client/task-queue';
 import { createWorker } from './create-worker';
 import { buildDeps } from './deps';
 import { ensureSearchAttributes } from './search-attributes';
-
-/**
- * For tests that run a second worker (the worker image's test runs it in a container) beside the
- * stack's: on a queue of their own, it never takes the other worker's tasks. Unset in production,
- * where clients and schedules start procedures on the contract queue TASK_QUEUE.
- */
-const TASK_QUEUE_ENV = 'NOCOBASE_MAINTENANCE_TASK_QUEUE';
 
 /**
  * `npm run worker`: validates the cluster definitions (an invalid file stops here, naming the file,
@@ -27,7 +20,7 @@ async function main(): Promise<void> {
   if (added.length > 0) console.log(`added search attributes: ${added.join(', ')}`);
   // Kept open: dry runs read past runs' durations through it.
   const deps = { ...buildDeps(config), temporal: client };
-  const taskQueue = process.env[TASK_QUEUE_ENV] || TASK_QUEUE;
+  const taskQueue = laneTaskQueue();
   const { worker, connection } = await createWorker({ endpoint, deps, taskQueue });
   const clusters = Object.keys(config.clusters).join(', ');
   console.log(`worker polling task queue ${taskQueue} at ${endpoint.address} (namespace ${endpoint.namespace}); clusters: ${clusters}`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TASK_QUEUE } from '../../src/common/task-queue';
+import { taskQueue } from '../../src/client/task-queue';
 import type { DryRunPlan } from '../../src/workflows/dry-run';
 import { fingerprint } from '../support/business-data';
 import { STANDIN_WORKFLOW_ID, e2eSuite } from '../support/e2e-suite';
@@ -27,12 +27,12 @@ describe('dry runs on the 3-node stand-in cluster change nothing', () => {
   it('returns the upgrade and in-app maintenance plans while containers, data, load balancer and mail stay as they were', async () => {
     const before = await world();
     const upgrade = (await suite.client.workflow.execute(versionUpgrade, {
-      taskQueue: TASK_QUEUE,
+      taskQueue: taskQueue(),
       workflowId: STANDIN_WORKFLOW_ID,
       args: [{ cluster: 'standin', image: stackEnv().STANDIN_IMAGE_V2, dryRun: true }],
     })) as DryRunPlan;
     const maintenance = (await suite.client.workflow.execute(inAppMaintenance, {
-      taskQueue: TASK_QUEUE,
+      taskQueue: taskQueue(),
       workflowId: STANDIN_WORKFLOW_ID,
       args: [{ cluster: 'standin', operations: [{ type: 'pm', args: ['enable', 'map'] }, { type: 'backup' }], dryRun: true }],
     })) as DryRunPlan;

@@ -6,7 +6,8 @@ import { Client as PgClient } from 'pg';
 import { readStandinEvents, type StandinEvent } from '../../scripts/stack/demo-cluster';
 import { FailureType } from '../../src/common/failure-types';
 import { CLUSTER_ATTRIBUTE } from '../../src/common/search-attributes';
-import { procedureWorkflowId, TASK_QUEUE } from '../../src/common/task-queue';
+import { procedureWorkflowId } from '../../src/common/task-queue';
+import { taskQueue } from '../../src/client/task-queue';
 import type { FirstStartResult } from '../../src/workflows/first-start';
 import { statusQuery } from '../../src/workflows/messages';
 import { receivedMail } from '../support/maildir';
@@ -31,7 +32,7 @@ function eventTime(container: string, event: string): number {
 async function startFirstStart(client: Client) {
   // A procedure left running on the stand-in cluster by someone else would hold the workflow ID.
   await client.workflow.getHandle(workflowId).terminate('e2e test needs the stand-in cluster').catch(() => undefined);
-  return client.workflow.start(firstStart, { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'standin' }] });
+  return client.workflow.start(firstStart, { taskQueue: taskQueue(), workflowId, args: [{ cluster: 'standin' }] });
 }
 
 function docker() {

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FailureType } from '../../src/common/failure-types';
-import { TASK_QUEUE } from '../../src/common/task-queue';
+import { taskQueue } from '../../src/client/task-queue';
 import type { InAppMaintenanceInput, InAppMaintenanceResult } from '../../src/workflows/in-app-maintenance';
 import { approveSignal, maintenanceDoneSignal, rejectSignal, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
 import { startProber } from '../support/prober';
@@ -39,7 +39,7 @@ describe('inAppMaintenance on the 3-node stand-in cluster, through the real work
   const suite = e2eSuite({ startCluster: true });
 
   const start = async (input: Partial<InAppMaintenanceInput>) =>
-    (await suite.client.workflow.start(inAppMaintenance, { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'standin', ...input }] })) as Maintenance;
+    (await suite.client.workflow.start(inAppMaintenance, { taskQueue: taskQueue(), workflowId, args: [{ cluster: 'standin', ...input }] })) as Maintenance;
 
   it('applies plugin operations and a backup on one node that alone serves, then every node serves again', async () => {
     const prober = startProber(stackEnv().STANDIN_LB_URL, { intervalMs: 50 });
@@ -79,7 +79,7 @@ describe('inAppMaintenance on the 3-node stand-in cluster, through the real work
     assert.deepEqual((await servedBy()).nodes, ['node-1']);
 
     await assert.rejects(
-      suite.client.workflow.start(versionUpgrade, { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster: 'standin', image: stackEnv().STANDIN_IMAGE_V2 }] }),
+      suite.client.workflow.start(versionUpgrade, { taskQueue: taskQueue(), workflowId, args: [{ cluster: 'standin', image: stackEnv().STANDIN_IMAGE_V2 }] }),
       WorkflowExecutionAlreadyStartedError,
     );
 

@@ -1,6 +1,7 @@
+// test-lane: nocobase
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TASK_QUEUE } from '../../src/common/task-queue';
+import { taskQueue } from '../../src/client/task-queue';
 import type { FirstStartResult } from '../../src/workflows/first-start';
 import { firstStart } from '../../src/workflows';
 import { DEMO_WORKFLOW_ID, e2eSuite } from '../support/e2e-suite';
@@ -19,7 +20,7 @@ describe('firstStart on three real NocoBase nodes, through the real worker proce
     const demo = stackConfig().clusters.demo!;
     const observer = observeNodes(Object.fromEntries(demo.nodes.map((node) => [node.name, node.healthUrl])), stackEnv().DATABASE_URL);
     const started = Date.now();
-    const result = (await suite.client.workflow.execute(firstStart, { taskQueue: TASK_QUEUE, workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] })) as FirstStartResult;
+    const result = (await suite.client.workflow.execute(firstStart, { taskQueue: taskQueue(), workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] })) as FirstStartResult;
     const elapsed = Date.now() - started;
     const { samples, pluginsReadyAt } = await observer.stop();
     process.stdout.write(`# firstStart on real NocoBase took ${(elapsed / 1000).toFixed(1)} s\n`);

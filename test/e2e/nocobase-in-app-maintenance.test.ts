@@ -1,7 +1,8 @@
+// test-lane: nocobase
 import type { WorkflowHandle } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TASK_QUEUE } from '../../src/common/task-queue';
+import { taskQueue } from '../../src/client/task-queue';
 import type { InAppMaintenanceInput, InAppMaintenanceResult } from '../../src/workflows/in-app-maintenance';
 import { approveSignal, statusQuery } from '../../src/workflows/messages';
 import { inAppMaintenance } from '../../src/workflows';
@@ -22,7 +23,7 @@ describe('inAppMaintenance on three real NocoBase nodes, through the real worker
     assert.equal((await applicationPlugins(stackEnv().DATABASE_URL)).get(PLUGIN), undefined, 'the install leaves it out');
     const prober = startProber(`${stackEnv().LB_URL}/api/__health_check`, { intervalMs: 100 });
     const handle = (await suite.client.workflow.start(inAppMaintenance, {
-      taskQueue: TASK_QUEUE,
+      taskQueue: taskQueue(),
       workflowId,
       args: [{ cluster: 'demo', operations: [{ type: 'pm', args: ['enable', PLUGIN] }] }],
     })) as Maintenance;

@@ -1,9 +1,10 @@
+// test-lane: nocobase
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { FailureType } from '../../src/common/failure-types';
-import { TASK_QUEUE } from '../../src/common/task-queue';
+import { taskQueue } from '../../src/client/task-queue';
 import { approveSignal, rejectSignal, statusQuery } from '../../src/workflows/messages';
 import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workflows/version-upgrade';
 import { versionUpgrade } from '../../src/workflows';
@@ -50,7 +51,7 @@ describe('versionUpgrade on three real NocoBase nodes, through the real worker p
 
   async function startUpgrade(input: Partial<VersionUpgradeInput> = {}): Promise<Upgrade> {
     return (await suite.client.workflow.start(versionUpgrade, {
-      taskQueue: TASK_QUEUE,
+      taskQueue: taskQueue(),
       workflowId,
       args: [{ cluster: 'demo', image: stackEnv().DEMO_IMAGE_V2, ...input }],
     })) as Upgrade;

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { STANDIN_WORKFLOW_ID, e2eSuite, until } from '../support/e2e-suite';
 import { statusQuery } from '../../src/workflows/messages';
 import { stackEnv } from '../support/stack';
+import { taskQueue } from '../../src/client/task-queue';
 
 const execFileAsync = promisify(execFile);
 const REPO = path.resolve(__dirname, '..', '..');
@@ -37,7 +38,7 @@ describe('the npm wrappers over the temporal CLI, through the real worker proces
 
     const upgrade = await npmRun('upgrade', '--cluster', 'standin', '--image', stackEnv().STANDIN_IMAGE_V2);
     assert.equal(upgrade.code, 0, upgrade.stderr);
-    assert.match(upgrade.stdout, /same as: temporal workflow start --task-queue nocobase-maintenance --type versionUpgrade --workflow-id maintenance-standin/);
+    assert.ok(upgrade.stdout.includes(`same as: temporal workflow start --task-queue ${taskQueue()} --type versionUpgrade --workflow-id maintenance-standin`), upgrade.stdout);
     const handle = suite.client.workflow.getHandle(STANDIN_WORKFLOW_ID);
     assert.equal(await handle.describe().then((description) => description.staticSummary()), `Upgrade of standin to \`${stackEnv().STANDIN_IMAGE_V2}\``);
     await until('the upgrade to wait for a decision', async () => ((await handle.query(statusQuery)).waitingFor?.startsWith('a decision') ? true : undefined));

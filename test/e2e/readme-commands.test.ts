@@ -1,3 +1,4 @@
+// test-lane: nocobase
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
@@ -6,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { FailureType } from '../../src/common/failure-types';
-import { TASK_QUEUE } from '../../src/common/task-queue';
+import { taskQueue } from '../../src/client/task-queue';
 import { statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
 import { DEMO_WORKFLOW_ID, e2eSuite, until } from '../support/e2e-suite';
 import { README, readmeShellCommands, readmeTemporalCommands, readmeUiForm, readmeUiStartForm } from '../support/readme-commands';
@@ -86,7 +87,7 @@ describe('the README, command by command, against the local stack and its real N
       const status: ProcedureStatus = await procedure().query(statusQuery);
       return status.waitingFor && what.test(status.waitingFor) ? status : undefined;
     });
-  const firstStart = () => suite.client.workflow.execute(firstStartWorkflow, { taskQueue: TASK_QUEUE, workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
+  const firstStart = () => suite.client.workflow.execute(firstStartWorkflow, { taskQueue: taskQueue(), workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
 
   it("starts the demo cluster from the UI's Start Workflow form as the README fills it in, then watches it with the CLI", HANG_GUARD, async () => {
     const form = readmeUiStartForm();
@@ -133,7 +134,7 @@ describe('the README, command by command, against the local stack and its real N
 
   it('ends manual in-app work with maintenanceDone and approves it with the decide update', HANG_GUARD, async () => {
     await firstStart();
-    await suite.client.workflow.start(inAppMaintenance, { taskQueue: TASK_QUEUE, workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
+    await suite.client.workflow.start(inAppMaintenance, { taskQueue: taskQueue(), workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
     await awaiting(/maintenanceDone/);
     // The README's rollback commands reach the real worker's handlers: with no rollback waiting,
     // each is refused with the reason (their effect is tested in test/e2e/rollback-guided.test.ts).
@@ -179,7 +180,7 @@ describe('the README, command by command, against the local stack and its real N
     const schedule = await suite.client.schedule.getHandle(SCHEDULE_ID).describe();
     assert.equal(schedule.action.type, 'startWorkflow');
     assert.equal(schedule.action.workflowType, 'scheduledProcedure');
-    assert.equal(schedule.action.taskQueue, TASK_QUEUE);
+    assert.equal(schedule.action.taskQueue, taskQueue());
     assert.deepEqual(schedule.action.args, [{ procedure: 'versionUpgrade', input: { cluster: 'demo', image: `${stackEnv().REGISTRY}/nocobase:2.2.15` } }]);
     assert.equal(schedule.policies.overlap, 'SKIP');
     assert.equal(schedule.spec.timezone, 'Europe/Berlin');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Client as PgClient } from 'pg';
 import { FailureType } from '../../src/common/failure-types';
-import { TASK_QUEUE } from '../../src/common/task-queue';
+import { taskQueue } from '../../src/client/task-queue';
 import { versionUpgrade } from '../../src/workflows';
 import { abandonUpdate, rejectSignal, approveSignal, retryRollbackUpdate, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
 import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workflows/version-upgrade';
@@ -50,7 +50,7 @@ describe('a rollback that cannot finish on its own, on the stand-in cluster, thr
   it('stops where the dump is damaged (no old node starts, the page stays up), then finishes when retried after the dump is fixed', HANG_GUARD, async () => {
     const before = await fingerprint(stackEnv().STANDIN_DATABASE_URL);
     const handle = (await suite.client.workflow.start(versionUpgrade, {
-      taskQueue: TASK_QUEUE,
+      taskQueue: taskQueue(),
       workflowId,
       args: [{ cluster: 'standin', image: stackEnv().STANDIN_IMAGE_V2, backupMethod: 'pg_dump' }],
     })) as Upgrade;
@@ -90,11 +90,11 @@ describe('a rollback that cannot finish on its own, on the stand-in cluster, thr
     const configDir = mkdtempSync(join(tmpdir(), 'ponr-'));
     const config = join(configDir, 'clusters.yaml');
     writeFileSync(config, readFileSync(env.NOCOBASE_MAINTENANCE_CONFIG, 'utf8').replace(`url: ${env.STANDIN_LB_URL}`, 'url: http://127.0.0.1:9/'));
-    const taskQueue = `ponr-${Date.now()}`;
-    const worker = await startWorkerProcess({ ...process.env, NOCOBASE_MAINTENANCE_CONFIG: config, NOCOBASE_MAINTENANCE_TASK_QUEUE: taskQueue });
+    const ponrQueue = `ponr-${Date.now()}`;
+    const worker = await startWorkerProcess({ ...process.env, NOCOBASE_MAINTENANCE_CONFIG: config, NOCOBASE_MAINTENANCE_TASK_QUEUE: ponrQueue });
     try {
       const handle = (await suite.client.workflow.start(versionUpgrade, {
-        taskQueue,
+        taskQueue: ponrQueue,
         workflowId,
         args: [{ cluster: 'standin', image: env.STANDIN_IMAGE_V2 }],
       })) as Upgrade;

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { Client as PgClient } from 'pg';
 import { FailureType } from '../../src/common/failure-types';
 import { STEP_ATTRIBUTE } from '../../src/common/search-attributes';
-import { TASK_QUEUE } from '../../src/common/task-queue';
+import { taskQueue } from '../../src/client/task-queue';
 import { approveSignal, decideUpdate, rejectSignal, statusQuery } from '../../src/workflows/messages';
 import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workflows/version-upgrade';
 import { fingerprint } from '../support/business-data';
@@ -46,7 +46,7 @@ describe('versionUpgrade on the 3-node stand-in cluster, through the real worker
 
   async function startUpgrade(input: Partial<VersionUpgradeInput> = {}): Promise<Upgrade> {
     return (await suite.client.workflow.start(versionUpgrade, {
-      taskQueue: TASK_QUEUE,
+      taskQueue: taskQueue(),
       workflowId,
       args: [{ cluster: 'standin', image: stackEnv().STANDIN_IMAGE_V2, ...input }],
     })) as Upgrade;

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach } from 'node:test';
 import { connectClient } from '../../src/client/connect';
-import { procedureWorkflowId, TASK_QUEUE } from '../../src/common/task-queue';
+import { procedureWorkflowId } from '../../src/common/task-queue';
+import { taskQueue } from '../../src/client/task-queue';
 import { saveHistory } from './history-file';
 import { resetDemo, resetStandin } from './stack';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
@@ -40,7 +41,7 @@ export function e2eSuite(options: { startCluster: boolean; cluster?: 'standin' |
     if (terminated) await new Promise((resolve) => setTimeout(resolve, 10_000));
     await reset();
     if (options.startCluster) {
-      await suite.client.workflow.execute(firstStart, { taskQueue: TASK_QUEUE, workflowId, args: [{ cluster }] });
+      await suite.client.workflow.execute(firstStart, { taskQueue: taskQueue(), workflowId, args: [{ cluster }] });
     }
   });
   // Recording histories for test/histories/ (see its README): each test's procedure, once it ended.
