@@ -3,6 +3,7 @@ import { createActivities } from '../activities';
 import type { TemporalEndpoint } from '../client/connect';
 import { TASK_QUEUE } from '../common/task-queue';
 import type { WorkerDeps } from './deps';
+import { livenessHeartbeat } from './liveness-heartbeat';
 import { bundleWorkflows } from './workflow-bundle';
 
 export interface CreateWorkerOptions {
@@ -26,6 +27,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<{ work
     // learns of the cancellation from its next heartbeat: send them often enough that an undo
     // starts within seconds, not the default 80 % of the 30 s heartbeat timeout.
     maxHeartbeatThrottleInterval: '3s',
+    interceptors: { activity: [livenessHeartbeat] },
   });
   return { worker, connection };
 }

@@ -9,13 +9,21 @@ import { summarizeActivity } from './activity-summary';
  * while the wait itself may take many minutes (its own deadline comes from cluster config).
  * Every call made through them carries a readable summary for the UI (see activity-summary.ts).
  */
+/**
+ * The worker heartbeats every running activity (src/worker/liveness-heartbeat.ts): an activity
+ * whose worker died is retried elsewhere after this, not after its start-to-close timeout.
+ */
+const LIVENESS = '15s';
+
 export const quick = summarized({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: LIVENESS,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
 });
 
 export const preflight = summarized({
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: LIVENESS,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 },
 });
 

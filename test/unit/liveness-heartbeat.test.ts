@@ -1,0 +1,36 @@
+import type { Context } from '@temporalio/activity';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { livenessHeartbeat } from '../../src/worker/liveness-heartbeat';
+
+/** A stand-in for the SDK's activity context: only what the interceptor touches. */
+function fakeContext(previousAttempt: unknown): { context: Context; sent: unknown[] } {
+  const sent: unknown[] = [];
+  const context = { info: { heartbeatDetails: previousAttempt }, heartbeat: (details?: unknown) => sent.push(details) } as unknown as Context;
+  return { context, sent };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('the liveness heartbeat every activity gets from the worker', () => {
+  it('heartbeats an activity that says nothing itself, repeating the previous attempt\'s checkpoint', { timeout: 20_000 }, async () => {
+    const { context, sent } = fakeContext({ startedAt: 42 });
+    const result = await livenessHeartbeat(context).inbound!.execute!({ args: [], headers: {} }, async () => {
+      await sleep(3_500);
+      return 'done';
+    });
+    assert.equal(result, 'done');
+    assert.deepEqual(sent, [{ startedAt: 42 }], 'one tick in 3.5 s, carrying the checkpoint a retry reads');
+  });
+
+  it('repeats the activity\'s own last details, never overwriting its checkpoint with nothing, and stops with the activity', { timeout: 20_000 }, async () => {
+    const { context, sent } = fakeContext(undefined);
+    await livenessHeartbeat(context).inbound!.execute!({ args: [], headers: {} }, async () => {
+      context.heartbeat({ commandId: 'c-1', exitCode: 0 });
+      await sleep(3_500);
+    });
+    assert.deepEqual(sent, [{ commandId: 'c-1', exitCode: 0 }, { commandId: 'c-1', exitCode: 0 }]);
+    await sleep(3_500);
+    assert.equal(sent.length, 2, 'no tick after the activity ended');
+  });
+});
