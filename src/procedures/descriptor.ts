@@ -1,4 +1,5 @@
 import type { FailureType } from '../common/failure-types';
+import type { Leftover } from '../common/leftovers';
 import type { BackupMethod, ClusterPlan } from '../common/procedure-types';
 import type { CheckedCommon } from './input-checks';
 
@@ -9,12 +10,16 @@ export interface PreflightFacts {
   plan: ClusterPlan;
   /** Each node's health check, for procedures that need a serving cluster. */
   probes?: { node: string; healthy: boolean; code: string }[];
+  /** What runs that did not finish left on the cluster (absent from runs recorded before the pre-flight looked). */
+  leftovers?: Leftover[];
 }
 
 /** Something the pre-flight refuses: a real run fails with the first, a dry run lists them all. */
 export interface Problem {
   type: FailureType;
   message: string;
+  /** Structured facts for the failure's details, e.g. each leftover with its recovery. */
+  details?: Record<string, unknown>;
 }
 
 /**

@@ -1,8 +1,9 @@
 import type { BackupMethod } from '../common/procedure-types';
 import { stepList, type ProcedureDescriptor, type ProcedureName } from '../procedures/descriptor';
 import type { CheckedCommon } from '../procedures/input-checks';
+import { preflightProblems } from '../procedures/leftovers';
 import { preflight } from './activity-options';
-import { gatherFacts } from './preflight';
+import { gatherFacts, readLeftovers } from './preflight';
 import { describeFailure } from './saga';
 
 /**
@@ -35,7 +36,13 @@ export async function dryRun<Checked extends CheckedCommon>(descriptor: Procedur
   const steps = stepList(descriptor);
   const request = descriptor.planOf(input);
   const plan = await preflight.describeCluster({ cluster });
-  const problems = descriptor.problems(await gatherFacts(descriptor, plan), input).map((problem) => problem.message);
+  const unreadable: string[] = [];
+  const leftovers = await readLeftovers(cluster).catch((error: unknown) => {
+    unreadable.push(`leftovers: ${describeFailure(error)}`);
+    return undefined;
+  });
+  const facts = { ...(await gatherFacts(descriptor, plan)), leftovers };
+  const problems = [...unreadable, ...preflightProblems(descriptor, facts, input).map((problem) => problem.message)];
   await preflight.checkClusterInvariants({ cluster }).catch((error: unknown) => problems.push(describeFailure(error)));
   const blackout = await preflight.checkBlackout({ cluster });
   if (blackout.period) problems.push(`${blackout.today} is in the blackout ${blackout.period.from}..${blackout.period.to} (${blackout.period.reason}): needs "force"`);

@@ -1,16 +1,22 @@
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
+import type { Leftover } from '../common/leftovers';
 import type { ClusterPlan } from '../common/procedure-types';
-import type { PreflightFacts, ProcedureDescriptor } from '../procedures/descriptor';
+import type { PreflightFacts, Problem, ProcedureDescriptor } from '../procedures/descriptor';
 import type { CheckedCommon } from '../procedures/input-checks';
+import { leftoverProblems } from '../procedures/leftovers';
 import { preflight } from './activity-options';
 import type { ProcedureTracker } from './procedure-tracker';
 
+/** Runs recorded before the pre-flight looked for leftovers replay without the look. */
+export const LEFTOVERS_PATCH = 'preflight-refuses-leftovers';
+
 /**
  * The part of every procedure's pre-flight that is the same: the blackout calendar, the cluster
- * plan (seeding the status's node table), the invariants that make the nodes one cluster, the
- * procedure's own refusals (judged by its descriptor, as the dry run judges them), and the
- * database. Touches nothing; the first problem fails the procedure before anything changes.
+ * plan (seeding the status's node table), what runs that did not finish left behind, the
+ * invariants that make the nodes one cluster, the procedure's own refusals (judged as the dry run
+ * judges them), and the database. Touches nothing; the first problem fails the procedure before
+ * anything changes.
  */
 export async function commonPreflight<Checked extends CheckedCommon>(
   descriptor: ProcedureDescriptor<Checked, string>,
@@ -21,9 +27,12 @@ export async function commonPreflight<Checked extends CheckedCommon>(
   await blackoutGate(input, tracker);
   const plan = await preflight.describeCluster({ cluster });
   tracker.seedNodes(plan);
+  // Before the invariants: a run terminated halfway through an upgrade leaves the nodes on two
+  // images, and only the leftovers say why and how to put them back.
+  const leftovers = await readLeftovers(cluster);
+  refuse(leftoverProblems({ plan, leftovers }));
   await preflight.checkClusterInvariants({ cluster });
-  const [problem] = descriptor.problems(await gatherFacts(descriptor, plan), input);
-  if (problem) throw ApplicationFailure.nonRetryable(problem.message, problem.type);
+  refuse(descriptor.problems({ ...(await gatherFacts(descriptor, plan)), leftovers }, input));
   const { version } = await preflight.checkDatabase({ cluster });
   return { plan, version };
 }
@@ -33,6 +42,21 @@ export async function gatherFacts(descriptor: Pick<ProcedureDescriptor, 'probesH
   if (!descriptor.probesHealth) return { plan };
   const probes = await Promise.all(plan.nodes.map((node) => preflight.probeNode({ cluster: plan.cluster, node: node.name })));
   return { plan, probes };
+}
+
+/**
+ * What runs that did not finish left on the cluster (findLeftovers, read-only); undefined when
+ * replaying a run recorded before the pre-flight looked.
+ */
+export async function readLeftovers(cluster: string): Promise<Leftover[] | undefined> {
+  if (!patched(LEFTOVERS_PATCH)) return undefined;
+  return preflight.findLeftovers({ cluster });
+}
+
+/** Fails with the first problem, its details (each leftover with its recovery) kept for the operator. */
+function refuse([problem]: Problem[]): void {
+  if (!problem) return;
+  throw ApplicationFailure.create({ type: problem.type, message: problem.message, nonRetryable: true, ...(problem.details ? { details: [problem.details] } : {}) });
 }
 
 /**

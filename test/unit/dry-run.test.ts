@@ -15,7 +15,7 @@ after(async () => {
   await env?.teardown();
 });
 
-const READ_ONLY = new Set(['checkBlackout', 'checkClusterInvariants', 'describeCluster', 'checkDatabase', 'probeNode', 'inspectImages', 'imageVersion', 'checkBackupRoom', 'recentWindow']);
+const READ_ONLY = new Set(['checkBlackout', 'checkClusterInvariants', 'describeCluster', 'findLeftovers', 'checkDatabase', 'probeNode', 'inspectImages', 'imageVersion', 'checkBackupRoom', 'recentWindow']);
 
 async function plan(workflow: string, input: Record<string, unknown>, running: boolean) {
   const mock = mockCluster(`unit-${randomUUID().slice(0, 8)}`);

@@ -88,7 +88,7 @@ describe('versionUpgrade workflow', () => {
       return handle.result();
     });
     const calls = mock.calls.filter((call) => !call.endsWith(':done'));
-    assert.deepEqual(calls.slice(0, 8), ['checkBlackout', 'describeCluster', 'checkClusterInvariants', 'checkDatabase', 'checkBackupRoom', 'ensureImages', 'imageVersion', 'setMaintenanceMode:on']);
+    assert.deepEqual(calls.slice(0, 9), ['checkBlackout', 'describeCluster', 'findLeftovers', 'checkClusterInvariants', 'checkDatabase', 'checkBackupRoom', 'ensureImages', 'imageVersion', 'setMaintenanceMode:on']);
     const before = (a: string, b: string) => assert.ok(calls.indexOf(a) < calls.indexOf(b), `${a} before ${b}: ${calls.join(' ')}`);
     for (const node of ['node-1', 'node-2', 'node-3']) before(`stopNode:${node}`, 'backupDatabase');
     before('backupDatabase', 'replaceNodeImage:node-1');

@@ -3,6 +3,7 @@ import { mapEntry } from '../../adapters/haproxy/backend';
 import { withMaintenanceClient } from '../../adapters/postgres/maintenance-client';
 import { databaseUnreachable } from '../../adapters/postgres/errors';
 import { databaseInfo, ident, literal } from '../../adapters/postgres/whole-database';
+import type { Leftover } from '../../common/leftovers';
 import type { ClusterConfig } from '../../config/schema';
 import { derivedBackups, type DerivedBackup } from '../backup/derived-backups';
 import { loginFor } from '../backup/login';
@@ -10,16 +11,7 @@ import { savedContainerName } from '../nodes/image-replacement';
 import type { ActivityDeps } from '../deps';
 import { getCluster } from './lookup';
 
-export type LeftoverKind = 'saved-container' | 'set-aside-database' | 'clone-backup' | 'maintenance-on';
-
-export interface Leftover {
-  kind: LeftoverKind;
-  /** The container, the database, or the maintenance map key. */
-  name: string;
-  createdAt?: string;
-  /** What it is, and the exact command or step that resolves it, in words. */
-  recovery: string;
-}
+export type { Leftover, LeftoverKind } from '../../common/leftovers';
 
 /** `socat`'s address for the HAProxy runtime API, so the recovery line can be pasted. */
 function socatAddress(runtimeApi: string): string {
