@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { BackupRecord, CompensationOutcome, StorageBackupRecord } from '../common/procedure-types';
+import type { RetentionOutcome } from '../common/retention';
 import type { ProcedureName } from '../procedures';
 
 /** Signals, queries and updates: defined once here, imported by workflows, scripts and tests. */
@@ -75,6 +76,8 @@ export interface ProcedureStatus {
   loadBalancerDrifts?: { at: string; what: string }[];
   /** Set once users were given the new state (traffic back on it): a failure no longer rolls data back on its own. */
   pointOfNoReturn?: { at: string; what: string };
+  /** Once the run finished: what the retention (`backup.keep`) pruned, why it failed, or why it was not applied. */
+  retention?: RetentionOutcome;
 }
 
 /** Guided failure: the undo stopped where continuing would make things worse, and waits for a person. */

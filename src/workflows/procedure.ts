@@ -1,6 +1,7 @@
 import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
 import type { ClusterPlan, CompensationOutcome, NotificationOutcome } from '../common/procedure-types';
+import type { RetentionOutcome } from '../common/retention';
 import type { ProcedureDescriptor } from '../procedures/descriptor';
 import type { ApprovalPolicy } from '../procedures/approval-input';
 import type { CheckedCommon } from '../procedures/input-checks';
@@ -12,6 +13,7 @@ import { notify } from './notify';
 import { outcomeReport } from './procedure-mail';
 import { ProcedureTracker } from './procedure-tracker';
 import type { RollbackDecision } from './messages';
+import { applyRetention, retentionReport } from './retention';
 import { RollbackGuide } from './rollback-guide';
 import { describeFailure, failureType, Saga, type UndoOptions } from './saga';
 
@@ -131,12 +133,14 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
 
   try {
     const completed = await script.steps(run);
+    // Before the mail, so that it says what was pruned; a prune that fails is reported, not thrown.
+    const retention = await applyRetention(cluster, run.label, tracker, undefined);
     const notification = await tracker.step('notify', () => {
       const { subject, text } = completed.mail();
-      return notify(cluster, subject, text);
+      return notify(cluster, subject, [text, ...retentionReport(retention)].join('\n'));
     });
     tracker.succeeded();
-    return completed.result(notification);
+    return { ...completed.result(notification), ...(retention ? { retention } : {}) };
   } catch (error) {
     tracker.failing(error);
     const step = tracker.status.step;
@@ -144,8 +148,15 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
     const broken = compensations.filter((outcome) => !outcome.ok);
     tracker.failed(compensations);
     const undone = broken.length > 0 ? wording.undoFailed : wording.undone;
+    // A refusal changed nothing: nothing to keep or prune after it.
+    const retention = saga.size === 0 ? undefined : await applyRetention(cluster, run.label, tracker, notCleanlyUndone(compensations, abandoned, tracker));
+    const kept: { retention?: RetentionOutcome } = retention ? { retention } : {};
     const notification = await CancellationScope.nonCancellable(() =>
-      notify(cluster, wording.subject(broken.length > 0, step), outcomeReport(`${capitalize(wording.title)} ended at step ${step} and ${undone}.`, tracker.status, error)),
+      notify(
+        cluster,
+        wording.subject(broken.length > 0, step),
+        [outcomeReport(`${capitalize(wording.title)} ended at step ${step} and ${undone}.`, tracker.status, error), ...retentionReport(retention)].join('\n'),
+      ),
     );
     const type = failureType(error);
     const message = describeFailure(error);
@@ -159,7 +170,7 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
         message: leftServing
           ? `${wording.title} failed at ${step} after the point of no return (${message}); the new state keeps serving, ${who}`
           : `${wording.title} failed at ${step} (${type}: ${message}) and ${wording.undoFailed}: ${broken.map((outcome) => `${outcome.step}: ${outcome.error}`).join('; ')}; ${who}`,
-        details: [{ cause: { type, message }, compensations, nodes: tracker.status.nodes, rollback: tracker.status.rollback, ...wording.details?.(run) }],
+        details: [{ cause: { type, message }, compensations, nodes: tracker.status.nodes, rollback: tracker.status.rollback, ...kept, ...wording.details?.(run) }],
       });
     }
     if (isCancellation(error)) throw error;
@@ -167,13 +178,13 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
     if (answers && [answers.rejectedType, FailureType.ApprovalTimedOut].includes(type as FailureType)) {
       tracker.status.outcome = answers.outcome;
       // The results of procedures that take answers carry `reason` and `compensations`.
-      return { ...answers.result(run, notification), reason: message, compensations } as Result;
+      return { ...answers.result(run, notification), reason: message, compensations, ...kept } as Result;
     }
     throw ApplicationFailure.create({
       type,
       nonRetryable: true,
       message: `${wording.title} failed at step ${step}${wording.context?.() ?? ''} and ${undone}: ${message}`,
-      details: [{ step, compensations, ...wording.details?.(run) }],
+      details: [{ step, compensations, ...kept, ...wording.details?.(run) }],
       cause: error instanceof Error ? error : undefined,
     });
   }
@@ -206,6 +217,18 @@ async function undoAll(
   }
   if (helped) guide.finished();
   return { compensations };
+}
+
+/**
+ * Why the retention must not run after this rollback, or undefined when it was undone cleanly on
+ * its own: after a failed, helped or abandoned rollback a person may need every copy there is.
+ */
+function notCleanlyUndone(compensations: CompensationOutcome[], abandoned: RollbackDecision | undefined, tracker: ProcedureTracker): string | undefined {
+  if (abandoned) return `the rollback was abandoned by ${abandoned.by}: what is on the database server may be needed`;
+  const broken = compensations.filter((outcome) => !outcome.ok);
+  if (broken.length > 0) return `undoing did not finish (${broken.map((outcome) => outcome.step).join('; ')}): what is on the database server may be needed`;
+  if (tracker.status.rollback) return 'the rollback needed a person (retryRollback): what is on the database server is left for them';
+  return undefined;
 }
 
 function capitalize(text: string): string {

@@ -5,6 +5,7 @@ import { withMaintenanceClient } from '../../adapters/postgres/maintenance-clien
 import { withSqlFailure } from '../../adapters/postgres/errors';
 import { derivedName } from '../../adapters/postgres/whole-database';
 import { FailureType } from '../../common/failure-types';
+import type { PrunedBackups } from '../../common/retention';
 import type { ClusterConfig } from '../../config/schema';
 import { getCluster } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
@@ -12,15 +13,7 @@ import { cloneName, keepClone } from './clone-method';
 import { derivedBackups, newestFirst, type DerivedKind } from './derived-backups';
 import { loginFor } from './login';
 
-export interface PrunedBackups {
-  /** The newest `backup.keep` of each kind, kept. */
-  kept: string[];
-  dropped: string[];
-  /** Past the newest `backup.keep` but left, and why: the run's own, a node's database, in use. */
-  spared: { name: string; reason: string }[];
-  /** Left by interrupted runs: never pruned, a person decides (findLeftovers says how). */
-  unsettled: string[];
-}
+export type { PrunedBackups } from '../../common/retention';
 
 const KINDS: DerivedKind[] = ['clone-backup', 'set-aside-database'];
 
