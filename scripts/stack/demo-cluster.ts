@@ -17,6 +17,7 @@ import { setMapEntry } from '../../src/adapters/haproxy/backend';
 import { HaproxyRuntime } from '../../src/adapters/haproxy/runtime';
 import { isNotFound } from '../../src/adapters/docker/errors';
 import { ensureImage as pullIfMissing } from '../../src/adapters/docker/image-pull';
+import { dropDerivedDatabases, removeSavedContainers } from './cluster-leftovers';
 import { demoOptionsFromEnv, standinOptionsFromEnv } from './cluster-options';
 import { dockerFromHost } from './docker-build';
 import { writeMapFileEntry } from '../../src/adapters/haproxy/map-file';
@@ -238,7 +239,11 @@ export async function ensureDemoCluster(options: DemoClusterOptions): Promise<st
   return names;
 }
 
-/** Destroys the cluster's containers, storage volume, database and event files, then runs ensureDemoCluster. */
+/**
+ * Destroys the cluster's containers (saved ones too), storage volume, database with its clone
+ * backups and set-aside copies, and event files, and (when given) resets its load balancer, then runs
+ * ensureDemoCluster: a reset cluster has nothing findLeftovers would report.
+ */
 export async function resetDemoCluster(options: DemoClusterOptions): Promise<string[]> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const docker = dockerFromHost(options.dockerHost);
@@ -251,10 +256,12 @@ export async function resetDemoCluster(options: DemoClusterOptions): Promise<str
     }
     fs.rmSync(path.join(options.eventsDir, `${name}.jsonl`), { force: true });
   }
+  await removeSavedContainers(docker, nodeContainerNames(options), log);
   await removeStorageVolume(docker, options, log);
   await withAdmin(options, async (client) => {
     await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [options.dbName]);
     await execFormatted(client, 'DROP DATABASE IF EXISTS %I WITH (FORCE)', options.dbName);
+    await dropDerivedDatabases(client, options.dbName, log);
   });
   log(`database ${options.dbName} dropped`);
   if (options.loadBalancer) await resetLoadBalancer(options.loadBalancer, options.nodePorts.length);
