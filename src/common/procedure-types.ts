@@ -1,3 +1,5 @@
+import type { NodeRole } from './node-order';
+
 /**
  * Data that crosses the workflow/activity boundary. Plain JSON only, and never a secret: all of it
  * ends up in workflow history, visible in the Temporal UI.
@@ -12,6 +14,11 @@ export interface NodeSnapshot {
   /** Docker's state: created, running, exited, ... */
   state: string;
   running: boolean;
+  /**
+   * `worker`: a WORKER_MODE node (no user traffic, started last). Absent from plans recorded
+   * before roles existed, which mean `app`.
+   */
+  role?: NodeRole;
 }
 
 export interface ClusterPlan {

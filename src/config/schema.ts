@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../common/duration';
 import { CLUSTER_NAME } from '../common/cluster-name';
+import { NODE_ROLES, noAppNodeProblem, roleOf } from '../common/node-order';
 
 /**
  * The cluster definitions file (YAML at NOCOBASE_MAINTENANCE_CONFIG). Objects are strict so a
@@ -28,6 +29,12 @@ export const nodeSchema = z.strictObject({
   healthUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://10.0.0.1:13000/api/__health_check' }),
   /** The node's server name in the load balancer backend; defaults to the node name. */
   lbServer: z.string().min(1).optional(),
+  /**
+   * `worker`: a node started with NocoBase's WORKER_MODE (service splitting) that runs background
+   * jobs only. The procedures never give it load-balancer traffic and start it after every app
+   * node; it needs no server in the backend. Absent means `app`.
+   */
+  role: z.enum(NODE_ROLES, { error: 'expected app (serves users, the default) or worker (WORKER_MODE, background jobs only)' }).optional(),
 });
 
 export const databaseSchema = z
@@ -199,9 +206,15 @@ export const smtpSchema = z.strictObject({
 
 export const configSchema = z.strictObject({
   smtp: smtpSchema.optional(),
-  clusters: z.record(name, clusterSchema).refine((clusters) => Object.keys(clusters).length > 0, {
-    message: 'expected at least one cluster',
-  }),
+  clusters: z
+    .record(name, clusterSchema)
+    .refine((clusters) => Object.keys(clusters).length > 0, { message: 'expected at least one cluster' })
+    .superRefine((clusters, ctx) => {
+      // Here rather than in clusterSchema: the message names the cluster, not only the key path.
+      for (const [cluster, definition] of Object.entries(clusters)) {
+        if (!definition.nodes.some((node) => roleOf(node) === 'app')) ctx.addIssue({ code: 'custom', path: [cluster, 'nodes'], message: noAppNodeProblem(cluster) });
+      }
+    }),
 });
 
 export type NodeConfig = z.infer<typeof nodeSchema>;

@@ -65,6 +65,20 @@ describe('cluster configuration', () => {
     assert.match(problemsOf(badDuration).join('\n'), /clusters\.prod\.timeouts\.nodeReady: expected a duration/);
   });
 
+  it('marks nodes app by default or worker (WORKER_MODE), and refuses any other role', () => {
+    const roled = parseConfig(valid.replace('lbServer: app2 }', 'lbServer: app2, role: worker }'), 'clusters.yaml');
+    assert.equal(roled.clusters.prod!.nodes[0]?.role, undefined, 'no role means app');
+    assert.equal(roled.clusters.prod!.nodes[1]?.role, 'worker');
+    assert.match(problemsOf(valid.replace('lbServer: app2 }', 'lbServer: app2, role: background }')).join('\n'), /clusters\.prod\.nodes\[1\]\.role: expected app .* or worker/);
+  });
+
+  it('refuses a cluster without any app node, naming the cluster', () => {
+    const allWorkers = valid.replace('container: prod-1,', 'container: prod-1, role: worker,').replace('lbServer: app2 }', 'lbServer: app2, role: worker }');
+    const problems = problemsOf(allWorkers);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^clusters\.yaml: clusters\.prod\.nodes: cluster "prod" has no app node: .*give at least one node role: app/);
+  });
+
   it('reports YAML syntax errors and an unreadable file with the file name', () => {
     assert.match(problemsOf('clusters: [unclosed').join('\n'), /^clusters\.yaml: /);
     assert.throws(() => loadConfig('/nonexistent/clusters.yaml'), /\/nonexistent\/clusters\.yaml: cannot read the file \(ENOENT\)/);

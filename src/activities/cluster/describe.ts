@@ -1,3 +1,4 @@
+import { appNodes, orderNodes } from '../../common/node-order';
 import type { ClusterPlan } from '../../common/procedure-types';
 import type { ActivityDeps } from '../deps';
 import { getCluster, snapshotNode } from './lookup';
@@ -11,6 +12,8 @@ export function createDescribeActivities(deps: ActivityDeps) {
     async describeCluster(input: { cluster: string }): Promise<ClusterPlan> {
       const cluster = getCluster(deps, input.cluster);
       const nodes = await Promise.all(cluster.nodes.map((node) => snapshotNode(deps, node)));
+      // Only app nodes serve users, so only they count towards the quorum that gets traffic back.
+      const apps = appNodes(orderNodes(cluster.nodes)).length;
       return {
         cluster: input.cluster,
         nodes,
@@ -20,7 +23,7 @@ export function createDescribeActivities(deps: ActivityDeps) {
         approvers: cluster.approval.approvers,
         restartMiddleware: cluster.middleware.filter((entry) => entry.restartDuringUpgrade).map((entry) => entry.name),
         rollbackDeadlineMs: cluster.timeouts.rollback,
-        rollbackQuorum: Math.min(cluster.rollback.quorum ?? Math.floor(cluster.nodes.length / 2) + 1, cluster.nodes.length),
+        rollbackQuorum: Math.min(cluster.rollback.quorum ?? Math.floor(apps / 2) + 1, apps),
       };
     },
   };

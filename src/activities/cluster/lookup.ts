@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import { inspectContainer } from '../../adapters/docker/containers';
 import { FailureType } from '../../common/failure-types';
+import { roleOf } from '../../common/node-order';
 import type { NodeSnapshot } from '../../common/procedure-types';
 import type { ClusterConfig, NodeConfig } from '../../config/schema';
 import type { ActivityDeps } from '../deps';
@@ -54,5 +55,6 @@ export async function snapshotNode(deps: ActivityDeps, node: NodeConfig): Promis
     imageId: info.Image,
     state: info.State.Status,
     running: info.State.Running,
+    role: roleOf(node),
   };
 }
