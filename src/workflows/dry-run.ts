@@ -1,3 +1,4 @@
+import { describeStartOrder, noAppNodeProblem, roleOf, type NodeRole } from '../common/node-order';
 import type { BackupMethod } from '../common/procedure-types';
 import { stepList, type ProcedureDescriptor, type ProcedureName } from '../procedures/descriptor';
 import type { CheckedCommon } from '../procedures/input-checks';
@@ -16,7 +17,9 @@ export interface DryRunPlan {
   procedure: ProcedureName;
   cluster: string;
   steps: string[];
-  nodes: { name: string; container: string; image: string; running: boolean }[];
+  nodes: { name: string; container: string; image: string; running: boolean; role: NodeRole }[];
+  /** The order nodes come back in: first app node alone, other app nodes, workers last. */
+  startOrder: string[];
   currentVersion: string | null;
   target?: { image: string; version: string | null; present: { dockerHost: string; present: boolean }[] };
   backup?: { method: BackupMethod; databaseBytes?: number; freeBytes?: number | null };
@@ -44,6 +47,8 @@ export async function dryRun<Checked extends CheckedCommon>(descriptor: Procedur
   const facts = { ...(await gatherFacts(descriptor, plan)), leftovers };
   const problems = [...unreadable, ...preflightProblems(descriptor, facts, input).map((problem) => problem.message)];
   await preflight.checkClusterInvariants({ cluster }).catch((error: unknown) => problems.push(describeFailure(error)));
+  const startOrder = describeStartOrder(plan.nodes);
+  if (startOrder.length === 0) problems.push(noAppNodeProblem(cluster));
   const blackout = await preflight.checkBlackout({ cluster });
   if (blackout.period) problems.push(`${blackout.today} is in the blackout ${blackout.period.from}..${blackout.period.to} (${blackout.period.reason}): needs "force"`);
   const database = await preflight.checkDatabase({ cluster }).catch((error: unknown) => {
@@ -70,7 +75,8 @@ export async function dryRun<Checked extends CheckedCommon>(descriptor: Procedur
     procedure: descriptor.name,
     cluster,
     steps,
-    nodes: plan.nodes.map(({ name, container, image, running }) => ({ name, container, image, running })),
+    nodes: plan.nodes.map((node) => ({ name: node.name, container: node.container, image: node.image, running: node.running, role: roleOf(node) })),
+    startOrder,
     currentVersion: database?.version ?? null,
     ...(target ? { target } : {}),
     ...(backup ? { backup } : {}),

@@ -1,10 +1,8 @@
-import { ApplicationFailure } from '@temporalio/workflow';
-import { FailureType } from '../common/failure-types';
 import type { NodeReadiness, NotificationOutcome } from '../common/procedure-types';
 import { FIRST_START, type FirstStartInput } from '../procedures/first-start';
 import { longRunning, quick } from './activity-options';
 import type { DryRunPlan } from './dry-run';
-import { bringUp, startNodes } from './node-rollout';
+import { bringUp, rolloutOrder, startAppsThenWorkers } from './node-rollout';
 import { commonPreflight } from './preflight';
 import { runProcedure } from './procedure';
 
@@ -20,9 +18,10 @@ export interface FirstStartResult {
 }
 
 /**
- * First start of a cluster, as NocoBase's cluster guide prescribes: one node alone until it has
- * installed the application and its plugins (two nodes installing one database at once corrupt
- * it), then the others in parallel, then traffic.
+ * First start of a cluster, as NocoBase's cluster guide prescribes: one app node alone until it
+ * has installed the application and its plugins (two nodes installing one database at once
+ * corrupt it), then the other app nodes in parallel, the WORKER_MODE nodes last, then traffic to
+ * the app nodes only.
  *
  * Side effects: starts containers, enables load-balancer servers, sends an email. On failure it
  * stops every node it started and takes them out of the load balancer, then fails with the
@@ -49,9 +48,13 @@ export async function firstStart(rawInput: FirstStartInput): Promise<FirstStartR
         return checked;
       });
       run.adopt(plan);
-      const names = plan.nodes.map((node) => node.name);
-      const [first, ...others] = names;
-      if (!first) throw ApplicationFailure.nonRetryable(`cluster ${cluster} has no nodes`, FailureType.Misconfigured);
+      const order = rolloutOrder(cluster, plan.nodes);
+      const first = order.first.name;
+      const otherApps = order.otherApps.map((node) => node.name);
+      const workers = order.workers.map((node) => node.name);
+      const others = [...otherApps, ...workers];
+      // Only app nodes serve users; a worker has no place in the load balancer.
+      const names = [first, ...otherApps];
 
       const firstReady = await step('start-first-node', () => {
         undo(`stop ${first}`, () => quick.stopNode({ cluster, node: first }));
@@ -61,8 +64,8 @@ export async function firstStart(rawInput: FirstStartInput): Promise<FirstStartR
 
       const othersReady = await step('start-other-nodes', () => {
         for (const node of others) undo(`stop ${node}`, () => quick.stopNode({ cluster, node }));
-        tracker.waitingFor(`${others.join(', ')} to become healthy`);
-        return startNodes(cluster, others, tracker);
+        tracker.waitingFor(`${others.join(', ')} to become healthy${workers.length > 0 ? ` (the workers ${workers.join(', ')} last)` : ''}`);
+        return startAppsThenWorkers(cluster, otherApps, workers, tracker);
       });
 
       const loadBalancer = await step('enable-load-balancer', async () => {
@@ -75,9 +78,13 @@ export async function firstStart(rawInput: FirstStartInput): Promise<FirstStartR
       tracker.waitingFor(undefined);
 
       return {
-        mail: () => ({ subject: 'first start succeeded', text: `All ${names.length} nodes of ${cluster} are serving behind the load balancer: ${names.join(', ')}.` }),
+        mail: () => ({ subject: 'first start succeeded', text: `All ${names.length} ${workers.length > 0 ? 'app ' : ''}nodes of ${cluster} are serving behind the load balancer: ${names.join(', ')}.${workerLine(workers)}` }),
         result: (notification) => ({ cluster, firstNode: first, nodes: [firstReady, ...othersReady], loadBalancer, notification, steps: tracker.status.steps }),
       };
     },
   });
+}
+
+function workerLine(workers: string[]): string {
+  return workers.length > 0 ? ` Worker nodes (WORKER_MODE, no user traffic) running: ${workers.join(', ')}.` : '';
 }

@@ -5,7 +5,7 @@ import { describeOperation, IN_APP_MAINTENANCE, type InAppMaintenanceInput, type
 import { longRunning, quick } from './activity-options';
 import type { DryRunPlan } from './dry-run';
 import { maintenanceDoneSignal, type IgnoredDecision, type OperationOutcome, type RecordedDecision } from './messages';
-import { bringUp, restoreTraffic, startNodes, stopNodes, whileHolding } from './node-rollout';
+import { bringUp, restoreTraffic, rolloutOrder, startAppsThenWorkers, stopNodes, whileHolding } from './node-rollout';
 import { notify } from './notify';
 import { commonPreflight } from './preflight';
 import { runProcedure, type ProcedureRun } from './procedure';
@@ -32,11 +32,11 @@ export interface InAppMaintenanceResult {
 
 /**
  * In-app maintenance, as NocoBase's cluster guide prescribes: plugin management, backups or manual
- * work happen with ONE node serving, because NocoBase's in-app operations are not coordinated
- * across nodes. The other nodes are drained out of the load balancer (nobody sees an error) and
- * stopped, the work runs on the remaining node, a person verifies, and the cluster comes back to
- * full strength — also on failure or rejection. Data changes are undone only when asked
- * (`restoreBackupOnFailure`, from the backup an operation took).
+ * work happen with ONE app node serving, because NocoBase's in-app operations are not coordinated
+ * across nodes. The other app nodes are drained out of the load balancer (nobody sees an error)
+ * and stopped with the WORKER_MODE nodes, the work runs on the remaining node, a person verifies,
+ * and the cluster comes back to full strength, workers last — also on failure or rejection. Data
+ * changes are undone only when asked (`restoreBackupOnFailure`, from the backup an operation took).
  *
  * Side effects: LB server states, container stops/starts, `docker exec yarn pm ...`, a pg_dump
  * backup, a restore when asked, emails.
@@ -86,21 +86,28 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
       const { step, undo, label, tracker } = run;
       tracker.status.operations = operations;
 
-      const plan = await step('preflight', async () => (await commonPreflight(IN_APP_MAINTENANCE, input, tracker)).plan);
+      const { plan } = await step('preflight', () => commonPreflight(IN_APP_MAINTENANCE, input, tracker));
       run.adopt(plan);
-      const all = plan.nodes.map((entry) => entry.name);
-      const [first, ...others] = all;
-      if (!first) throw ApplicationFailure.nonRetryable(`cluster ${cluster} has no nodes`, FailureType.Misconfigured);
+      // The kept node is always an app node; only app nodes are ever in the load balancer.
+      const order = rolloutOrder(cluster, plan.nodes);
+      const first = order.first.name;
+      const otherApps = order.otherApps.map((entry) => entry.name);
+      const workers = order.workers.map((entry) => entry.name);
+      const apps = [first, ...otherApps];
+      const others = [...otherApps, ...workers];
       node = first;
+      const bringBackOthers = () => startAppsThenWorkers(cluster, otherApps, workers, tracker);
 
       await step('reduce-to-one-node', async () => {
-        undo('give traffic back to every node', () => restoreTraffic(cluster, all), { needs: ['serving'] });
-        undo('start the other nodes again', () => startNodes(cluster, others, tracker), { restores: 'serving', needs: ['data'] });
+        undo('give traffic back to every node', () => restoreTraffic(cluster, apps), { needs: ['serving'] });
+        undo('start the other nodes again', bringBackOthers, { restores: 'serving', needs: ['data'] });
         if (others.length === 0) return;
-        // drain, then maint: requests under way finish on their node, new ones go to node 1.
-        await quick.setLoadBalancerServers({ cluster, nodes: others, state: 'drain' });
-        await longRunning.waitServersDrained({ cluster, nodes: others });
-        await quick.setLoadBalancerServers({ cluster, nodes: others, state: 'maint' });
+        if (otherApps.length > 0) {
+          // drain, then maint: requests under way finish on their node, new ones go to node 1.
+          await quick.setLoadBalancerServers({ cluster, nodes: otherApps, state: 'drain' });
+          await longRunning.waitServersDrained({ cluster, nodes: otherApps });
+          await quick.setLoadBalancerServers({ cluster, nodes: otherApps, state: 'maint' });
+        }
         await stopNodes(cluster, others, tracker);
       });
 
@@ -121,7 +128,7 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
 
       smoke = await step('verify', async () => {
         const ready = await longRunning.waitNodeReady({ cluster, node: first, requirePlugins: true });
-        const held = [{ node: first, state: 'ready' as const }, ...others.map((other) => ({ node: other, state: 'maint' as const }))];
+        const held = [{ node: first, state: 'ready' as const }, ...otherApps.map((other) => ({ node: other, state: 'maint' as const }))];
         await whileHolding(tracker, { cluster, maintenance: false, servers: held }, () => run.decide(
           {
             cluster,
@@ -140,8 +147,8 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
       });
 
       await step('restore-nodes', async () => {
-        await startNodes(cluster, others, tracker);
-        await restoreTraffic(cluster, all);
+        await bringBackOthers();
+        await restoreTraffic(cluster, apps);
       });
       return {
         mail: () => ({ subject: 'in-app maintenance completed', text: outcomeReport(`In-app maintenance of ${cluster} is complete; every node serves again.`, tracker.status) }),

@@ -1,6 +1,7 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
-import type { NodeReadiness } from '../common/procedure-types';
+import { noAppNodeProblem, orderNodes, type NodeOrder } from '../common/node-order';
+import type { NodeReadiness, NodeSnapshot } from '../common/procedure-types';
 import type { HoldLoadBalancerInput } from '../activities/load-balancer/hold';
 import { longRunning, quick, watching } from './activity-options';
 import type { ProcedureTracker } from './procedure-tracker';
@@ -68,19 +69,23 @@ export async function stopNodes(cluster: string, nodes: string[], tracker: Proce
 /**
  * Starts nodes the way NocoBase's cluster guide demands whenever the recorded version may differ
  * from the image's (every start of the official image runs the upgrade, with no lock): the first
- * alone until it is ready, then the others in parallel. Used as a rollback's undo, so one sick
- * node must not keep the cluster behind the maintenance page: once `quorum` nodes serve, the
- * rest are taken out of the load balancer and reported as failed. Returns the nodes that serve.
- * Idempotent.
+ * alone until it is ready, then the other app nodes in parallel, then the `workers` (WORKER_MODE
+ * nodes come back last and never get traffic). Used as a rollback's undo, so one sick node must
+ * not keep the cluster behind the maintenance page: once `quorum` app nodes serve, the sick ones
+ * are taken out of the load balancer and reported as failed (a sick worker is only reported).
+ * Returns the app nodes that serve. Idempotent.
  */
-export async function startFirstThenOthers(cluster: string, nodes: string[], tracker: ProcedureTracker, quorum = nodes.length): Promise<string[]> {
-  const [first, ...others] = nodes;
+export async function startFirstThenOthers(cluster: string, nodes: string[], tracker: ProcedureTracker, quorum = nodes.length, workers: string[] = []): Promise<string[]> {
+  // Without any app node running, a worker is the one that starts alone.
+  const [first, ...rest] = [...nodes, ...workers];
   if (!first) return [];
   await bringUp(cluster, first, tracker, { requirePlugins: true, expectVersion: null });
-  const outcomes = await Promise.allSettled(others.map((node) => bringUp(cluster, node, tracker, { requirePlugins: false, expectVersion: null })));
-  const sick = others.flatMap((node, index) => (outcomes[index]?.status === 'rejected' ? [{ node, why: describeFailure((outcomes[index] as PromiseRejectedResult).reason) }] : []));
+  const others = rest.filter((node) => !workers.includes(node));
+  const sick = await startSettled(cluster, others, tracker);
+  const lastly = rest.filter((node) => workers.includes(node));
+  const sickWorkers = lastly.length > 0 ? await startSettled(cluster, lastly, tracker) : [];
   const serving = nodes.filter((node) => !sick.some((entry) => entry.node === node));
-  for (const { node } of sick) tracker.node(node, 'failed');
+  for (const { node } of [...sick, ...sickWorkers]) tracker.node(node, 'failed');
   if (serving.length < quorum) {
     // Retryable: the rollback tries again until its deadline, then a person is asked.
     throw ApplicationFailure.retryable(
@@ -92,12 +97,42 @@ export async function startFirstThenOthers(cluster: string, nodes: string[], tra
   return serving;
 }
 
+/** Brings nodes up together and lists the ones that did not become ready, with why. */
+async function startSettled(cluster: string, nodes: string[], tracker: ProcedureTracker): Promise<{ node: string; why: string }[]> {
+  const outcomes = await Promise.allSettled(nodes.map((node) => bringUp(cluster, node, tracker, { requirePlugins: false, expectVersion: null })));
+  return nodes.flatMap((node, index) => (outcomes[index]?.status === 'rejected' ? [{ node, why: describeFailure((outcomes[index] as PromiseRejectedResult).reason) }] : []));
+}
+
 /**
  * Starts nodes in parallel and waits until each is ready: for nodes that join a database another
  * node already serves at their own version. Idempotent.
  */
 export async function startNodes(cluster: string, nodes: string[], tracker: ProcedureTracker, readiness: Readiness = { requirePlugins: false }): Promise<NodeReadiness[]> {
   return inParallel(nodes, (node) => bringUp(cluster, node, tracker, readiness));
+}
+
+/**
+ * Starts the other app nodes together, then the workers: a WORKER_MODE node comes back last, once
+ * every app node is ready. Both groups join a database another node already serves at their own
+ * version. Idempotent.
+ */
+export async function startAppsThenWorkers(cluster: string, apps: string[], workers: string[], tracker: ProcedureTracker, readiness?: Readiness): Promise<NodeReadiness[]> {
+  const ready = await startNodes(cluster, apps, tracker, readiness);
+  if (workers.length === 0) return ready;
+  return [...ready, ...(await startNodes(cluster, workers, tracker, readiness))];
+}
+
+/**
+ * The plan's nodes in the order they come back (first app node, other app nodes, workers; see
+ * src/common/node-order.ts). Runs recorded before roles existed replay with every node an app
+ * node, as they ran. No app node (which the config refuses) is Misconfigured.
+ */
+export function rolloutOrder<Node extends NodeSnapshot>(cluster: string, nodes: readonly Node[]): NodeOrder<Node> & { first: Node } {
+  const roled = patched('worker-nodes-last') ? nodes : nodes.map((node) => ({ ...node, role: 'app' as const }));
+  const order = orderNodes(roled);
+  const { first } = order;
+  if (!first) throw ApplicationFailure.nonRetryable(nodes.length === 0 ? `cluster ${cluster} has no nodes` : noAppNodeProblem(cluster), FailureType.Misconfigured);
+  return { ...order, first };
 }
 
 /**

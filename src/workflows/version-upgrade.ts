@@ -1,4 +1,4 @@
-import { ApplicationFailure, patched } from '@temporalio/workflow';
+import { patched } from '@temporalio/workflow';
 import type { RestartPolicy } from '../activities/nodes/restart-policy';
 import { FailureType } from '../common/failure-types';
 import type { BackupRecord, CompensationOutcome, NodeReadiness, NotificationOutcome, StorageBackupRecord } from '../common/procedure-types';
@@ -6,7 +6,7 @@ import { VERSION_UPGRADE, type CheckedUpgradeInput, type VersionUpgradeInput } f
 import { longRunning, preflight, quick } from './activity-options';
 import type { DryRunPlan } from './dry-run';
 import type { IgnoredDecision, RecordedDecision } from './messages';
-import { bringUp, inParallel, restoreTraffic, startFirstThenOthers, stopNodes, whileHolding } from './node-rollout';
+import { bringUp, inParallel, restoreTraffic, rolloutOrder, startFirstThenOthers, stopNodes, whileHolding } from './node-rollout';
 import { commonPreflight } from './preflight';
 import { runProcedure, type ProcedureRun } from './procedure';
 import { maintenanceWindowMs, outcomeReport } from './procedure-mail';
@@ -93,9 +93,12 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
       run.adopt(plan);
       tracker.status.target = { image, version: targetVersion };
       const all = plan.nodes.map((node) => node.name);
-      const running = plan.nodes.filter((node) => node.running).map((node) => node.name);
-      const [first, ...others] = plan.nodes;
-      if (!first) throw ApplicationFailure.nonRetryable(`cluster ${cluster} has no nodes`, FailureType.Misconfigured);
+      // An app node upgrades alone, then the other app nodes, WORKER_MODE nodes last; only app nodes get traffic.
+      const { first, otherApps, workers } = rolloutOrder(cluster, plan.nodes);
+      const others = [...otherApps, ...workers];
+      const apps = [first, ...otherApps].map((node) => node.name);
+      const running = [first, ...otherApps].filter((node) => node.running).map((node) => node.name);
+      const runningWorkers = workers.filter((node) => node.running).map((node) => node.name);
       // Undo steps that also keep the status query's node table true during a rollback.
       const putBack = async (node: { name: string; image: string }) => {
         await quick.restoreNodeImage({ cluster, node: node.name, label });
@@ -123,7 +126,7 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
         if (holdPolicies) undo('give the nodes their restart policies back', givePoliciesBack, { needs: ['serving'] });
         // Old nodes start only on restored data and storage, on their own images.
         const quorum = Math.min(plan.rollbackQuorum ?? running.length, running.length);
-        undo('start the previous version, first node first', async () => (serving = await startFirstThenOthers(cluster, running, tracker, quorum)), {
+        undo('start the previous version, first node first', async () => (serving = await startFirstThenOthers(cluster, running, tracker, quorum, runningWorkers)), {
           restores: 'serving',
           needs: ['data', 'storage', 'images'],
         });
@@ -184,14 +187,17 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
           undo(`put ${node.name} back on ${node.image}`, () => putBack(node), { restores: 'images', needs: ['stopped'] });
           undo(`stop ${node.name}`, () => stop(node.name), { restores: 'stopped' });
         }
-        await inParallel(others, async (node) => {
+        const upgrade = async (node: (typeof others)[number]) => {
           await quick.replaceNodeImage({ cluster, node: node.name, image, label });
           tracker.node(node.name, 'stopped', { image });
           await bringUp(cluster, node.name, tracker, { requirePlugins: false, expectVersion: targetVersion });
-        });
+        };
+        await inParallel(otherApps, upgrade);
+        // Workers last, once every app node serves the new version.
+        if (workers.length > 0) await inParallel(workers, upgrade);
       });
 
-      await step('restore-traffic', () => restoreTraffic(cluster, all, () => run.pointOfNoReturn(`traffic is back, on ${image}`)));
+      await step('restore-traffic', () => restoreTraffic(cluster, apps, () => run.pointOfNoReturn(`traffic is back, on ${image}`)));
       const leftovers = await step('cleanup', async () => {
         // The new version serves: a policy that cannot be given back is reported, not undone.
         const policyLeft = holdPolicies ? await givePoliciesBack().then(() => [], (error: unknown) => [`restart policies: ${describeFailure(error)}`]) : [];
