@@ -61,6 +61,16 @@ export function describeOperation(operation: unknown): string {
 }
 
 /**
+ * Whether an operation leaves the next start of a node running NocoBase's upgrade: `pm add`
+ * registers the plugin disabled and writes `storage/.upgrading`, shared by every node, and nothing
+ * locks two nodes upgrading one database at once. Counted before it runs: a failed add may have
+ * written the marker too.
+ */
+export function leavesUpgradePending(operation: MaintenanceOperation): boolean {
+  return operation.type === 'pm' && operation.args[0] === 'add';
+}
+
+/**
  * In-app maintenance: plugin management, backups or manual work with ONE node serving, because
  * NocoBase's in-app operations are not coordinated across nodes. Needs every node serving before
  * it starts, so "back to full strength" afterwards means what it says.

@@ -5,6 +5,7 @@ import { describeOperation, IN_APP_MAINTENANCE, type InAppMaintenanceInput, type
 import { longRunning, quick } from './activity-options';
 import type { DryRunPlan } from './dry-run';
 import { maintenanceDoneSignal, type IgnoredDecision, type OperationOutcome, type RecordedDecision } from './messages';
+import { KeptNodeUpgrade } from './kept-node-upgrade';
 import { bringUp, restoreTraffic, rolloutOrder, startAppsThenWorkers, stopNodes, whileHolding } from './node-rollout';
 import { notify } from './notify';
 import { commonPreflight } from './preflight';
@@ -35,8 +36,10 @@ export interface InAppMaintenanceResult {
  * work happen with ONE app node serving, because NocoBase's in-app operations are not coordinated
  * across nodes. The other app nodes are drained out of the load balancer (nobody sees an error)
  * and stopped with the WORKER_MODE nodes, the work runs on the remaining node, a person verifies,
- * and the cluster comes back to full strength, workers last — also on failure or rejection. Data
- * changes are undone only when asked (`restoreBackupOnFailure`, from the backup an operation took).
+ * and the cluster comes back to full strength, workers last — also on failure or rejection. After
+ * a `pm add` the remaining node is restarted alone first, to run the upgrade the add left pending
+ * (see kept-node-upgrade.ts). Data changes are undone only when asked (`restoreBackupOnFailure`,
+ * from the backup an operation took).
  *
  * Side effects: LB server states, container stops/starts, `docker exec yarn pm ...`, a pg_dump
  * backup, a restore when asked, emails.
@@ -51,6 +54,7 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
   });
   let node = '';
   let smoke: NodeReadiness | undefined;
+  const pendingUpgrade = new KeptNodeUpgrade(cluster);
 
   const result = ({ tracker, approval }: ProcedureRun<string>, outcome: InAppMaintenanceResult['outcome'], notification: NotificationOutcome): InAppMaintenanceResult => ({
     cluster,
@@ -86,7 +90,7 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
       const { step, undo, label, tracker } = run;
       tracker.status.operations = operations;
 
-      const { plan } = await step('preflight', () => commonPreflight(IN_APP_MAINTENANCE, input, tracker));
+      const { plan, version } = await step('preflight', () => commonPreflight(IN_APP_MAINTENANCE, input, tracker));
       run.adopt(plan);
       // The kept node is always an app node; only app nodes are ever in the load balancer.
       const order = rolloutOrder(cluster, plan.nodes);
@@ -96,7 +100,11 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
       const apps = [first, ...otherApps];
       const others = [...otherApps, ...workers];
       node = first;
-      const bringBackOthers = () => startAppsThenWorkers(cluster, otherApps, workers, tracker);
+      /** No other node starts before the upgrade a `pm add` left pending ran on the kept node alone. */
+      const bringBackOthers = async () => {
+        await pendingUpgrade.runAlone(first, version, tracker);
+        await startAppsThenWorkers(cluster, otherApps, workers, tracker);
+      };
 
       await step('reduce-to-one-node', async () => {
         undo('give traffic back to every node', () => restoreTraffic(cluster, apps), { needs: ['serving'] });
@@ -122,8 +130,11 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
         }
         for (const [index, operation] of input.operations.entries()) {
           tracker.waitingFor(`operation ${index + 1}/${input.operations.length}: ${describeOperation(operation)}`);
+          pendingUpgrade.noteOperation(operation);
           await runOperation(run, operation, `${label}-${index}`);
         }
+        // Verified (and approved) is the node that ran the upgrade, not the one that had yet to.
+        await pendingUpgrade.runAlone(first, version, tracker);
       });
 
       smoke = await step('verify', async () => {
@@ -194,6 +205,8 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
     await longRunning.restoreDatabase({ cluster, backup, label: restoreLabel });
     if (storage) await longRunning.restoreStorage({ cluster, backup: storage, label: restoreLabel });
     await bringUp(cluster, node, tracker, { requirePlugins: true });
+    // Started alone and ready: whatever upgrade an add left pending has run.
+    pendingUpgrade.settled();
   }
 }
 

@@ -1,6 +1,6 @@
 import { CancellationScope, patched } from '@temporalio/workflow';
 import type { RetentionOutcome } from '../common/retention';
-import { quick } from './activity-options';
+import { longRunning } from './activity-options';
 import type { ProcedureTracker } from './procedure-tracker';
 import { describeFailure } from './saga';
 
@@ -14,13 +14,14 @@ export const RETENTION_PATCH = 'prune-backups-after-run';
  * interrupted run left. `skip` says why it must not run (a rollback a person had to help or gave
  * up: what is on the database server may be what they need). Never throws: a prune that fails
  * leaves more copies than wanted, no reason to fail a procedure that did its work; the outcome
- * goes to the status, the result and the mail. Non-cancellable, as the undo before it.
+ * goes to the status, the result and the mail. Non-cancellable, as the undo before it; long-running
+ * (dropping several full copies of a large database can take minutes), kept alive by heartbeats.
  */
 export async function applyRetention(cluster: string, label: string, tracker: ProcedureTracker, skip: string | undefined): Promise<RetentionOutcome | undefined> {
   if (!patched(RETENTION_PATCH)) return undefined;
   const retention: RetentionOutcome = skip
     ? { outcome: 'skipped', reason: skip }
-    : await CancellationScope.nonCancellable(() => quick.pruneBackups({ cluster, label })).then(
+    : await CancellationScope.nonCancellable(() => longRunning.pruneBackups({ cluster, label })).then(
         (pruned): RetentionOutcome => ({ outcome: 'pruned', ...pruned }),
         (error: unknown): RetentionOutcome => ({ outcome: 'failed', error: describeFailure(error) }),
       );
