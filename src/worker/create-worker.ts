@@ -1,3 +1,4 @@
+import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { TemporalEndpoint } from '../client/connect';
@@ -5,6 +6,7 @@ import { TASK_QUEUE } from '../common/task-queue';
 import type { WorkerDeps } from './deps';
 import { livenessHeartbeat } from './liveness-heartbeat';
 import { bundleWorkflows } from './workflow-bundle';
+import { pinnedDeploymentOptions } from './worker-versioning';
 
 export interface CreateWorkerOptions {
   endpoint: TemporalEndpoint;
@@ -12,6 +14,8 @@ export interface CreateWorkerOptions {
   taskQueue?: string;
   /** A prebuilt bundle (tests build one per run); otherwise the workflows are bundled here. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Worker Versioning (src/worker/worker-versioning.ts): runs stay on this build. Unset: unversioned. */
+  deployment?: WorkerDeploymentVersion;
 }
 
 /** Registers the workflows and the activities built from `deps` on the task queue. */
@@ -28,6 +32,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<{ work
     // starts within seconds, not the default 80 % of the 30 s heartbeat timeout.
     maxHeartbeatThrottleInterval: '3s',
     interceptors: { activity: [livenessHeartbeat] },
+    ...(options.deployment ? { workerDeploymentOptions: pinnedDeploymentOptions(options.deployment) } : {}),
   });
   return { worker, connection };
 }

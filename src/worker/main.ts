@@ -5,6 +5,7 @@ import { taskQueue as laneTaskQueue } from '../client/task-queue';
 import { createWorker } from './create-worker';
 import { buildDeps } from './deps';
 import { ensureSearchAttributes } from './search-attributes';
+import { deploymentVersionFromEnv, WorkerVersioningError } from './worker-versioning';
 
 /**
  * `npm run worker`: validates the cluster definitions (an invalid file stops here, naming the file,
@@ -12,6 +13,7 @@ import { ensureSearchAttributes } from './search-attributes';
  * `nocobase-maintenance` task queue (or NOCOBASE_MAINTENANCE_TASK_QUEUE's) until SIGINT/SIGTERM.
  */
 async function main(): Promise<void> {
+  const deployment = deploymentVersionFromEnv();
   const config = loadConfig();
   assertSecretsResolvable(config);
   const endpoint = temporalEndpoint();
@@ -21,9 +23,10 @@ async function main(): Promise<void> {
   // Kept open: dry runs read past runs' durations through it.
   const deps = { ...buildDeps(config), temporal: client };
   const taskQueue = laneTaskQueue();
-  const { worker, connection } = await createWorker({ endpoint, deps, taskQueue });
+  const { worker, connection } = await createWorker({ endpoint, deps, taskQueue, deployment });
   const clusters = Object.keys(config.clusters).join(', ');
-  console.log(`worker polling task queue ${taskQueue} at ${endpoint.address} (namespace ${endpoint.namespace}); clusters: ${clusters}`);
+  const versioning = deployment ? `deployment ${deployment.deploymentName}, build ${deployment.buildId} (runs pinned)` : 'unversioned';
+  console.log(`worker polling task queue ${taskQueue} at ${endpoint.address} (namespace ${endpoint.namespace}, ${versioning}); clusters: ${clusters}`);
   try {
     await worker.run();
   } finally {
@@ -37,6 +40,10 @@ main().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     console.error(`nocobase-maintenance worker: configuration from ${process.env[CONFIG_ENV] ?? '(unset)'} is not usable:\n${error.message}`);
     process.exit(78); // EX_CONFIG
+  }
+  if (error instanceof WorkerVersioningError) {
+    console.error(`nocobase-maintenance worker: ${error.message}`);
+    process.exit(78);
   }
   console.error(error);
   process.exit(1);
