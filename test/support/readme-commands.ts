@@ -4,14 +4,20 @@ import path from 'node:path';
 export const README = path.resolve(__dirname, '..', '..', 'README.md');
 
 /**
- * Every command line in the README's fenced shell blocks, continuation lines joined, trailing
- * `# comments` dropped and runs of spaces collapsed (so two aligned copies of one command count
- * once). These are what the docs test runs verbatim.
+ * A README shell block right after `<!-- commands-run-by: <test file> -->` is run by that test
+ * rather than by the docs test on the stack: Worker Versioning, for one, needs two builds of the
+ * worker, which the stack does not run.
  */
-export function readmeShellCommands(markdown = fs.readFileSync(README, 'utf8')): string[] {
+const SHELL_BLOCK = /^(?:<!-- commands-run-by: (\S+) -->\n)?```(?:sh|bash|shell)\n([\s\S]*?)^```/gm;
+
+function shellBlocks(markdown: string): Array<{ runBy: string | undefined; body: string }> {
+  return [...markdown.matchAll(SHELL_BLOCK)].map((match) => ({ runBy: match[1], body: match[2]! }));
+}
+
+function commandsOf(bodies: string[]): string[] {
   const commands = new Set<string>();
-  for (const block of markdown.matchAll(/^```(?:sh|bash|shell)\n([\s\S]*?)^```/gm)) {
-    const lines = block[1]!.replace(/\\\n\s*/g, ' ').split('\n');
+  for (const body of bodies) {
+    const lines = body.replace(/\\\n\s*/g, ' ').split('\n');
     for (const line of lines) {
       const command = stripComment(line).replace(/\s+/g, ' ').trim();
       if (command) commands.add(command);
@@ -20,9 +26,24 @@ export function readmeShellCommands(markdown = fs.readFileSync(README, 'utf8')):
   return [...commands];
 }
 
-/** The `temporal …` lines among them: CI must run every one. */
-export function readmeTemporalCommands(markdown?: string): string[] {
-  return readmeShellCommands(markdown).filter((command) => command.startsWith('temporal '));
+/**
+ * Every command line in the README's fenced shell blocks, continuation lines joined, trailing
+ * `# comments` dropped and runs of spaces collapsed (so two aligned copies of one command count
+ * once). These are what the docs test runs verbatim.
+ */
+export function readmeShellCommands(markdown = fs.readFileSync(README, 'utf8')): string[] {
+  return commandsOf(shellBlocks(markdown).map((block) => block.body));
+}
+
+/** The `temporal …` lines among them that no other test runs: CI must run every one. */
+export function readmeTemporalCommands(markdown = fs.readFileSync(README, 'utf8')): string[] {
+  const bodies = shellBlocks(markdown).filter((block) => !block.runBy).map((block) => block.body);
+  return commandsOf(bodies).filter((command) => command.startsWith('temporal '));
+}
+
+/** The command lines of the blocks marked as run by `testFile` (a path from the repo root). */
+export function readmeCommandsRunBy(testFile: string, markdown = fs.readFileSync(README, 'utf8')): string[] {
+  return commandsOf(shellBlocks(markdown).filter((block) => block.runBy === testFile).map((block) => block.body));
 }
 
 /** A `#` outside quotes starts a comment (the README's commands quote their JSON in '…'). */
