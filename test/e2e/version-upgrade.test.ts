@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Client as PgClient } from 'pg';
 import { FailureType } from '../../src/common/failure-types';
-import { STEP_ATTRIBUTE } from '../../src/common/search-attributes';
 import { taskQueue } from '../../src/client/task-queue';
 import { approveSignal, decideUpdate, rejectSignal, statusQuery } from '../../src/workflows/messages';
 import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workflows/version-upgrade';
@@ -15,7 +14,6 @@ import { standinStorageListing } from '../support/storage-listing';
 import { readStandinEvents } from '../../scripts/stack/demo-cluster';
 import { STANDIN_WORKFLOW_ID as workflowId, e2eSuite, until } from '../support/e2e-suite';
 import { stackDeps, stackEnv } from '../support/stack';
-import { startWorkerProcess } from '../support/worker-process';
 import { versionUpgrade } from '../../src/workflows';
 
 const containers = ['standin-node-1', 'standin-node-2', 'standin-node-3'];
@@ -166,39 +164,5 @@ describe('versionUpgrade on the 3-node stand-in cluster, through the real worker
     assert.deepEqual(await fingerprint(stackEnv().STANDIN_DATABASE_URL), before);
     assert.equal((await fetch(stackEnv().STANDIN_LB_URL)).status, 200);
   });
-
-  it('completes correctly after the worker is killed while awaiting approval', async () => {
-    const handle = await startUpgrade();
-    await awaitingDecision(handle);
-    // Idle on the decision and the load-balancer watch beside it (which heartbeats, so it is
-    // retried on the new worker): the request mail (an activity) has gone out. A kill during that
-    // activity would be retried only after its start-to-close timeout, which is another test.
-    const pendingBesidesWatch = async () => ((await handle.describe()).raw.pendingActivities ?? []).filter((activity) => activity.activityType?.name !== 'holdLoadBalancer');
-    await until('the request mail to be sent', async () => ((await pendingBesidesWatch()).length ? undefined : true));
-    await suite.worker.kill();
-    suite.worker = await startWorkerProcess();
-    await handle.signal(approveSignal, { by: 'alice' });
-    const result = await handle.result();
-    assert.equal(result.outcome, 'upgraded');
-    assert.deepEqual(await images(), containers.map(() => stackEnv().STANDIN_IMAGE_V2));
-    assert.equal((await fetch(stackEnv().STANDIN_LB_URL)).status, 200);
-  });
-
-  it('completes correctly after the worker is killed during the backup', async () => {
-    // Enough data that the dump takes a moment, so the kill lands while it runs.
-    const db = new PgClient({ connectionString: stackEnv().STANDIN_DATABASE_URL });
-    await db.connect();
-    await db.query(`CREATE TABLE padding AS SELECT g AS id, md5(g::text) || repeat('x', 400) AS filler FROM generate_series(1, 300000) g`);
-    await db.end();
-    const handle = await startUpgrade();
-    await until('the backup step', async () => ((await handle.describe()).typedSearchAttributes.get(STEP_ATTRIBUTE) === 'backup' ? true : undefined), 60_000);
-    await suite.worker.kill();
-    suite.worker = await startWorkerProcess();
-    await awaitingDecision(handle);
-    await handle.signal(approveSignal, { by: 'alice' });
-    const result = await handle.result();
-    assert.equal(result.outcome, 'upgraded');
-    assert.ok(result.backup && result.backup.sizeBytes > 1_000_000, 'the finished backup holds the data');
-    assert.deepEqual(await images(), containers.map(() => stackEnv().STANDIN_IMAGE_V2));
-  });
+  // A worker killed in any step, and in any undo of a rollback: worker-killed.test.ts.
 });
