@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createActivities } from '../../src/activities';
-import { readMapFileEntry } from '../../src/adapters/haproxy/map-file';
+import { readMapFileEntry, writeMapFileEntry } from '../../src/adapters/haproxy/map-file';
 import { FailureType } from '../../src/common/failure-types';
 import { receivedMail } from '../support/maildir';
 import { standinActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
@@ -42,9 +42,11 @@ describe('load balancer activities against the real HAProxy', () => {
 
   it('writes the switch to the map file too, so a reload keeps it; a map file the worker cannot write fails as LoadBalancerError', async () => {
     const { maintenanceMap } = stackConfig().clusters.standin!.loadBalancer;
+    // Another cluster's line (not the demo's: the real-NocoBase lane switches it meanwhile).
+    await writeMapFileEntry(maintenanceMap, 'it-other-cluster', 'on');
     await runActivity(suite.activities.setMaintenanceMode, { cluster, on: true });
     assert.equal(await readMapFileEntry(maintenanceMap, cluster), 'on');
-    assert.equal(await readMapFileEntry(maintenanceMap, 'demo'), 'off', 'the other cluster\'s line is kept');
+    assert.equal(await readMapFileEntry(maintenanceMap, 'it-other-cluster'), 'on', 'the other cluster\'s line is kept');
     await runActivity(suite.activities.setMaintenanceMode, { cluster, on: false });
     assert.equal(await readMapFileEntry(maintenanceMap, cluster), 'off');
 
