@@ -3,7 +3,7 @@ import { checkApprovalInput, type ApprovalInput, type ApprovalPolicy } from './a
 import { dryRunSuffix, type ProcedureDescriptor } from './descriptor';
 import { checkInput, invalidInput as invalid, type CheckedCommon, type CommonInput } from './input-checks';
 
-/** NocoBase's plugin manager, run on the remaining node: `yarn pm add|enable|disable|remove <plugin...>`. */
+/** NocoBase's plugin manager, run on the remaining node: `yarn pm add|enable|disable|remove <plugin...>` (add: or a tarball's path in the node). */
 export interface PmOperation {
   type: 'pm';
   args: string[];
@@ -38,6 +38,15 @@ const PM_COMMANDS = ['add', 'enable', 'disable', 'remove'];
 // Plugin names and package names only: the arguments go to `docker exec` as an argv, never a
 // shell, but an option-looking or path-looking argument still has no business there.
 const PM_ARGUMENT = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/;
+// `pm add` also takes a plugin's npm tarball by its absolute path inside the node (NocoBase copies
+// it into storage/plugins): how an operator's own plugin is added without a registry. No `..`.
+const PM_ADD_TARBALL = /^(\/[\w@-][\w.@-]*)+\.(tgz|tar\.gz)$/;
+
+function pmArgumentOk(command: unknown, arg: unknown): boolean {
+  if (typeof arg !== 'string') return false;
+  if (PM_ARGUMENT.test(arg)) return true;
+  return command === 'add' && PM_ADD_TARBALL.test(arg) && !arg.split('/').includes('..');
+}
 
 export function checkMaintenanceInput(raw: unknown): CheckedMaintenanceInput {
   const input = checkInput<InAppMaintenanceInput>(raw, ['operations', 'approval', 'restoreBackupOnFailure']);
@@ -113,6 +122,6 @@ function checkOperation(operation: unknown, index: number): void {
   if (!Array.isArray(args) || args.length < 2 || !PM_COMMANDS.includes(args[0] as string)) {
     throw invalid(`${where}.args must be [${PM_COMMANDS.join('|')}, <plugin>, ...], got ${JSON.stringify(args)}`);
   }
-  const bad = args.slice(1).filter((arg) => typeof arg !== 'string' || !PM_ARGUMENT.test(arg));
+  const bad = args.slice(1).filter((arg) => !pmArgumentOk(args[0], arg));
   if (bad.length > 0) throw invalid(`${where}.args: not plugin names: ${JSON.stringify(bad)}`);
 }
