@@ -9,7 +9,9 @@ import { inAppMaintenance } from '../../src/workflows';
 import { DEMO_WORKFLOW_ID as workflowId, e2eSuite, until } from '../support/e2e-suite';
 import { applicationPlugins } from '../support/nocobase-api';
 import { startProber } from '../support/prober';
-import { stackConfig, stackEnv } from '../support/stack';
+import { putSamplePluginInDemoStorage, SAMPLE_PLUGIN_PACKAGE } from '../support/nocobase-plugin-tarball';
+import { inStandinStorage } from '../support/storage-listing';
+import { stackConfig, stackDeps, stackEnv } from '../support/stack';
 
 type Maintenance = WorkflowHandle<(input: InAppMaintenanceInput) => Promise<InAppMaintenanceResult>>;
 
@@ -17,7 +19,8 @@ type Maintenance = WorkflowHandle<(input: InAppMaintenanceInput) => Promise<InAp
 const PLUGIN = 'map';
 
 describe('inAppMaintenance on three real NocoBase nodes, through the real worker process', () => {
-  const suite = e2eSuite({ startCluster: true, cluster: 'demo' });
+  // One first start for the file: the tarball test runs on the cluster the test before left serving.
+  const suite = e2eSuite({ startCluster: true, cluster: 'demo', once: true });
 
   it('enables a plugin NocoBase ships disabled, on node-1 alone, approved; then every node serves with it', async () => {
     assert.equal((await applicationPlugins(stackEnv().DATABASE_URL)).get(PLUGIN), undefined, 'the install leaves it out');
@@ -40,5 +43,43 @@ describe('inAppMaintenance on three real NocoBase nodes, through the real worker
     const statuses = new Set(probes.map((probe) => probe.status));
     assert.deepEqual([...statuses].filter((status) => status !== 200 && status !== 503), [], 'users never see a connection error');
     assert.equal(probes.at(-1)?.status, 200);
+  });
+
+  it('adds a plugin from a local tarball: node-1 alone restarts and runs the upgrade pm add leaves pending before the others start', async () => {
+    const tarball = await putSamplePluginInDemoStorage();
+    const handle = (await suite.client.workflow.start(inAppMaintenance, {
+      taskQueue: taskQueue(),
+      workflowId,
+      args: [{ cluster: 'demo', operations: [{ type: 'pm', args: ['add', tarball] }, { type: 'pm', args: ['enable', SAMPLE_PLUGIN_PACKAGE] }] }],
+    })) as Maintenance;
+    await until('the decision request', async () => ((await handle.query(statusQuery)).approval?.state === 'awaiting' ? true : undefined), 300_000);
+    await handle.signal(approveSignal, { by: 'alice' });
+    const result = await handle.result();
+
+    assert.equal(result.outcome, 'completed');
+    assert.deepEqual(result.operations.map((operation) => operation.ok), [true, true], JSON.stringify(result.operations));
+    assert.deepEqual((await applicationPlugins(stackEnv().DATABASE_URL)).get(SAMPLE_PLUGIN_PACKAGE), { enabled: true, installed: true });
+    assert.equal((await inStandinStorage('[ -e /storage/.upgrading ] && echo pending || echo none', {}, 'demo')).trim(), 'none', 'the upgrade pm add asked for has run');
+    // From the history: after the add, node-1 was stopped and started again and became ready
+    // before any other node was started.
+    const scheduled = ((await handle.fetchHistory()).events ?? []).flatMap((event) => {
+      const attributes = event.activityTaskScheduledEventAttributes;
+      if (!attributes) return [];
+      const payload = attributes.input?.payloads?.[0]?.data;
+      const input = payload ? (JSON.parse(Buffer.from(payload).toString('utf8')) as { node?: string; command?: string[] }) : {};
+      return [{ activity: attributes.activityType?.name ?? '', node: input.node }];
+    });
+    const added = scheduled.findIndex((entry) => entry.activity === 'runNodeCommand');
+    const after = scheduled.slice(added).filter((entry) => ['stopNode', 'startNode', 'waitNodeReady'].includes(entry.activity));
+    const othersStart = after.findIndex((entry) => entry.activity === 'startNode' && entry.node !== 'node-1');
+    const aloneFirst = after.slice(0, othersStart).map((entry) => `${entry.activity} ${entry.node}`);
+    assert.ok(added >= 0 && othersStart > 0, JSON.stringify(scheduled));
+    for (const step of ['stopNode node-1', 'startNode node-1', 'waitNodeReady node-1']) {
+      assert.ok(aloneFirst.includes(step), `${step} before the other nodes start: ${JSON.stringify(aloneFirst)}`);
+    }
+    const docker = stackDeps().docker(stackEnv().DOCKER_HOST);
+    const started = await Promise.all(['demo-node-1', 'demo-node-2', 'demo-node-3'].map(async (name) => Date.parse((await docker.getContainer(name).inspect()).State.StartedAt)));
+    assert.ok(started[0]! < started[1]! && started[0]! < started[2]!, 'node-1 was running before nodes 2 and 3 started');
+    for (const node of stackConfig().clusters.demo!.nodes) assert.equal((await fetch(node.healthUrl)).status, 200, node.name);
   });
 });
