@@ -46,10 +46,15 @@ function recordedHistories(): Recorded[] {
 async function replay(bundle: WorkflowBundleWithSourceMap, histories: Recorded[]): Promise<Map<string, Error | undefined>> {
   const outcomes = new Map<string, Error | undefined>();
   const results = Worker.runReplayHistories({ workflowBundle: bundle, replayName: 'replay-test' }, histories.map(({ workflowId, history }) => ({ workflowId, history })));
+  // Results come back in the order the histories went in. Many histories share a workflow ID
+  // (every run on a cluster is `maintenance-<cluster>`), so the ID cannot say which one a result is.
+  let index = 0;
   for await (const result of results) {
-    const recorded = histories.find((entry) => entry.workflowId === result.workflowId);
-    outcomes.set(recorded?.name ?? result.workflowId, result.error);
+    const recorded = histories[index++];
+    assert.equal(result.workflowId, recorded?.workflowId, 'replay results out of order');
+    outcomes.set(recorded!.name, result.error);
   }
+  assert.equal(outcomes.size, histories.length, 'every history replayed');
   return outcomes;
 }
 
