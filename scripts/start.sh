@@ -25,6 +25,8 @@ cat <<TXT
 
    $temporal workflow start --address $TEMPORAL_ADDRESS --task-queue nocobase-maintenance --id-conflict-policy Fail --type firstStart --workflow-id maintenance-demo --input '{"cluster":"demo"}'
 
+ Give it business data (a collection and 20 records, through NocoBase's API): npm run demo:data
+
  Then upgrade it to ${DEMO_IMAGE_V2##*:} (a human decides; see the mail in $SMTP_MAILDIR/new/):
 
    $temporal workflow start --address $TEMPORAL_ADDRESS --task-queue nocobase-maintenance --id-conflict-policy Fail --type versionUpgrade --workflow-id maintenance-demo --input '{"cluster":"demo","image":"$DEMO_IMAGE_V2"}'

@@ -11,6 +11,7 @@ import { taskQueue } from '../../src/client/task-queue';
 import { statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
 import { DEMO_WORKFLOW_ID, e2eSuite, until } from '../support/e2e-suite';
 import { README, readmeShellCommands, readmeTemporalCommands, readmeUiForm, readmeUiStartForm } from '../support/readme-commands';
+import { listRecords } from '../support/nocobase-api';
 import { stackEnv } from '../support/stack';
 import { TemporalUi } from '../support/temporal-ui';
 import { firstStart as firstStartWorkflow, inAppMaintenance } from '../../src/workflows';
@@ -31,7 +32,9 @@ describe('the README, command by command, against the local stack and its real N
   const executed = new Set<string>();
   const SCHEDULE_ID = 'maintenance-demo-versionUpgrade';
 
-  const suite = e2eSuite({ startCluster: false, cluster: 'demo' });
+  // An empty cluster before the suite and again where a test needs a first start or 2.2.14; the
+  // in-app tests run on the cluster the test before left serving (each NocoBase start costs CPU).
+  const suite = e2eSuite({ startCluster: false, cluster: 'demo', once: true });
   const deleteSchedule = () => suite.client.schedule.getHandle(SCHEDULE_ID).delete().catch(() => undefined);
   before(async () => {
     await deleteSchedule();
@@ -87,6 +90,12 @@ describe('the README, command by command, against the local stack and its real N
       const status: ProcedureStatus = await procedure().query(statusQuery);
       return status.waitingFor && what.test(status.waitingFor) ? status : undefined;
     });
+  /** The cluster as the test before left it (serving), or first-started when it is not. */
+  const serving = async () => {
+    if ((await fetch(stackEnv().LB_URL).then((response) => response.status, () => 0)) === 200) return;
+    await suite.prepareCluster();
+    await firstStart();
+  };
   const firstStart = () => suite.client.workflow.execute(firstStartWorkflow, { taskQueue: taskQueue(), workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
 
   it("starts the demo cluster from the UI's Start Workflow form as the README fills it in, then watches it with the CLI", HANG_GUARD, async () => {
@@ -106,6 +115,7 @@ describe('the README, command by command, against the local stack and its real N
   });
 
   it('runs the first start, a dry run and an upgrade approved by signal, from the CLI', HANG_GUARD, async () => {
+    await suite.prepareCluster();
     await shell(readme(/--type firstStart --workflow-id maintenance-demo --input '\{"cluster":"demo"\}'$/));
     assert.match(await shell(readme(/^temporal workflow result --workflow-id maintenance-demo$/)), /COMPLETED/);
 
@@ -123,7 +133,7 @@ describe('the README, command by command, against the local stack and its real N
   });
 
   it('runs the in-app maintenance from the CLI and rejects it by signal', HANG_GUARD, async () => {
-    await firstStart();
+    await serving();
     await shell(readme(/^temporal workflow start .*--type inAppMaintenance/));
     await awaiting(/a decision/);
     await shell(readme(/--name reject --input/));
@@ -133,7 +143,7 @@ describe('the README, command by command, against the local stack and its real N
   });
 
   it('ends manual in-app work with maintenanceDone and approves it with the decide update', HANG_GUARD, async () => {
-    await firstStart();
+    await serving();
     await suite.client.workflow.start(inAppMaintenance, { taskQueue: taskQueue(), workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] });
     await awaiting(/maintenanceDone/);
     // The README's rollback commands reach the real worker's handlers: with no rollback waiting,
@@ -150,18 +160,34 @@ describe('the README, command by command, against the local stack and its real N
   });
 
   it("walks the README's first session: a scheduled upgrade approved from the UI, an in-app maintenance approved from the CLI", HANG_GUARD, async () => {
+    await suite.prepareCluster();
     await firstStart();
+    assert.match(await shell(readme(/^npm run demo:data$/)), /created collection "orders" with 20 records/);
     await shell(readme(/^npm run schedule -- create .*\$DEMO_IMAGE_V2/));
     await shell(readme(/^npm run schedule -- trigger maintenance-demo-versionUpgrade$/));
     await awaiting(/a decision/);
     const maintenancePage = await fetch(stackEnv().LB_URL);
     assert.equal(maintenancePage.status, 503, 'users see the maintenance page while the upgrade waits for its decision');
 
-    const signal = readmeUiForm('ui-signal-approve');
+    // A second procedure on the cluster, as a new user would try it, is refused visibly: the
+    // README's start line (the CLI would otherwise attach to the upgrade and exit 0) and the UI's
+    // start form, filled in as the README says.
+    const upgradeRun = (await procedure().describe()).runId;
+    const inAppLine = readme(/^temporal workflow start .*--type inAppMaintenance/);
+    assert.match(await shellRefused(inAppLine), /already (started|running)/i);
     const ui = new TemporalUi(process.env.TEMPORAL_UI_URL ?? assert.fail('TEMPORAL_UI_URL is not set'));
+    await assert.rejects(ui.startWorkflow({ ...readmeUiStartForm(), workflowType: 'inAppMaintenance' }), /already (started|running)/i);
+    const still = await procedure().describe();
+    assert.deepEqual([still.runId, still.type], [upgradeRun, 'versionUpgrade'], 'the upgrade still holds the cluster, untouched');
+
+    const signal = readmeUiForm('ui-signal-approve');
     await ui.signalWorkflow(DEMO_WORKFLOW_ID, signal('Signal name'), signal('Input'));
     const upgraded = (await procedure().result()) as { outcome: string; to: { version: string }; decision: { by: string; comment?: string } };
     assert.deepEqual([upgraded.outcome, upgraded.to.version, upgraded.decision.by, upgraded.decision.comment], ['upgraded', '2.2.15', 'alice', 'checked in the UI']);
+    const login = { email: stackEnv().DEMO_ROOT_EMAIL!, password: stackEnv().DEMO_ROOT_PASSWORD! };
+    for (let look = 0; look < 3; look++) {
+      assert.equal((await listRecords(stackEnv().LB_URL, login)).length, 20, 'every node, on 2.2.15, serves the demo orders');
+    }
 
     await shell(readme(/^temporal workflow start .*--type inAppMaintenance/));
     await awaiting(/a decision/);

@@ -13,14 +13,21 @@ import { firstStart } from '../../src/workflows';
 export const STANDIN_WORKFLOW_ID = procedureWorkflowId('standin');
 export const DEMO_WORKFLOW_ID = procedureWorkflowId('demo');
 
+export interface E2eSuite {
+  client: Client;
+  worker: WorkerProcess;
+  /** What runs before each test (with `once`, before the suite): for a test of a `once` suite that needs it again. */
+  prepareCluster: () => Promise<void>;
+}
+
 /**
  * For an e2e suite: the real worker process and a client for the whole suite; before each test an
  * empty cluster (no procedure holding its ID), optionally brought up on v1 by firstStart; the
  * cluster emptied again at the end (with `once`, before the suite instead of each test). `cluster`: `standin` (the default, the stand-in test fixture)
  * or `demo` (real NocoBase).
  */
-export function e2eSuite(options: { startCluster: boolean; cluster?: 'standin' | 'demo'; once?: boolean }): { client: Client; worker: WorkerProcess } {
-  const suite = {} as { client: Client; worker: WorkerProcess };
+export function e2eSuite(options: { startCluster: boolean; cluster?: 'standin' | 'demo'; once?: boolean }): E2eSuite {
+  const suite = {} as E2eSuite;
   const cluster = options.cluster ?? 'standin';
   const reset = cluster === 'demo' ? resetDemo : resetStandin;
   const workflowId = procedureWorkflowId(cluster);
@@ -34,7 +41,7 @@ export function e2eSuite(options: { startCluster: boolean; cluster?: 'standin' |
     await reset();
   });
   // `once`: one empty (or started) cluster for the whole suite, each test leaving it as it found it.
-  (options.once ? before : beforeEach)(async () => {
+  suite.prepareCluster = async () => {
     // A run left by a failed test goes first, and its activities with it: a load-balancer watch
     // still running would put its maintenance page back over the reset.
     const terminated = await suite.client.workflow.getHandle(workflowId).terminate(`e2e test needs the ${cluster} cluster`).then(() => true, () => false);
@@ -43,7 +50,8 @@ export function e2eSuite(options: { startCluster: boolean; cluster?: 'standin' |
     if (options.startCluster) {
       await suite.client.workflow.execute(firstStart, { taskQueue: taskQueue(), workflowId, args: [{ cluster }] });
     }
-  });
+  };
+  (options.once ? before : beforeEach)(() => suite.prepareCluster());
   // Recording histories for test/histories/ (see its README): each test's procedure, once it ended.
   const record = process.env.NOCOBASE_MAINTENANCE_RECORD_HISTORIES;
   if (record) {
