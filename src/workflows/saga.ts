@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, log, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, log, patched, sleep } from '@temporalio/workflow';
 import type { CompensationOutcome } from '../common/procedure-types';
 
 /**
@@ -87,23 +87,39 @@ export class Saga {
   async compensate(budget: RetryBudget): Promise<CompensationOutcome[]> {
     return CancellationScope.nonCancellable(async () => {
       const until = Date.now() + budget.deadlineMs;
-      for (const undo of [...this.stack].reverse()) {
-        if (undo.state === 'done') continue;
-        const missing = this.unmet(undo);
-        if (missing) {
-          undo.state = 'blocked';
-          undo.error = `not run: needs ${missing}`;
-          continue;
-        }
-        if (undo.losesData && !budget.dataLossConfirmed) {
-          undo.state = 'unconfirmed';
-          undo.error = `not run until an operator confirms: ${undo.losesData}`;
-          continue;
-        }
-        await this.runWithRetries(undo, until);
-      }
+      // An undo whose need is restored by one further down the stack (a failure while the other
+      // nodes start: their "put back" needs node-1 stopped, pushed earlier) runs that one first
+      // instead of being blocked. Runs recorded before this rule replay as they ran.
+      const needsFirst = patched('undo-needs-first');
+      const tried = new Set<Undo>();
+      for (const undo of [...this.stack].reverse()) await this.settle(undo, budget, until, needsFirst ? tried : undefined);
       return this.outcomes();
     });
+  }
+
+  /** Runs `undo` unless done or tried in this pass; with `tried`, first the pending undos it needs. */
+  private async settle(undo: Undo, budget: RetryBudget, until: number, tried: Set<Undo> | undefined): Promise<void> {
+    if (undo.state === 'done' || tried?.has(undo)) return;
+    tried?.add(undo);
+    if (tried) {
+      for (const need of undo.needs ?? []) {
+        for (const provider of [...this.stack].reverse()) {
+          if (provider !== undo && provider.restores === need) await this.settle(provider, budget, until, tried);
+        }
+      }
+    }
+    const missing = this.unmet(undo);
+    if (missing) {
+      undo.state = 'blocked';
+      undo.error = `not run: needs ${missing}`;
+      return;
+    }
+    if (undo.losesData && !budget.dataLossConfirmed) {
+      undo.state = 'unconfirmed';
+      undo.error = `not run until an operator confirms: ${undo.losesData}`;
+      return;
+    }
+    await this.runWithRetries(undo, until);
   }
 
   /** The first undo this one needs that did not succeed, in words, or undefined. */
