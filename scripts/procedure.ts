@@ -80,7 +80,7 @@ async function main(): Promise<void> {
       console.log(`started ${workflowType} as ${workflowId} (run ${handle.firstExecutionRunId})`);
       const ui = process.env.TEMPORAL_UI_URL;
       if (ui) console.log(`UI: ${ui.replace(/\/$/, '')}/namespaces/${temporalEndpoint().namespace}/workflows/${workflowId}`);
-      console.log(`same as: temporal workflow start --task-queue ${taskQueue()} --type ${workflowType} --workflow-id ${workflowId} --id-conflict-policy Fail --input '${JSON.stringify(input)}'`);
+      console.log(`same as: temporal workflow start --task-queue ${taskQueue()} --type ${workflowType} --workflow-id ${workflowId} --fail-existing --input '${JSON.stringify(input)}'`);
       if (values.wait) console.log(JSON.stringify(await handle.result(), null, 2));
       return;
     }

@@ -23,13 +23,13 @@ cat <<TXT
 
  Start the demo cluster (first start: node 1 installs NocoBase alone, then nodes 2 and 3), in another terminal:
 
-   $temporal workflow start --address $TEMPORAL_ADDRESS --task-queue nocobase-maintenance --id-conflict-policy Fail --type firstStart --workflow-id maintenance-demo --input '{"cluster":"demo"}'
+   $temporal workflow start --address $TEMPORAL_ADDRESS --task-queue nocobase-maintenance --fail-existing --type firstStart --workflow-id maintenance-demo --input '{"cluster":"demo"}'
 
  Give it business data (a collection and 20 records, through NocoBase's API): npm run demo:data
 
  Then upgrade it to ${DEMO_IMAGE_V2##*:} (a human decides; see the mail in $SMTP_MAILDIR/new/):
 
-   $temporal workflow start --address $TEMPORAL_ADDRESS --task-queue nocobase-maintenance --id-conflict-policy Fail --type versionUpgrade --workflow-id maintenance-demo --input '{"cluster":"demo","image":"$DEMO_IMAGE_V2"}'
+   $temporal workflow start --address $TEMPORAL_ADDRESS --task-queue nocobase-maintenance --fail-existing --type versionUpgrade --workflow-id maintenance-demo --input '{"cluster":"demo","image":"$DEMO_IMAGE_V2"}'
    $temporal workflow signal --address $TEMPORAL_ADDRESS --workflow-id maintenance-demo --name approve --input '{"by":"alice"}'
 
  Watch it:

@@ -46,7 +46,7 @@ describe('the npm wrappers over the temporal CLI, through the real worker proces
     const second = await npmRun('in-app', '--cluster', 'standin');
     assert.equal(second.code, 1, 'a second procedure on the cluster is refused, not attached to the running one');
     assert.match(second.stderr, /another procedure runs on standin \(maintenance-standin\); nothing was started/, second.stderr);
-    assert.match(upgrade.stdout, /--id-conflict-policy Fail/);
+    assert.match(upgrade.stdout, /--fail-existing/);
 
     const status = await npmRun('status', '--cluster', 'standin');
     assert.match(status.stdout, /"step": "verify"/, status.stdout);
