@@ -23,17 +23,16 @@ for suite in unit integration e2e; do
 done
 # (NOCOBASE_MAINTENANCE_TESTS, a regular expression over the files' paths, runs only those.)
 # Three lanes. A file's first lines may name its lane (`// test-lane: nocobase|exclusive`):
-# - nocobase: the real-NocoBase tier (the demo cluster, the README), on the contract task queue,
-#             and the unit tests (they run their own Temporal dev servers and touch no cluster);
-# - standin:  integration and e2e files on the stand-in cluster, at the same time, with a worker
-#             on a queue of its own so neither lane's worker takes or cancels the other's work;
+# - nocobase: the real-NocoBase tier (the demo cluster, the README), on the contract task queue;
+# - standin:  everything else (unit tests, integration, the stand-in cluster), at the same time,
+#             with a worker on a queue of its own so neither lane's worker takes or cancels the
+#             other's work;
 # - exclusive: files that restart a daemon every lane uses (dockerd, HAProxy), alone, afterwards.
 # Within a lane one file at a time: its integration and e2e files share that lane's cluster.
 lanes=(nocobase standin exclusive)
 declare -A lane_files=()
 for file in "${files[@]}"; do
   lane=$(sed -n '1,5s|^// test-lane: \([a-z]*\)$|\1|p' "$file" | head -1)
-  case "$file" in test/unit/*) lane=${lane:-nocobase} ;; esac
   lane_files[${lane:-standin}]+="$file "
 done
 reports="$(mktemp -d)"

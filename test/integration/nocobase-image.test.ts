@@ -1,4 +1,3 @@
-// test-lane: nocobase
 // The real NocoBase node images (scripts/stack/nocobase/) against the stack's Docker Engine,
 // registry and PostgreSQL: one node at a time, on a database of its own, pulled from the registry.
 //
