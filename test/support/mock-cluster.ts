@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { randomUUID } from 'node:crypto';
 import type { Activities } from '../../src/activities';
 import type { ClusterPlan, NodeSnapshot } from '../../src/common/procedure-types';
 
@@ -141,4 +142,11 @@ export async function heartbeatUntil(done: Promise<unknown>): Promise<void> {
     context.heartbeat();
     await Promise.race([context.sleep(200), done]);
   }
+}
+
+/** A mock cluster of its own name whose nodes all run already: what in-app maintenance starts from. */
+export function servingMockCluster(overrides: Overrides = {}): ReturnType<typeof mockCluster> {
+  const mock = mockCluster(`unit-${randomUUID().slice(0, 8)}`, overrides);
+  for (const node of mock.plan.nodes) Object.assign(node, { running: true, state: 'running' });
+  return mock;
 }

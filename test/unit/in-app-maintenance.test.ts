@@ -2,13 +2,12 @@ import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } f
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { FailureType } from '../../src/common/failure-types';
 import { procedureWorkflowId } from '../../src/common/task-queue';
 import type { InAppMaintenanceInput, InAppMaintenanceResult } from '../../src/workflows/in-app-maintenance';
 import { approveSignal, maintenanceDoneSignal, rejectSignal, retryRollbackUpdate, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
-import { mockCluster } from '../support/mock-cluster';
+import { servingMockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
 import { inAppMaintenance } from '../../src/workflows';
 
@@ -22,13 +21,9 @@ after(async () => {
 
 type Maintenance = WorkflowHandle<(input: InAppMaintenanceInput) => Promise<InAppMaintenanceResult>>;
 
-function servingCluster(overrides: Parameters<typeof mockCluster>[1] = {}) {
-  const mock = mockCluster(`unit-${randomUUID().slice(0, 8)}`, overrides);
-  for (const node of mock.plan.nodes) Object.assign(node, { running: true, state: 'running' });
-  return mock;
-}
+const servingCluster = servingMockCluster;
 
-async function withMaintenance<T>(mock: ReturnType<typeof mockCluster>, input: Partial<InAppMaintenanceInput>, body: (handle: Maintenance) => Promise<T>): Promise<T> {
+async function withMaintenance<T>(mock: ReturnType<typeof servingMockCluster>, input: Partial<InAppMaintenanceInput>, body: (handle: Maintenance) => Promise<T>): Promise<T> {
   return withMockedWorker(env, mock.activities, async (taskQueue) => {
     const handle = (await env.client.workflow.start(inAppMaintenance, {
       taskQueue,

@@ -2,14 +2,13 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { WaitNodeReadyInput } from '../../src/activities/health/node-readiness';
 import { FailureType } from '../../src/common/failure-types';
 import { procedureWorkflowId } from '../../src/common/task-queue';
 import type { InAppMaintenanceInput, InAppMaintenanceResult } from '../../src/workflows/in-app-maintenance';
 import { abandonUpdate, approveSignal, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
-import { failWith, mockCluster } from '../support/mock-cluster';
+import { failWith, servingMockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
 import { inAppMaintenance } from '../../src/workflows';
 
@@ -26,13 +25,10 @@ after(async () => {
 
 type Maintenance = WorkflowHandle<(input: InAppMaintenanceInput) => Promise<InAppMaintenanceResult>>;
 
-function servingCluster(overrides: Parameters<typeof mockCluster>[1] = {}) {
-  const mock = mockCluster(`unit-${randomUUID().slice(0, 8)}`, { checkDatabase: async () => ({ serverVersion: '15', version: '1.6.0', plugins: null }), ...overrides });
-  for (const node of mock.plan.nodes) Object.assign(node, { running: true, state: 'running' });
-  return mock;
-}
+const servingCluster = (overrides: Parameters<typeof servingMockCluster>[0] = {}) =>
+  servingMockCluster({ checkDatabase: async () => ({ serverVersion: '15', version: '1.6.0', plugins: null }), ...overrides });
 
-async function withMaintenance<T>(mock: ReturnType<typeof mockCluster>, operations: InAppMaintenanceInput['operations'], body: (handle: Maintenance) => Promise<T>): Promise<T> {
+async function withMaintenance<T>(mock: ReturnType<typeof servingMockCluster>, operations: InAppMaintenanceInput['operations'], body: (handle: Maintenance) => Promise<T>): Promise<T> {
   return withMockedWorker(env, mock.activities, async (taskQueue) => {
     const handle = (await env.client.workflow.start(inAppMaintenance, {
       taskQueue,
