@@ -8,5 +8,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+# The same image runs the codec server (docker-compose.yml's codec-server: another command).
+COPY scripts/codec-server.ts ./scripts/
 # Runs as root: it drives the host's Docker Engine through the mounted socket.
 CMD ["node_modules/.bin/tsx", "src/worker/main.ts"]

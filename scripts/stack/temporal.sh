@@ -50,6 +50,7 @@ temporal_start() {
   spawn temporal "$(temporal_bin)" server start-dev \
     --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
     --db-filename "$TEMPORAL_DB" --namespace default --log-level warn \
+    --ui-codec-endpoint "http://127.0.0.1:$CODEC_PORT" \
     --search-attribute NocobaseCluster=Keyword \
     --search-attribute NocobaseProcedure=Keyword \
     --search-attribute NocobaseStep=Keyword

@@ -1,4 +1,5 @@
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { failureConverterPathFromEnv } from '../client/data-converter';
 
 /**
  * Bundles src/workflows for the worker's sandbox. Webpack's report goes nowhere: at INFO it is a
@@ -7,6 +8,9 @@ import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporali
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
+    // With payload encryption on, the sandbox encodes its own failures' messages and stack traces
+    // too (src/codec/failure-converter.ts); the converter is chosen at bundle time.
+    ...(failureConverterPathFromEnv() ? { failureConverterPath: failureConverterPathFromEnv() } : {}),
     logger: {
       log: () => undefined,
       trace: () => undefined,

@@ -2,7 +2,9 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { payloadCodecsFromEnv } from '../../src/client/data-converter';
 import { taskQueue } from '../../src/client/task-queue';
+import { decodeHistory } from '../../src/codec/decode-history';
 import type { InAppMaintenanceInput, InAppMaintenanceResult } from '../../src/workflows/in-app-maintenance';
 import { approveSignal, statusQuery } from '../../src/workflows/messages';
 import { inAppMaintenance } from '../../src/workflows';
@@ -62,7 +64,7 @@ describe('inAppMaintenance on three real NocoBase nodes, through the real worker
     assert.equal((await inStandinStorage('[ -e /storage/.upgrading ] && echo pending || echo none', {}, 'demo')).trim(), 'none', 'the upgrade pm add asked for has run');
     // From the history: after the add, node-1 was stopped and started again and became ready
     // before any other node was started.
-    const scheduled = ((await handle.fetchHistory()).events ?? []).flatMap((event) => {
+    const scheduled = ((await decodeHistory(await handle.fetchHistory(), payloadCodecsFromEnv())).events ?? []).flatMap((event) => {
       const attributes = event.activityTaskScheduledEventAttributes;
       if (!attributes) return [];
       const payload = attributes.input?.payloads?.[0]?.data;

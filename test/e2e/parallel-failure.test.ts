@@ -2,7 +2,9 @@ import type { temporal } from '@temporalio/proto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
+import { payloadCodecsFromEnv } from '../../src/client/data-converter';
 import { taskQueue } from '../../src/client/task-queue';
+import { decodeHistory } from '../../src/codec/decode-history';
 import { approveSignal, statusQuery } from '../../src/workflows/messages';
 import { versionUpgrade } from '../../src/workflows';
 import { fingerprint } from '../support/business-data';
@@ -50,7 +52,7 @@ describe('one node failing while its sibling starts, on the stand-in cluster', (
     const error = await handle.result().catch((caught: unknown) => caught);
     assert.ok(error instanceof WorkflowFailedError, String(error));
 
-    const history = (await handle.fetchHistory()).events ?? [];
+    const history = (await decodeHistory(await handle.fetchHistory(), payloadCodecsFromEnv())).events ?? [];
     const scheduled = scheduledActivities(history);
     const failedAt = history.findIndex((event) => {
       const attributes = event.activityTaskFailedEventAttributes;

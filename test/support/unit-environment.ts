@@ -2,6 +2,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import type { Activities } from '../../src/activities';
+import { dataConverterFromEnv } from '../../src/client/data-converter';
 import { SEARCH_ATTRIBUTES } from '../../src/common/search-attributes';
 import { quietRuntime } from './quiet-runtime';
 import { temporalBinary } from './temporal-binary';
@@ -11,6 +12,8 @@ import { workflowBundle } from './workflow-bundle';
 export async function startUnitEnvironment(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   return TestWorkflowEnvironment.createLocal({
+    // With the stack's codec keys in the environment, unit tests run encrypted as the worker does.
+    client: { dataConverter: dataConverterFromEnv() },
     server: {
       executable: { type: 'existing-path', path: temporalBinary() },
       searchAttributes: SEARCH_ATTRIBUTES,
@@ -31,6 +34,7 @@ export async function withMockedWorker<T>(
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities,
+    dataConverter: dataConverterFromEnv(),
     // As the real worker (src/worker/create-worker.ts): cancellation reaches a waiting activity fast.
     maxHeartbeatThrottleInterval: '1s',
   });

@@ -3,6 +3,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { payloadCodecsFromEnv } from '../../src/client/data-converter';
+import { decodeHistory } from '../../src/codec/decode-history';
 import { procedureSummary } from '../../src/procedures';
 import { procedureWorkflowId } from '../../src/common/task-queue';
 import { summarizeActivity } from '../../src/workflows/activity-summary';
@@ -20,7 +22,8 @@ after(async () => {
 
 /** The `summary` of every ActivityTaskScheduled event, in history order (what the UI shows). */
 async function scheduledSummaries(workflowId: string): Promise<{ activity: string; summary: string | undefined }[]> {
-  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  // Summaries are payloads: encrypted when the codec is on (the UI decodes them through the codec server).
+  const history = await decodeHistory(await env.client.workflow.getHandle(workflowId).fetchHistory(), payloadCodecsFromEnv());
   return (history.events ?? []).flatMap((event) => {
     const scheduled = event.activityTaskScheduledEventAttributes;
     if (!scheduled) return [];

@@ -5,6 +5,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { dataConverterFromEnv } from '../../src/client/data-converter';
 import { FailureType } from '../../src/common/failure-types';
 import { procedureWorkflowId } from '../../src/common/task-queue';
 import { abandonUpdate, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
@@ -30,7 +31,7 @@ async function probe(input: Omit<RunnerProbeInput, 'cluster'>, overrides: Parame
   const mock = mockCluster(cluster, overrides);
   mockCalls = mock.calls;
   const taskQueue = `unit-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities: mock.activities, maxHeartbeatThrottleInterval: '1s' });
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities: mock.activities, maxHeartbeatThrottleInterval: '1s', dataConverter: dataConverterFromEnv() });
   const workflowId = procedureWorkflowId(cluster);
   const outcome = await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('runnerProbe', { taskQueue, workflowId, args: [{ cluster, ...input }] });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { dataConverterFromEnv } from '../../src/client/data-converter';
 import { readHistory } from '../support/history-file';
 import { quietRuntime } from '../support/quiet-runtime';
 import { workflowBundle } from '../support/workflow-bundle';
@@ -45,7 +46,9 @@ function recordedHistories(): Recorded[] {
 
 async function replay(bundle: WorkflowBundleWithSourceMap, histories: Recorded[]): Promise<Map<string, Error | undefined>> {
   const outcomes = new Map<string, Error | undefined>();
-  const results = Worker.runReplayHistories({ workflowBundle: bundle, replayName: 'replay-test' }, histories.map(({ workflowId, history }) => ({ workflowId, history })));
+  // With the stack's codec keys in the environment, as the worker replays: plain histories pass through the codec.
+  const dataConverter = dataConverterFromEnv();
+  const results = Worker.runReplayHistories({ workflowBundle: bundle, replayName: 'replay-test', ...(dataConverter ? { dataConverter } : {}) }, histories.map(({ workflowId, history }) => ({ workflowId, history })));
   // Results come back in the order the histories went in. Many histories share a workflow ID
   // (every run on a cluster is `maintenance-<cluster>`), so the ID cannot say which one a result is.
   let index = 0;

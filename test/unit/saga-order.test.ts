@@ -3,6 +3,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { dataConverterFromEnv } from '../../src/client/data-converter';
 import { startUnitEnvironment } from '../support/unit-environment';
 import type { SagaProbeInput } from '../support/workflows/saga-probe';
 
@@ -18,7 +19,7 @@ after(async () => {
 
 async function compensate(input: SagaProbeInput): Promise<{ ran: string[]; outcomes: { step: string; ok: boolean; error?: string }[] }> {
   const taskQueue = `saga-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle });
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, dataConverter: dataConverterFromEnv() });
   return worker.runUntil(env.client.workflow.execute('sagaProbe', { taskQueue, workflowId: `saga-${randomUUID()}`, args: [input] }));
 }
 

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { dataConverterFromEnv } from '../../src/client/data-converter';
 import { createWorker } from '../../src/worker/create-worker';
 import { buildDeps, type WorkerDeps } from '../../src/worker/deps';
 import { BUILD_ID_ENV, DEPLOYMENT_ENV, deploymentVersionFromEnv, WorkerVersioningError } from '../../src/worker/worker-versioning';
@@ -90,6 +91,7 @@ describe('a worker deployed with a build ID', () => {
       // The unit tests' dev server, with the drain check made fast: by default the server waits
       // minutes after a run closed before it calls a build drained.
       TestWorkflowEnvironment.createLocal({
+        client: { dataConverter: dataConverterFromEnv() }, // as createWorker's workers
         server: {
           executable: { type: 'existing-path', path: temporalBinary() },
           ip: '127.0.0.1',

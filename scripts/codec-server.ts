@@ -1,0 +1,30 @@
+import { codecServerOptionsFromEnv } from '../src/codec-server/config';
+import { createCodecServer } from '../src/codec-server/server';
+
+// `npm run codec-server`: Temporal's remote codec endpoint for the Web UI and the `temporal` CLI
+// (`--codec-endpoint`), with the worker's keys. Settings: src/codec-server/config.ts, README
+// "Encrypted payloads".
+
+function main(): void {
+  const options = codecServerOptionsFromEnv();
+  const server = createCodecServer(options);
+  server.listen(options.port, options.host, () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : options.port;
+    const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+    console.log(`codec server listening on http://${host}:${port} (CORS for ${options.corsOrigins.join(', ') || 'no origin'})`);
+  });
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections(); // the UI's keep-alive connections would hold close() open
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+try {
+  main();
+} catch (error) {
+  console.error(`codec server: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
