@@ -1,9 +1,9 @@
 // `npm run demo:data`: business data in the running demo cluster, made through NocoBase's own API
 // (a collection `orders` and 20 records), so a first session upgrades, rejects and rolls back
 // something that matters. Run once after the first start (again after `npm run demo:reset`).
-import Docker from 'dockerode';
+import { connectDocker } from '../src/adapters/docker/connection';
+import { resolveDockerHostCredentials } from '../src/config/docker-hosts';
 import { loadConfig } from '../src/config/load';
-import { dockerOptions } from '../src/worker/deps';
 import { createBusinessData, listRecords } from './stack/nocobase/business-data';
 
 async function healthy(url: string): Promise<boolean> {
@@ -11,7 +11,8 @@ async function healthy(url: string): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
-  const demo = loadConfig().clusters.demo;
+  const config = loadConfig();
+  const demo = config.clusters.demo;
   if (!demo) throw new Error('the configuration has no demo cluster');
   const login = { email: process.env.DEMO_ROOT_EMAIL ?? 'admin@demo.test', password: process.env.DEMO_ROOT_PASSWORD ?? 'admin123' };
   for (const node of demo.nodes) {
@@ -31,7 +32,8 @@ async function main(): Promise<void> {
   // Without NocoBase's commercial sync adapter a node learns of a collection made on another one
   // only when it starts: restart the others one at a time, each back before the next goes.
   for (const node of others) {
-    await new Docker(dockerOptions(node.dockerHost)).getContainer(node.container).restart({ t: 30 });
+    const docker = connectDocker(node.dockerHost, resolveDockerHostCredentials(node.dockerHost, config.dockerHosts?.[node.dockerHost]));
+    await docker.getContainer(node.container).restart({ t: 30 });
     const deadline = Date.now() + 180_000;
     while (!(await healthy(node.healthUrl))) {
       if (Date.now() > deadline) throw new Error(`${node.name} did not serve again within 180 s of its restart`);

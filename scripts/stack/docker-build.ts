@@ -3,17 +3,19 @@
 // existed. Shared by build-images.ts (the stand-in and toolbox images) and node-base-image.ts.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { connectDocker } from '../../src/adapters/docker/connection';
 import { followProgressStream, streamLine } from '../../src/adapters/docker/progress-stream';
 
 // DOCKER_HOST is parsed here rather than left to docker-modem so a missing or odd value fails
-// with a message that names the variable.
+// with a message that names the variable. A tcp:// engine is the developer's own local one
+// (docker.sh's "external" mode), reached as before: plain, on purpose.
 export function dockerFromHost(dockerHost: string | undefined): Docker {
   if (!dockerHost) throw new Error('DOCKER_HOST is not set (e.g. unix:///path/to/docker.sock)');
-  if (dockerHost.startsWith('unix://')) return new Docker({ socketPath: dockerHost.slice('unix://'.length) });
+  if (dockerHost.startsWith('unix://')) return connectDocker(dockerHost);
   const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
   if (url.protocol !== 'http:') throw new Error(`DOCKER_HOST must be unix:// or tcp://, got ${dockerHost}`);
-  return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: 'http' });
+  return connectDocker(dockerHost, { insecure: true });
 }
 
 // Build, push and pull streams are followed by the product's one stream follower, which turns an

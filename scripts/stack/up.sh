@@ -72,6 +72,7 @@ cat <<EOF
 Local stack is up ($((SECONDS))s). Endpoints:
   Temporal      127.0.0.1:$TEMPORAL_PORT   Web UI http://127.0.0.1:$TEMPORAL_UI_PORT   ($(temporal_bin))
   Docker        $STACK_DOCKER_HOST ($DOCKER_MODE)
+  Docker hosts  $(tls_docker_host) (TLS, client certs $TLS_DOCKER_CLIENT_CERTS)   $(ssh_docker_host) (SSH, key $SSH_DOCKER_KEY_FILE)
   Registry      127.0.0.1:$REGISTRY_PORT
   PostgreSQL    127.0.0.1:$PG_PORT   data $PG_DATA
   Load balancer http://127.0.0.1:$LB_PORT (demo), http://127.0.0.1:$STANDIN_LB_PORT (standin)   runtime API unix://$HAPROXY_SOCK, 127.0.0.1:$HAPROXY_RUNTIME_PORT

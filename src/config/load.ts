@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './config-error';
+import { resolveDockerHostCredentials } from './docker-hosts';
 import { configSchema, type DatabaseConfig, type MaintenanceConfig } from './schema';
 
 export const CONFIG_ENV = 'NOCOBASE_MAINTENANCE_CONFIG';
@@ -58,7 +59,7 @@ export function resolveDatabasePassword(db: DatabaseConfig, env: NodeJS.ProcessE
   }
 }
 
-/** Checks at worker start that every cluster's secrets can be resolved, naming the cluster that cannot. */
+/** Checks at worker start that every cluster's secrets and Docker host key files can be read, naming the key that cannot. */
 export function assertSecretsResolvable(config: MaintenanceConfig, env: NodeJS.ProcessEnv = process.env): void {
   const problems: string[] = [];
   for (const [name, cluster] of Object.entries(config.clusters)) {
@@ -67,6 +68,17 @@ export function assertSecretsResolvable(config: MaintenanceConfig, env: NodeJS.P
     } catch (error) {
       problems.push(`clusters.${name}.${(error as Error).message}`);
     }
+  }
+  for (const [host, settings] of Object.entries(config.dockerHosts ?? {})) {
+    try {
+      resolveDockerHostCredentials(host, settings, env);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  for (const key of ['userEnv', 'passwordEnv'] as const) {
+    const variable = config.smtp?.[key];
+    if (variable !== undefined && !env[variable]) problems.push(`smtp.${key}: environment variable ${variable} is not set on the worker`);
   }
   if (problems.length > 0) throw new ConfigError(`missing secrets\n  ${problems.join('\n  ')}`, problems);
 }

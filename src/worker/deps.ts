@@ -1,19 +1,13 @@
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { createTransport } from 'nodemailer';
 import { Pool } from 'pg';
 import type { ActivityDeps } from '../activities';
+import { connectDocker } from '../adapters/docker/connection';
 import { HaproxyRuntime } from '../adapters/haproxy/runtime';
 import type { PostgresLogin } from '../adapters/postgres/login';
+import { resolveDockerHostCredentials } from '../config/docker-hosts';
 import { resolveDatabasePassword } from '../config/load';
 import type { MaintenanceConfig } from '../config/schema';
-
-/** Parses a DOCKER_HOST-style address into dockerode options. */
-export function dockerOptions(dockerHost: string): Docker.DockerOptions {
-  const url = new URL(dockerHost);
-  if (url.protocol === 'unix:') return { socketPath: url.pathname };
-  const protocol = url.protocol === 'https:' ? 'https' : 'http';
-  return { host: url.hostname, port: Number(url.port || (protocol === 'https' ? 2376 : 2375)), protocol };
-}
 
 export interface WorkerDeps extends ActivityDeps {
   /** Closes pools and transports so the process can exit. */
@@ -39,6 +33,7 @@ export function buildDeps(config: MaintenanceConfig, env: NodeJS.ProcessEnv = pr
         host: smtp.host,
         port: smtp.port,
         secure: smtp.secure,
+        requireTLS: smtp.requireTLS,
         ...(smtp.userEnv && smtp.passwordEnv ? { auth: { user: env[smtp.userEnv] ?? '', pass: env[smtp.passwordEnv] ?? '' } } : {}),
       })
     : undefined;
@@ -50,7 +45,8 @@ export function buildDeps(config: MaintenanceConfig, env: NodeJS.ProcessEnv = pr
     ...(env.PATH ? { searchPath: env.PATH } : {}),
     docker(dockerHost) {
       let docker = dockers.get(dockerHost);
-      if (!docker) dockers.set(dockerHost, (docker = new Docker(dockerOptions(dockerHost))));
+      // Key files are read here, on the worker, once per host: never in workflow inputs.
+      if (!docker) dockers.set(dockerHost, (docker = connectDocker(dockerHost, resolveDockerHostCredentials(dockerHost, config.dockerHosts?.[dockerHost], env))));
       return docker;
     },
     database(cluster) {

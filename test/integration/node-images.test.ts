@@ -1,11 +1,11 @@
 import { ApplicationFailure } from '@temporalio/common';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { REPLACED_FROM_LABEL } from '../../src/adapters/docker/container-definition';
 import { createNodeImageActivities, savedContainerName } from '../../src/activities/nodes/image-replacement';
 import { FailureType } from '../../src/common/failure-types';
-import { dockerOptions } from '../../src/worker/deps';
+import { connectDocker } from '../../src/adapters/docker/connection';
 import { standinActivities, runActivity, stackEnv } from '../support/stack';
 
 const cluster = 'standin';
@@ -26,7 +26,7 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
 describe('node image replacement against the real Docker engine', () => {
   const suite = standinActivities();
   // Our own client: the suite's deps are closed by the shared after() before ours runs.
-  const docker = new Docker(dockerOptions(stackEnv().DOCKER_HOST));
+  const docker = connectDocker(stackEnv().DOCKER_HOST);
   const { STANDIN_IMAGE_V1: v1, STANDIN_IMAGE_V2: v2 } = stackEnv();
   let images: ReturnType<typeof createNodeImageActivities>;
   let original: Docker.ContainerInspectInfo;

@@ -1,13 +1,12 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import Docker from 'dockerode';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { restartPolicyFrom, setRestartPolicy, type RestartPolicy } from '../../src/adapters/docker/restart-policy';
 import { savedContainerName } from '../../src/activities/nodes/image-replacement';
 import { FailureType } from '../../src/common/failure-types';
-import { dockerOptions } from '../../src/worker/deps';
+import { connectDocker } from '../../src/adapters/docker/connection';
 import { runActivity, stackEnv, standinActivities } from '../support/stack';
 
 const cluster = 'standin';
@@ -16,7 +15,7 @@ const label = `rp${process.pid}`;
 
 describe('restart policies held off while a procedure holds nodes, against the real Docker engine', () => {
   const suite = standinActivities();
-  const docker = new Docker(dockerOptions(stackEnv().DOCKER_HOST));
+  const docker = connectDocker(stackEnv().DOCKER_HOST);
   const policyOf = async (container: string) => restartPolicyFrom((await docker.getContainer(container).inspect()).HostConfig);
 
   before(async () => {

@@ -1,6 +1,5 @@
 import { Client } from 'pg';
-import { dockerOptions } from '../../src/worker/deps';
-import Docker from 'dockerode';
+import { connectDocker } from '../../src/adapters/docker/connection';
 import { stackEnv } from './stack';
 
 /**
@@ -70,12 +69,12 @@ export function observeNodes(nodes: Record<string, string>, databaseUrl?: string
 
 /** When each container last started (Docker's own record), in ms. */
 export async function startedAt(containers: readonly string[]): Promise<Record<string, number>> {
-  const docker = new Docker(dockerOptions(stackEnv().DOCKER_HOST));
+  const docker = connectDocker(stackEnv().DOCKER_HOST);
   return Object.fromEntries(await Promise.all(containers.map(async (name) => [name, Date.parse((await docker.getContainer(name).inspect()).State.StartedAt)] as const)));
 }
 
 export async function containerImages(containers: readonly string[]): Promise<string[]> {
-  const docker = new Docker(dockerOptions(stackEnv().DOCKER_HOST));
+  const docker = connectDocker(stackEnv().DOCKER_HOST);
   return Promise.all(containers.map(async (name) => (await docker.getContainer(name).inspect()).Config.Image));
 }
 

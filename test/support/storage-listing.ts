@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import Docker from 'dockerode';
 import { demuxDockerLogs } from '../../src/adapters/docker/logs';
-import { dockerOptions } from '../../src/worker/deps';
+import { connectDocker } from '../../src/adapters/docker/connection';
 import { stackConfig, stackEnv } from './stack';
 
 /**
@@ -17,7 +16,7 @@ const LISTING = listing();
 /** Runs `script` in a tool container with a cluster's storage volume at /storage (default: the stand-in's). */
 export async function inStandinStorage(script: string, labels: Record<string, string> = {}, cluster = 'standin'): Promise<string> {
   const demo = stackConfig().clusters[cluster]!;
-  const docker = new Docker(dockerOptions(stackEnv().DOCKER_HOST));
+  const docker = connectDocker(stackEnv().DOCKER_HOST);
   const container = await docker.createContainer({
     Image: demo.backup.toolImage,
     Cmd: ['sh', '-c', script],

@@ -8,11 +8,13 @@ import { assertSecretsResolvable, loadConfig, parseConfig, resolveDatabasePasswo
 
 const valid = `
 smtp: { host: 127.0.0.1, port: 2525, from: "maint <m@localhost>" }
+dockerHosts:
+  "tcp://10.0.0.2:2376": { tls: { certPath: /etc/nocobase-maintenance/docker/10.0.0.2 } }
 clusters:
   prod:
     nodes:
       - { name: node-1, dockerHost: "unix:///run/docker.sock", container: prod-1, healthUrl: "http://10.0.0.1:13000/api/__health_check" }
-      - { name: node-2, dockerHost: "tcp://10.0.0.2:2375", container: prod-2, healthUrl: "http://10.0.0.2:13000/api/__health_check", lbServer: app2 }
+      - { name: node-2, dockerHost: "tcp://10.0.0.2:2376", container: prod-2, healthUrl: "http://10.0.0.2:13000/api/__health_check", lbServer: app2 }
     database: { host: db, database: nocobase, user: nocobase, passwordEnv: PROD_DB_PASSWORD }
     loadBalancer: { runtimeApi: "unix:///run/haproxy/admin.sock", backend: prod_nodes, maintenanceMap: /etc/haproxy/maintenance.map }
     backup: { directory: /var/backups/nocobase }
@@ -59,7 +61,7 @@ describe('cluster configuration', () => {
     const node = (i: number) => `      - { name: n${i}, dockerHost: "unix:///d.sock", container: c${i}, healthUrl: "http://h/api/__health_check" }`;
     const many = valid.replace(/    nodes:\n(.*\n){2}/, `    nodes:\n${Array.from({ length: 33 }, (_, i) => node(i)).join('\n')}\n`);
     assert.match(problemsOf(many).join('\n'), /clusters\.prod\.nodes: expected at most 32 nodes/);
-    const duplicate = valid.replace('container: prod-2', 'container: prod-1').replace('tcp://10.0.0.2:2375', 'unix:///run/docker.sock');
+    const duplicate = valid.replace('container: prod-2', 'container: prod-1').replace('tcp://10.0.0.2:2376", container', 'unix:///run/docker.sock", container');
     assert.match(problemsOf(duplicate).join('\n'), /clusters\.prod\.nodes\[1\]: duplicates nodes\[0\] \(container/);
     const badDuration = valid.replace('backup: {', 'timeouts: { nodeReady: soon }\n    backup: {');
     assert.match(problemsOf(badDuration).join('\n'), /clusters\.prod\.timeouts\.nodeReady: expected a duration/);
