@@ -5,8 +5,8 @@
  *   npm run upgrade          -- --cluster demo --image REF [--backup-method pg_dump|clone]
  *                               [--approval-timeout 2h] [--on-timeout rollback|proceed|wait] [--dry-run] [--wait]
  *   npm run in-app           -- --cluster demo [--operations '<JSON list>'] [--dry-run] [--wait]
- *   npm run approve          -- --cluster demo --by alice [--comment TEXT]
- *   npm run reject           -- --cluster demo --by alice [--reason TEXT]
+ *   npm run approve          -- --cluster demo (--token TOKEN | --by alice) [--run-id RUN] [--comment TEXT]
+ *   npm run reject           -- --cluster demo (--token TOKEN | --by alice) [--run-id RUN] [--reason TEXT]
  *   npm run maintenance-done -- --cluster demo --by bob
  *   npm run status           -- --cluster demo
  *
@@ -42,6 +42,8 @@ async function main(): Promise<void> {
       'force-reason': { type: 'string' },
       wait: { type: 'boolean', default: false },
       by: { type: 'string' },
+      token: { type: 'string' },
+      'run-id': { type: 'string' },
       comment: { type: 'string' },
       reason: { type: 'string' },
     },
@@ -63,6 +65,8 @@ async function main(): Promise<void> {
       if (values.operations !== undefined) input.operations = parseJson('--operations', values.operations);
       if (values['dry-run']) input.dryRun = true;
       if (values['force-reason'] !== undefined) input.force = { reason: values['force-reason'] };
+      // Who starts it, for the two-person rule: --by, or the login name.
+      if (!values['dry-run']) input.startedBy = values.by ?? process.env.USER ?? 'unknown';
       // The workflow checks its input too; checking here first answers before anything starts.
       PROCEDURES[workflowType].checkInput(input);
       const handle = await client.workflow.start(workflow, {
@@ -84,14 +88,21 @@ async function main(): Promise<void> {
       if (values.wait) console.log(JSON.stringify(await handle.result(), null, 2));
       return;
     }
-    const handle = client.workflow.getHandle(workflowId);
+    const handle = client.workflow.getHandle(workflowId, values['run-id']);
     switch (command) {
       case 'approve':
       case 'reject': {
-        const by = values.by ?? fail('--by is required: who decides (must be one of the cluster approvers)');
+        if (values.token === undefined && values.by === undefined) {
+          fail(
+            '--token or --by is required. A cluster in signed mode takes only the token from your approval mail: ' +
+              `npm run ${command} -- --cluster ${cluster} --token '<token>', the same as ` +
+              `temporal workflow update execute --workflow-id ${workflowId} --run-id <run> --name decide --input '{"decision":"${command}","token":"<token>"}'; ` +
+              'in open mode --by <approver> is enough',
+          );
+        }
         const decision = {
           decision: command,
-          by,
+          ...(values.token !== undefined ? { token: values.token } : { by: values.by }),
           ...(values.comment !== undefined ? { comment: values.comment } : {}),
           ...(values.reason !== undefined ? { reason: values.reason } : {}),
         } as const;

@@ -6,6 +6,8 @@ SMTP_MAILDIR="$STACK_DIR/mail"
 
 smtp_packages() {
   need_command "$SYS_PYTHON" python3
+  # The approval mails' links are opened in Debian's Chromium by test/e2e/approval-page.test.ts.
+  need_command chromium chromium
   "$SYS_PYTHON" -c 'import aiosmtpd' 2>/dev/null || MISSING_PACKAGES+=(python3-aiosmtpd)
 }
 

@@ -14,6 +14,7 @@ import { createNodeCommandActivities } from './nodes/commands';
 import { createNodeImageActivities } from './nodes/image-replacement';
 import { createNodeActivities } from './nodes/lifecycle';
 import { createRestartPolicyActivities } from './nodes/restart-policy';
+import { createDecisionRequestActivities } from './notify/decision-request';
 import { createNotifyActivities } from './notify/notification';
 import { createStorageActivities } from './storage/storage-backup';
 import { createHistoryActivities } from './history/procedure-history';
@@ -35,6 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHealthActivities(deps),
     ...createLoadBalancerActivities(deps),
     ...createNotifyActivities(deps),
+    ...createDecisionRequestActivities(deps),
     ...createMiddlewareActivities(deps),
     ...createHistoryActivities(deps),
     ...createBlackoutActivities(deps),

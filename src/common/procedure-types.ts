@@ -29,6 +29,8 @@ export interface ClusterPlan {
   recipients: string[];
   /** Who may approve or reject a decision; empty means anyone. */
   approvers: string[];
+  /** The cluster's approval policy (`approval:`); absent from plans recorded before it existed, which mean open mode. */
+  approvalPolicy?: ApprovalPolicyPlan;
   /** Middleware an upgrade restarts while every node is down. */
   restartMiddleware: string[];
   /** How long a failing undo is retried on its own before a person is asked (`timeouts.rollback`). */
@@ -105,4 +107,15 @@ export interface StorageBackupRecord {
   createdAt: string;
   /** What was archived: the named Docker volume or the directory on the storage's Docker host. */
   source: `volume:${string}` | `hostPath:${string}`;
+}
+
+/** A cluster's approval policy as the workflow applies it (config/approval.ts). */
+export interface ApprovalPolicyPlan {
+  mode: 'open' | 'signed';
+  minApprovals: number;
+  twoPersonRule: boolean;
+  allowProceedOnTimeout: boolean;
+  maxApprovalWaitMs?: number;
+  /** Whether the worker can mail signed links (it has `approvals.keys` and `pageUrl`). */
+  links: boolean;
 }

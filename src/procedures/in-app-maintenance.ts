@@ -1,4 +1,5 @@
 import { FailureType } from '../common/failure-types';
+import { approvalPolicyProblems } from './approval-policy';
 import { checkApprovalInput, type ApprovalInput, type ApprovalPolicy } from './approval-input';
 import { dryRunSuffix, type ProcedureDescriptor } from './descriptor';
 import { checkInput, invalidInput as invalid, type CheckedCommon, type CommonInput } from './input-checks';
@@ -58,7 +59,7 @@ export function checkMaintenanceInput(raw: unknown): CheckedMaintenanceInput {
   if (restoreBackupOnFailure && !operations.some((operation) => operation.type === 'backup')) {
     throw invalid('"restoreBackupOnFailure" needs a {"type":"backup"} operation to restore from');
   }
-  return { cluster: input.cluster, dryRun: input.dryRun, force: input.force, operations, policy: checkApprovalInput(input.approval), restoreBackupOnFailure };
+  return { cluster: input.cluster, dryRun: input.dryRun, force: input.force, ...(input.startedBy ? { startedBy: input.startedBy } : {}), operations, policy: checkApprovalInput(input.approval), restoreBackupOnFailure };
 }
 
 /** "pm enable map", "backup"; lenient, because summaries are made from unchecked input too. */
@@ -94,10 +95,11 @@ export const IN_APP_MAINTENANCE: ProcedureDescriptor<CheckedMaintenanceInput, In
   },
   asksApproval: true,
   probesHealth: true,
-  problems({ plan, probes = [] }) {
+  problems({ plan, probes = [] }, input) {
+    const policy = approvalPolicyProblems(plan, input);
     const unhealthy = probes.filter((probe) => !probe.healthy);
-    if (unhealthy.length === 0) return [];
-    return [{
+    if (unhealthy.length === 0) return policy;
+    return [...policy, {
       type: FailureType.ClusterNotHealthy,
       message: `in-app maintenance needs every node of ${plan.cluster} serving; not healthy: ${unhealthy.map((probe) => `${probe.node} (${probe.code})`).join(', ')}`,
     }];

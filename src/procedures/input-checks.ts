@@ -14,15 +14,18 @@ export interface CommonInput {
   dryRun?: boolean;
   /** Start on a blackout day anyway; the reason is recorded. */
   force?: ForceInput;
+  /** Who starts the run (the wrappers and schedules fill it in): under `twoPersonRule` they cannot approve it. */
+  startedBy?: string;
 }
 
 export interface CheckedCommon {
   cluster: string;
   dryRun: boolean;
   force: ForceInput | undefined;
+  startedBy?: string | undefined;
 }
 
-const COMMON_KEYS = ['cluster', 'dryRun', 'force'] as const;
+const COMMON_KEYS = ['cluster', 'dryRun', 'force', 'startedBy'] as const;
 
 /**
  * Checks the shape of a procedure's input before anything runs, so a typo in a CLI or UI start
@@ -44,6 +47,10 @@ export function checkInput<T extends CommonInput>(input: unknown, ownKeys: reado
   }
   if (dryRun !== undefined && typeof dryRun !== 'boolean') {
     throw invalidInput(`"dryRun" must be true or false, got ${JSON.stringify(dryRun)}`);
+  }
+  const { startedBy } = input as CommonInput;
+  if (startedBy !== undefined && (typeof startedBy !== 'string' || startedBy.trim() === '')) {
+    throw invalidInput(`"startedBy" must name who starts the run, got ${JSON.stringify(startedBy)}`);
   }
   return { ...(input as T), cluster, dryRun: dryRun === true, force: checkForce((input as CommonInput).force) };
 }

@@ -1,5 +1,6 @@
 import { FailureType } from '../common/failure-types';
 import type { BackupMethod } from '../common/procedure-types';
+import { approvalPolicyProblems } from './approval-policy';
 import { checkApprovalInput, type ApprovalInput, type ApprovalPolicy } from './approval-input';
 import { dryRunSuffix, type ProcedureDescriptor } from './descriptor';
 import { checkInput, invalidInput as invalid, type CheckedCommon, type CommonInput } from './input-checks';
@@ -43,7 +44,7 @@ export function checkUpgradeInput(raw: unknown): CheckedUpgradeInput {
   if (backupMethod !== undefined && backupMethod !== 'pg_dump' && backupMethod !== 'clone') {
     throw invalid(`"backupMethod" must be pg_dump or clone, got ${JSON.stringify(backupMethod)}`);
   }
-  return { cluster: input.cluster, dryRun: input.dryRun, force: input.force, image, policy: checkApprovalInput(input.approval), backupMethod };
+  return { cluster: input.cluster, dryRun: input.dryRun, force: input.force, ...(input.startedBy ? { startedBy: input.startedBy } : {}), image, policy: checkApprovalInput(input.approval), backupMethod };
 }
 
 /**
@@ -59,9 +60,10 @@ export const VERSION_UPGRADE: ProcedureDescriptor<CheckedUpgradeInput, UpgradeSt
   summary: (input) => `Upgrade of ${input.cluster} to ${typeof input.image === 'string' ? `\`${input.image}\`` : 'a new image'}${dryRunSuffix(input)}`,
   asksApproval: true,
   probesHealth: false,
-  problems({ plan }, { image }) {
-    if (!plan.nodes.every((node) => node.image === image)) return [];
-    return [{ type: FailureType.AlreadyOnImage, message: `every node of ${plan.cluster} already runs ${image}` }];
+  problems({ plan }, input) {
+    const policy = approvalPolicyProblems(plan, input);
+    if (!plan.nodes.every((node) => node.image === input.image)) return policy;
+    return [...policy, { type: FailureType.AlreadyOnImage, message: `every node of ${plan.cluster} already runs ${input.image}` }];
   },
   planOf: ({ image, backupMethod }) => ({ target: image, ...(backupMethod ? { backupMethod } : {}) }),
 };

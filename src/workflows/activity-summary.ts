@@ -49,6 +49,8 @@ const SUMMARIZERS: Summarizers = {
   waitServersDrained: (input) => `wait until ${list(input.nodes)} handle no request`,
   restartMiddleware: () => 'restart the middleware (Redis) while every node is down',
   sendNotification: (input) => `mail ${input.audience ?? 'recipients'}: ${input.subject}`,
+  sendDecisionRequest: (input) => `mail the approvers their signed links: ${input.subject}`,
+  verifyApprovalToken: () => 'check the approval token\'s signature',
 };
 
 export function summarizeActivity<K extends keyof Activities>(name: K, input: Parameters<Activities[K]>[0]): string {

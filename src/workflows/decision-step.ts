@@ -1,10 +1,14 @@
 import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
+import type { NotificationOutcome } from '../common/procedure-types';
 import type { Approval } from './approval';
 import type { ApprovalPolicy } from '../procedures/approval-input';
+import { boundedPolicy } from '../procedures/approval-policy';
+import { quick } from './activity-options';
 import { notify } from './notify';
 import { decisionRequest } from './procedure-mail';
 import type { ProcedureTracker } from './procedure-tracker';
+import { describeFailure } from './saga';
 
 export interface DecisionRequest {
   cluster: string;
@@ -19,16 +23,29 @@ export interface DecisionRequest {
 }
 
 /**
- * Asks the approvers (by mail, with the exact commands) and waits for the decision under the
- * policy. A rejection or a timeout under `rollback` throws, so the caller's saga undoes its work.
+ * Asks the approvers (by mail, with the exact commands, and each approver's signed links when the
+ * worker can sign them) and waits for the decision under the policy. A rejection or a timeout
+ * under `rollback` throws, so the caller's saga undoes its work.
  */
 export async function awaitDecision(request: DecisionRequest, approval: Approval, policy: ApprovalPolicy, tracker: ProcedureTracker): Promise<void> {
   tracker.waitingFor(`a decision: approve or reject ${request.subject}`);
+  const rules = approval.policy;
+  const bounded = boundedPolicy(policy, rules);
+  if (rules) approval.status.request = { subject: request.subject, summary: request.summary, onApprove: request.onApprove, onReject: request.onReject };
   // Open before the mail goes out: the status already says a decision is awaited. Runs that
   // were waiting on the mail when this changed opened only after it, and replay them so.
   if (patched('approval-open-before-mail')) approval.open();
-  await notify(request.cluster, `${request.subject} awaits your decision`, decisionRequest(workflowInfo(), request.summary, request.onApprove, request.onReject), 'approvers');
-  const state = await approval.wait(policy.timeoutMs, policy.onTimeout);
+  const subject = `${request.subject} awaits your decision`;
+  const text = decisionRequest(workflowInfo(), request.summary, request.onApprove, request.onReject, rules?.mode ?? 'open');
+  // Plans recorded before clusters had a policy carry none: those runs mail as they did.
+  if (rules?.links && patched('approval-signed-links')) {
+    await quick
+      .sendDecisionRequest({ cluster: request.cluster, subject, text, kinds: ['approve', 'reject'], ...(bounded.timeoutMs === undefined ? {} : { validForMs: bounded.timeoutMs }) })
+      .catch((error: unknown): NotificationOutcome => ({ sent: false, recipients: [], reason: describeFailure(error) }));
+  } else {
+    await notify(request.cluster, subject, text, 'approvers');
+  }
+  const state = await approval.wait(bounded.timeoutMs, bounded.onTimeout);
   tracker.waitingFor(undefined);
   if (state === 'rejected') {
     const decision = approval.status.decision;

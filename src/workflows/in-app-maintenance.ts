@@ -1,10 +1,11 @@
-import { ApplicationFailure, condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
 import type { BackupRecord, CompensationOutcome, NodeReadiness, NotificationOutcome, StorageBackupRecord } from '../common/procedure-types';
 import { describeOperation, IN_APP_MAINTENANCE, type InAppMaintenanceInput, type MaintenanceOperation } from '../procedures/in-app-maintenance';
 import { longRunning, quick } from './activity-options';
 import type { DryRunPlan } from './dry-run';
 import { maintenanceDoneSignal, type IgnoredDecision, type OperationOutcome, type RecordedDecision } from './messages';
+import type { Approval } from './approval';
 import { KeptNodeUpgrade } from './kept-node-upgrade';
 import { bringUp, restoreTraffic, rolloutOrder, startAppsThenWorkers, stopNodes, whileHolding } from './node-rollout';
 import { notify } from './notify';
@@ -25,6 +26,8 @@ export interface InAppMaintenanceResult {
   backup?: BackupRecord;
   smoke?: NodeReadiness;
   decision?: RecordedDecision;
+  /** Every decision taken: who, how (link, token on the CLI, open mode, timeout), when, which token. */
+  audit?: RecordedDecision[];
   ignoredDecisions: IgnoredDecision[];
   compensations?: CompensationOutcome[];
   notification: NotificationOutcome;
@@ -49,8 +52,16 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
   const { cluster } = input;
   const operations: OperationOutcome[] = [];
   let doneBy: string | undefined;
+  // Runs started before maintenanceDone was checked took it from anyone, at any step.
+  const checkDone = patched('maintenance-done-checked');
+  /** Set while the maintenance step waits for the signal; the runner's approval, once it runs. */
+  let awaitingDone = false;
+  let approval: Approval | undefined;
   setHandler(maintenanceDoneSignal, (done) => {
-    if (typeof done?.by === 'string' && done.by.trim() !== '') doneBy ??= done.by;
+    if (typeof done?.by !== 'string' || done.by.trim() === '') return;
+    const refusal = checkDone ? maintenanceDoneRefusal(done.by, awaitingDone, approval) : undefined;
+    if (refusal) approval?.ignore({ decision: 'maintenanceDone', by: done.by, why: refusal });
+    else doneBy ??= done.by;
   });
   let node = '';
   let smoke: NodeReadiness | undefined;
@@ -65,6 +76,7 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
     ...(tracker.status.backup ? { backup: tracker.status.backup } : {}),
     ...(smoke ? { smoke } : {}),
     ...(approval.status.decision ? { decision: approval.status.decision } : {}),
+    ...(approval.status.audit ? { audit: approval.status.audit } : {}),
     ignoredDecisions: approval.status.ignored,
     notification,
     steps: tracker.status.steps,
@@ -89,6 +101,7 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
     async steps(run) {
       const { step, undo, label, tracker } = run;
       tracker.status.operations = operations;
+      approval = run.approval;
 
       const { plan, version } = await step('preflight', () => commonPreflight(IN_APP_MAINTENANCE, input, tracker));
       run.adopt(plan);
@@ -122,8 +135,10 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
       await step('maintenance', async () => {
         if (input.operations.length === 0) {
           tracker.waitingFor(`the maintenanceDone signal: work in the application on ${first}, then send it`);
+          awaitingDone = true;
           await notify(cluster, `in-app maintenance: ${first} alone serves, waiting for your work`, manualWorkMail(first), 'approvers');
           await condition(() => doneBy !== undefined);
+          awaitingDone = false;
           tracker.status.maintenanceDoneBy = doneBy;
           tracker.waitingFor(undefined);
           return;
@@ -220,11 +235,22 @@ function findDetails(error: unknown): { output?: string } | undefined {
   return undefined;
 }
 
+/**
+ * Why a maintenanceDone is not taken: only while the maintenance step waits for it, and under
+ * `signed` mode only from an approver. (It authorizes nothing by itself: the decision at verify,
+ * signed there, still follows. Open mode takes any name, as before: a name there proves nothing.)
+ */
+function maintenanceDoneRefusal(by: string, awaiting: boolean, approval: Approval | undefined): string | undefined {
+  if (!awaiting) return 'maintenanceDone is taken only while the maintenance step waits for it';
+  if (approval?.policy?.mode === 'signed' && !approval.isApprover(by)) return `${by} is not an approver of this cluster`;
+  return undefined;
+}
+
 function manualWorkMail(node: string): string {
-  const { namespace, workflowId } = workflowInfo();
+  const { namespace, workflowId, runId } = workflowInfo();
   return [
     `${node} alone serves the application now; the other nodes are stopped and out of the load balancer.`,
     'Do the plugin management, backup or migration in the application, then tell the procedure:',
-    `  temporal workflow signal --namespace ${namespace} --workflow-id ${workflowId} --name maintenanceDone --input '{"by":"<you>"}'`,
+    `  temporal workflow signal --namespace ${namespace} --workflow-id ${workflowId} --run-id ${runId} --name maintenanceDone --input '{"by":"<you>"}'`,
   ].join('\n');
 }

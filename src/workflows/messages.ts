@@ -21,30 +21,61 @@ export interface RejectDecision {
   reason?: string;
 }
 
-/** The update's argument: the same decision as the signals, in one message. */
+/**
+ * The update's argument: the same decision as the signals, in one message. With a `token` (from
+ * the approval mail's link) the decider is the person it was mailed to, and `by` is not needed.
+ */
 export interface Decision {
   decision: 'approve' | 'reject';
-  by: string;
+  by?: string;
+  /** The signed token of an approval link (required when the cluster's approval mode is `signed`). */
+  token?: string;
+  /** Set by the approval page: the decision came through a link, not the CLI. */
+  channel?: 'link';
   comment?: string;
   reason?: string;
 }
 
-export interface RecordedDecision extends Decision {
+/** How a decision was authorized: a mailed link, its token on the CLI, a name in open mode, or the timeout. */
+export type DecisionChannel = 'link' | 'token' | 'open' | 'timeout';
+
+export interface RecordedDecision {
+  decision: 'approve' | 'reject';
+  by: string;
+  comment?: string;
+  reason?: string;
   at: string;
   via: 'signal' | 'update' | 'timeout';
+  /** The audit: how the decider was identified (absent from runs recorded before clusters had a policy). */
+  how?: DecisionChannel;
+  /** The token's ID (its nonce), when a token decided. */
+  tokenId?: string;
 }
 
-export interface IgnoredDecision extends Decision {
+export interface IgnoredDecision {
+  decision: 'approve' | 'reject' | 'maintenanceDone';
+  by: string;
   at: string;
   why: string;
 }
 
 export interface ApprovalStatus {
   state: ApprovalState;
+  /** Who may decide; left empty under a cluster's approval policy, so that nobody learns whose name to claim. */
   approvers: string[];
+  /** The cluster's approval mode (absent from runs before clusters had a policy). */
+  mode?: 'open' | 'signed';
+  /** Distinct approvals needed (`minApprovals`). */
+  needed?: number;
   decision?: RecordedDecision;
-  /** Decisions that arrived from someone not allowed, or when nothing awaited one. */
+  /** Every decision taken, in order (each approval under `minApprovals` > 1): who, how, when, which token. */
+  audit?: RecordedDecision[];
+  /** What is asked (shown by the approval page): the subject, the automated checks, what each answer does. */
+  request?: { subject: string; summary: string[]; onApprove: string; onReject: string };
+  /** Decisions that arrived from someone not allowed, or when nothing awaited one (the first 20). */
   ignored: IgnoredDecision[];
+  /** How many more were ignored than `ignored` lists: a flood does not grow the status or the result. */
+  ignoredMore?: number;
 }
 
 export interface ProcedureStatus {
@@ -117,8 +148,9 @@ export const approveSignal = defineSignal<[ApproveDecision]>('approve');
 export const rejectSignal = defineSignal<[RejectDecision]>('reject');
 
 /**
- * `temporal workflow update execute --name decide --input '{"decision":"approve","by":"alice"}'`:
- * the same decision as the signals, but the caller is told at once when it is refused.
+ * `temporal workflow update execute --name decide --input '{"decision":"approve","token":"<from the mail>"}'`
+ * (or `"by":"alice"` in open mode): the same decision as the signals, but the caller is told at
+ * once when it is refused.
  */
 export const decideUpdate = defineUpdate<RecordedDecision, [Decision]>('decide');
 

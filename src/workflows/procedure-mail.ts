@@ -1,10 +1,23 @@
 import type { WorkflowInfo } from '@temporalio/workflow';
-import type { ProcedureStatus } from './messages';
+import type { ProcedureStatus, RecordedDecision } from './messages';
 import { describeFailure, failureType } from './saga';
 
-/** The mail that asks for a decision: what was checked, and the exact commands to decide. */
-export function decisionRequest(info: WorkflowInfo, summary: string[], onApprove: string, onReject: string): string {
-  const target = `--namespace ${info.namespace} --workflow-id ${info.workflowId}`;
+/**
+ * The mail that asks for a decision: what was checked, and the exact commands to decide, each
+ * bound to this run (`--run-id`): an old mail's command cannot decide a later run. In `signed`
+ * mode the commands need the token each approver's copy carries (added by sendDecisionRequest).
+ */
+export function decisionRequest(info: WorkflowInfo, summary: string[], onApprove: string, onReject: string, mode: 'open' | 'signed' = 'open'): string {
+  const target = `--namespace ${info.namespace} --workflow-id ${info.workflowId} --run-id ${info.runId}`;
+  if (mode === 'signed') {
+    return [
+      ...summary,
+      '',
+      `Approve: ${onApprove}.`,
+      `Reject: ${onReject}.`,
+      'Decide with the links in your copy of this mail (or their token on the CLI); a decision without a token is refused.',
+    ].join('\n');
+  }
   return [
     ...summary,
     '',
@@ -25,7 +38,12 @@ export function outcomeReport(headline: string, status: ProcedureStatus, error?:
     lines.push(`Backup: ${status.backup.method} of ${status.backup.database}, ${status.backup.sizeBytes} bytes, at ${status.backup.location}${status.backup.checksum ? `, sha256 ${status.backup.checksum}` : ''}.`);
   }
   const decision = status.approval?.decision;
-  if (decision) lines.push(`Decision: ${decision.decision} by ${decision.by} at ${decision.at} (${decision.via})${decision.comment ? `: ${decision.comment}` : ''}${decision.reason ? `: ${decision.reason}` : ''}.`);
+  const audit = status.approval?.audit ?? [];
+  if (audit.length > 0) {
+    lines.push('Decisions:', ...audit.map((entry) => `  - ${entry.decision} by ${entry.by} at ${entry.at}, ${channelWords(entry)}${entry.comment ? `: ${entry.comment}` : ''}${entry.reason ? `: ${entry.reason}` : ''}`));
+  } else if (decision) {
+    lines.push(`Decision: ${decision.decision} by ${decision.by} at ${decision.at} (${decision.via})${decision.comment ? `: ${decision.comment}` : ''}${decision.reason ? `: ${decision.reason}` : ''}.`);
+  }
   if (status.compensations) {
     lines.push('Undone:', ...status.compensations.map((outcome) => `  - ${outcome.step}: ${outcome.ok ? 'done' : `FAILED: ${outcome.error}`}`));
   }
@@ -33,6 +51,21 @@ export function outcomeReport(headline: string, status: ProcedureStatus, error?:
   if (window !== undefined) lines.push(`Maintenance page shown for ${(window / 1000).toFixed(1)} s (from the switch to the page until traffic was back).`);
   lines.push('Steps:', ...status.steps.map((step) => `  - ${step.step}: ${step.startedAt} .. ${step.endedAt ?? 'not finished'} (${durationOf(step)})`));
   return lines.join('\n');
+}
+
+/** The audit's "how": which channel authorized the decision, and with which token. */
+function channelWords(entry: RecordedDecision): string {
+  const token = entry.tokenId ? ` (token ${entry.tokenId})` : '';
+  switch (entry.how) {
+    case 'link':
+      return `from the mailed link${token}`;
+    case 'token':
+      return `with the mailed token on the CLI${token}`;
+    case 'timeout':
+      return 'by the approval timeout';
+    default:
+      return `by name in open mode (${entry.via})`;
+  }
 }
 
 type StepTimes = { step: string; startedAt: string; endedAt?: string };

@@ -37,7 +37,7 @@ export interface ProcedureRun<Step extends string> {
    */
   pointOfNoReturn(what: string): void;
   /** What the pre-flight learned that the runner needs: the approvers and the rollback deadline. */
-  adopt(plan: Pick<ClusterPlan, 'approvers' | 'rollbackDeadlineMs'>): void;
+  adopt(plan: Pick<ClusterPlan, 'approvers' | 'rollbackDeadlineMs' | 'approvalPolicy'>): void;
   /** Asks the approvers and waits; a rejection or a timeout under `rollback` throws, so the undo runs. */
   decide(request: DecisionRequest, policy: ApprovalPolicy): Promise<void>;
 }
@@ -110,7 +110,7 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
   const approval = new Approval();
   tracker.status.approval = approval.status;
   const saga = new Saga();
-  const guide = new RollbackGuide(tracker.status, () => approval.status.approvers);
+  const guide = new RollbackGuide(tracker.status, () => approval.allowed());
   let rollbackDeadlineMs = DEFAULT_ROLLBACK_DEADLINE_MS;
   const run: ProcedureRun<Step> = {
     cluster,
@@ -126,7 +126,7 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
       saga.requireConfirmation(`users have worked on the new state since ${at} (${what}); undoing puts back the state from before and loses what they did since`);
     },
     adopt(plan) {
-      approval.allow(plan.approvers);
+      approval.allow(plan.approvers, plan.approvalPolicy, input.startedBy);
       if (plan.rollbackDeadlineMs !== undefined) rollbackDeadlineMs = plan.rollbackDeadlineMs;
     },
   };

@@ -26,6 +26,8 @@ export interface VersionUpgradeResult {
   storageBackup?: StorageBackupRecord;
   smoke?: NodeReadiness;
   decision?: RecordedDecision;
+  /** Every decision taken: who, how (link, token on the CLI, open mode, timeout), when, which token. */
+  audit?: RecordedDecision[];
   ignoredDecisions: IgnoredDecision[];
   compensations?: CompensationOutcome[];
   /** Saved pre-upgrade containers that could not be removed after success (harmless, stopped). */
@@ -66,6 +68,7 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
       ...(status.storageBackup ? { storageBackup: status.storageBackup } : {}),
       ...(smoke ? { smoke } : {}),
       ...(approval.status.decision ? { decision: approval.status.decision } : {}),
+      ...(approval.status.audit ? { audit: approval.status.audit } : {}),
       ignoredDecisions: approval.status.ignored,
       notification,
       steps: status.steps,

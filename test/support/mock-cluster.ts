@@ -1,7 +1,9 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { randomUUID } from 'node:crypto';
 import type { Activities } from '../../src/activities';
+import { signToken, verifyToken } from '../../src/adapters/approval/signing';
 import type { ClusterPlan, NodeSnapshot } from '../../src/common/procedure-types';
+import { TEST_SIGNING_KEY } from './approval-keys';
 
 type Overrides = Partial<{ [K in keyof Activities]: (...args: Parameters<Activities[K]>) => ReturnType<Activities[K]> | void | Promise<void> }>;
 
@@ -11,6 +13,8 @@ type Overrides = Partial<{ [K in keyof Activities]: (...args: Parameters<Activit
  */
 export function mockCluster(cluster: string, overrides: Overrides = {}) {
   const calls: string[] = [];
+  /** The last token mailed to each approver (sendDecisionRequest). */
+  const tokens = new Map<string, string>();
   const nodes: NodeSnapshot[] = ['node-1', 'node-2', 'node-3'].map((name) => ({
     name,
     container: `${cluster}-${name}`,
@@ -58,6 +62,20 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
     setMaintenanceMode: async () => undefined,
     waitLoadBalancerServing: async ({ nodes: names }) => names.map((server) => ({ server, status: 'UP', sessions: 0 })),
     sendNotification: async ({ subject }) => ({ sent: true, recipients: ['ops@example.test'], messageId: subject }),
+    // As the real ones, with the test key: each approver with an address gets a token, kept in `tokens`.
+    sendDecisionRequest: async ({ kinds, validForMs }) => {
+      const { workflowId, runId } = Context.current().info.workflowExecution!;
+      const links = plan.approvers.filter((approver) => approver.includes('@')).map((recipient) => {
+        const { token, claims } = signToken(TEST_SIGNING_KEY, { workflowId, runId, recipient, kinds, expiresAtMs: Date.now() + (validForMs ?? 86_400_000) });
+        tokens.set(recipient, token);
+        return { recipient, tokenId: claims.nonce, expiresAt: new Date(claims.exp * 1000).toISOString() };
+      });
+      return { sent: true, recipients: links.map((link) => link.recipient), links };
+    },
+    verifyApprovalToken: async ({ token }) => {
+      const verdict = verifyToken([TEST_SIGNING_KEY], token);
+      return verdict.valid ? { valid: true, recipient: verdict.claims.sub, tokenId: verdict.claims.nonce } : { valid: false, reason: verdict.reason };
+    },
     checkBackupRoom: async ({ method }) => ({ method: method ?? 'pg_dump', databaseBytes: 1_000, freeBytes: 1_000_000, enough: true }),
     backupDatabase: async ({ label, method }) => ({
       method: method ?? 'pg_dump',
@@ -123,7 +141,7 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
     ]),
   ) as unknown as Activities;
 
-  return { activities, calls, plan };
+  return { activities, calls, plan, tokens };
 }
 
 export function failWith(type: string, message = `${type} (injected by the test)`): never {
