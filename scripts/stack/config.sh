@@ -14,6 +14,10 @@ SMTP_FROM='nocobase-maintenance <maintenance@localhost>'
 # The demo's NocoBase root user (INIT_ROOT_* at install): a local test login, not a secret.
 DEMO_ROOT_EMAIL=admin@demo.test
 DEMO_ROOT_PASSWORD=admin123
+# The approval links' signing key (0600, made once) and the page they open (`npm run approvals`).
+# The stack's clusters stay in open mode; test/e2e/approval-page.test.ts switches one to signed.
+APPROVAL_KEY_FILE="$SECRETS_DIR/approval-signing-key"
+APPROVALS_PORT="${STACK_APPROVALS_PORT:-18190}"
 
 # images.env holds build-images.ts's output; read as data, never sourced.
 image_ref() { sed -n "s/^$1=//p" "$IMAGES_FILE" 2>/dev/null | tail -n 1; }
@@ -63,6 +67,7 @@ ${nodes}    database:
 # kept for the failure modes real NocoBase cannot be made to show on demand.
 write_clusters_yaml() {
   local tool_image=""
+  ensure_secret "$APPROVAL_KEY_FILE"
   # Absent before the first image build: the schema's default applies until up.sh rewrites this.
   if [ -n "$(image_ref TOOLBOX_IMAGE)" ]; then tool_image="
       toolImage: $(image_ref TOOLBOX_IMAGE)"; fi
@@ -71,6 +76,19 @@ smtp:
   host: 127.0.0.1
   port: $SMTP_PORT
   from: \"$SMTP_FROM\"
+approvals:
+  keys:
+    - id: stack
+      keyFile: $APPROVAL_KEY_FILE
+  pageUrl: http://127.0.0.1:$APPROVALS_PORT
+  listen: 127.0.0.1:$APPROVALS_PORT
+# The stack's TLS and SSH Docker hosts (remotedocker.sh); no cluster here uses them, the
+# docker-hosts e2e test moves stand-in nodes onto them.
+dockerHosts:
+  \"$(tls_docker_host)\":
+    tls: { certPath: $TLS_DOCKER_CLIENT_CERTS }
+  \"$(ssh_docker_host)\":
+    ssh: { keyFile: $SSH_DOCKER_KEY_FILE, hostKey: \"$(ssh_docker_host_key)\" }
 clusters:
 $(cluster_yaml demo demo "$DEMO_DB_NAME" demo_nodes "$LB_PORT" "$DEMO_STORAGE_VOLUME" "$NODE_PORT_1" "$NODE_PORT_2" "$NODE_PORT_3")
 $(cluster_yaml standin standin "$STANDIN_DB_NAME" standin_nodes "$STANDIN_LB_PORT" "$STANDIN_STORAGE_VOLUME" "$STANDIN_NODE_PORT_1" "$STANDIN_NODE_PORT_2" "$STANDIN_NODE_PORT_3")
@@ -87,8 +105,20 @@ write_stack_env() {
     TEMPORAL_NAMESPACE default \
     TEMPORAL_UI_URL "http://127.0.0.1:$TEMPORAL_UI_PORT" \
     TEMPORAL_BIN "$(temporal_bin)" \
+    NOCOBASE_MAINTENANCE_CODEC_KEYS "$(codec_keys_setting)" \
+    TEMPORAL_CODEC_ENDPOINT "$(codec_url)" \
+    TEMPORAL_CODEC_AUTH "Bearer $(cat "$CODEC_TOKEN_FILE")" \
+    STACK_TEMPORAL_MTLS_ADDRESS "127.0.0.1:$TEMPORAL_TLS_PORT" \
+    STACK_TEMPORAL_MTLS_CERTS "$TEMPORAL_TLS_CLIENT_CERTS" \
+    STACK_CA_CERT "$STACK_CA_CERT" \
     DOCKER_HOST "$STACK_DOCKER_HOST" \
     DOCKER_MODE "$DOCKER_MODE" \
+    STACK_TLS_DOCKER_HOST "$(tls_docker_host)" \
+    STACK_TLS_DOCKER_CERTS "$TLS_DOCKER_CLIENT_CERTS" \
+    STACK_TLS_DOCKER_SOCKET "unix://$TLS_DOCKER_SOCKET" \
+    STACK_SSH_DOCKER_HOST "$(ssh_docker_host)" \
+    STACK_SSH_DOCKER_KEY "$SSH_DOCKER_KEY_FILE" \
+    STACK_SSH_DOCKER_HOST_KEY "$(ssh_docker_host_key)" \
     REGISTRY "127.0.0.1:$REGISTRY_PORT" \
     DATABASE_URL "postgres://$DEMO_DB_USER:$(cat "$DEMO_DB_PASSWORD_FILE")@127.0.0.1:$PG_PORT/$DEMO_DB_NAME" \
     PG_ADMIN_URL "postgres://postgres:$(cat "$PG_SUPERUSER_PASSWORD_FILE")@127.0.0.1:$PG_PORT/postgres" \
@@ -106,6 +136,8 @@ write_stack_env() {
     SMTP_PORT "$SMTP_PORT" \
     SMTP_FROM "$SMTP_FROM" \
     SMTP_MAILDIR "$SMTP_MAILDIR" \
+    APPROVAL_KEY_FILE "$APPROVAL_KEY_FILE" \
+    APPROVALS_URL "http://127.0.0.1:$APPROVALS_PORT" \
     NOCOBASE_MAINTENANCE_CONFIG "$CLUSTERS_FILE" \
     DEMO_IMAGE_V1 "$(image_ref DEMO_IMAGE_V1)" \
     DEMO_IMAGE_V2 "$(image_ref DEMO_IMAGE_V2)" \

@@ -7,7 +7,7 @@ STACK_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 # The stack's services in start order (stack:down stops them in reverse). Each has a file
 # scripts/stack/<name>.sh defining <name>_packages, _start, _stop and _status; up, down and
 # status read this one list. The demo cluster and the config writer are not services.
-STACK_SERVICES=(postgres docker registry haproxy smtp temporal)
+STACK_SERVICES=(certs postgres docker remotedocker registry haproxy smtp codec temporal temporaltls)
 REPO_ROOT="$(cd "$STACK_SCRIPTS/../.." && pwd -P)"
 STACK_DIR="$REPO_ROOT/.stack"
 LOG_DIR="$STACK_DIR/logs"
@@ -94,8 +94,8 @@ assign_port() { # assign_port VAR default
 
 # Some names (SMTP_PORT...) are also in .stack/env: values inherited from a
 # sourced env, maybe another clone's, must never stand in for ours.
-STACK_PORT_VARS=(TEMPORAL_PORT TEMPORAL_UI_PORT REGISTRY_PORT PG_PORT LB_PORT HAPROXY_RUNTIME_PORT SMTP_PORT NODE_PORT_1 NODE_PORT_2 NODE_PORT_3
-  STANDIN_LB_PORT STANDIN_NODE_PORT_1 STANDIN_NODE_PORT_2 STANDIN_NODE_PORT_3)
+STACK_PORT_VARS=(TEMPORAL_PORT TEMPORAL_UI_PORT TEMPORAL_TLS_PORT REGISTRY_PORT PG_PORT LB_PORT HAPROXY_RUNTIME_PORT SMTP_PORT NODE_PORT_1 NODE_PORT_2 NODE_PORT_3
+  STANDIN_LB_PORT STANDIN_NODE_PORT_1 STANDIN_NODE_PORT_2 STANDIN_NODE_PORT_3 DOCKER_TLS_PORT DOCKER_SSH_PORT CODEC_PORT)
 load_ports() {
   unset "${STACK_PORT_VARS[@]}"
   if [ -f "$PORTS_FILE" ]; then . "$PORTS_FILE"; fi
@@ -105,11 +105,13 @@ assign_ports() {
   load_ports
   assign_port TEMPORAL_PORT 7233
   assign_port TEMPORAL_UI_PORT 8233
+  assign_port TEMPORAL_TLS_PORT 7243
   assign_port REGISTRY_PORT 5000
   assign_port PG_PORT 55432
   assign_port LB_PORT 18080
   assign_port HAPROXY_RUNTIME_PORT 9999
   assign_port SMTP_PORT 2525
+  assign_port CODEC_PORT 8081
   assign_port NODE_PORT_1 13001
   assign_port NODE_PORT_2 13002
   assign_port NODE_PORT_3 13003
@@ -118,6 +120,9 @@ assign_ports() {
   assign_port STANDIN_NODE_PORT_1 13011
   assign_port STANDIN_NODE_PORT_2 13012
   assign_port STANDIN_NODE_PORT_3 13013
+  # The Docker hosts reached over TLS and over SSH (remotedocker.sh).
+  assign_port DOCKER_TLS_PORT 2376
+  assign_port DOCKER_SSH_PORT 2222
 }
 
 # --------------------------------------------------------------- processes

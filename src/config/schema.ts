@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { parseDuration } from '../common/duration';
 import { CLUSTER_NAME } from '../common/cluster-name';
 import { NODE_ROLES, noAppNodeProblem, roleOf } from '../common/node-order';
+import { approvalPolicySchema, approvalsSchema } from './approval';
+import { DOCKER_HOST_EXAMPLES, DOCKER_HOST_PATTERN, dockerHostsProblems, dockerHostsSchema } from './docker-hosts';
 
 /**
  * The cluster definitions file (YAML at NOCOBASE_MAINTENANCE_CONFIG). Objects are strict so a
@@ -20,7 +22,8 @@ const duration = z.string().transform((text, ctx) => {
   }
 });
 
-const dockerHost = z.string().regex(/^(unix|tcp|http|https):\/\/.+/, 'expected a Docker host such as unix:///var/run/docker.sock or tcp://10.0.0.5:2375');
+/** tcp://, http(s):// and ssh:// hosts also need their entry under the top-level `dockerHosts:`. */
+const dockerHost = z.string().regex(DOCKER_HOST_PATTERN, `expected a Docker host such as ${DOCKER_HOST_EXAMPLES}`);
 
 export const nodeSchema = z.strictObject({
   name,
@@ -157,12 +160,7 @@ export const clusterSchema = z
         quorum: z.number().int().min(1).optional(),
       })
       .default({}),
-    approval: z
-      .strictObject({
-        /** Who may approve or reject; a decision from anyone else is recorded and ignored. Empty: anyone. */
-        approvers: z.array(z.string().min(1)).default([]),
-      })
-      .default({ approvers: [] }),
+    approval: approvalPolicySchema,
     timeouts: z
       .strictObject({
         nodeReady: duration.default(600_000),
@@ -195,27 +193,44 @@ export const clusterSchema = z
     });
   });
 
-export const smtpSchema = z.strictObject({
-  host: z.string().min(1),
-  port: z.number().int().min(1).max(65535).default(25),
-  secure: z.boolean().default(false),
-  from: z.string().min(3),
-  userEnv: z.string().optional(),
-  passwordEnv: z.string().optional(),
-});
+export const smtpSchema = z
+  .strictObject({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(25),
+    /** TLS from the first byte (port 465). */
+    secure: z.boolean().default(false),
+    /** Refuse to send unless the server upgrades the connection with STARTTLS (port 587). */
+    requireTLS: z.boolean().default(false),
+    from: z.string().min(3),
+    userEnv: z.string().optional(),
+    passwordEnv: z.string().optional(),
+  })
+  .refine((smtp) => (smtp.userEnv === undefined) === (smtp.passwordEnv === undefined), {
+    message: 'userEnv and passwordEnv go together: name both environment variables, or neither',
+    path: ['passwordEnv'],
+  });
 
-export const configSchema = z.strictObject({
-  smtp: smtpSchema.optional(),
-  clusters: z
-    .record(name, clusterSchema)
-    .refine((clusters) => Object.keys(clusters).length > 0, { message: 'expected at least one cluster' })
-    .superRefine((clusters, ctx) => {
-      // Here rather than in clusterSchema: the message names the cluster, not only the key path.
-      for (const [cluster, definition] of Object.entries(clusters)) {
-        if (!definition.nodes.some((node) => roleOf(node) === 'app')) ctx.addIssue({ code: 'custom', path: [cluster, 'nodes'], message: noAppNodeProblem(cluster) });
-      }
-    }),
-});
+export const configSchema = z
+  .strictObject({
+    smtp: smtpSchema.optional(),
+  /** The approval links' signing keys and page (approval.ts beside this file). */
+  approvals: approvalsSchema.optional(),
+    /** How to reach each tcp://, http(s):// or ssh:// Docker host the clusters name (config/docker-hosts.ts). */
+    dockerHosts: dockerHostsSchema,
+    clusters: z
+      .record(name, clusterSchema)
+      .refine((clusters) => Object.keys(clusters).length > 0, { message: 'expected at least one cluster' })
+      .superRefine((clusters, ctx) => {
+        // Here rather than in clusterSchema: the message names the cluster, not only the key path.
+        for (const [cluster, definition] of Object.entries(clusters)) {
+          if (!definition.nodes.some((node) => roleOf(node) === 'app')) ctx.addIssue({ code: 'custom', path: [cluster, 'nodes'], message: noAppNodeProblem(cluster) });
+        }
+      }),
+  })
+  .superRefine((config, ctx) => {
+    // Top level: whether a cluster's Docker host is allowed depends on the dockerHosts map.
+    for (const { path, message } of dockerHostsProblems(config)) ctx.addIssue({ code: 'custom', path, message });
+  });
 
 export type NodeConfig = z.infer<typeof nodeSchema>;
 export type DatabaseConfig = z.infer<typeof databaseSchema>;

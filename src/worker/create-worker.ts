@@ -1,7 +1,8 @@
 import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import type { TemporalEndpoint } from '../client/connect';
+import { connectionFailure, connectionOptions, type TemporalEndpoint } from '../client/connect';
+import { dataConverterFromEnv } from '../client/data-converter';
 import { TASK_QUEUE } from '../common/task-queue';
 import type { WorkerDeps } from './deps';
 import { livenessHeartbeat } from './liveness-heartbeat';
@@ -20,8 +21,15 @@ export interface CreateWorkerOptions {
 
 /** Registers the workflows and the activities built from `deps` on the task queue. */
 export async function createWorker(options: CreateWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
-  const connection = await NativeConnection.connect({ address: options.endpoint.address });
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect(connectionOptions(options.endpoint));
+  } catch (error) {
+    throw connectionFailure(options.endpoint, error);
+  }
+  const dataConverter = dataConverterFromEnv();
   const worker = await Worker.create({
+    ...(dataConverter ? { dataConverter } : {}),
     connection,
     namespace: options.endpoint.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,

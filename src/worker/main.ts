@@ -1,8 +1,9 @@
-import { connectClient, temporalEndpoint } from '../client/connect';
+import { connectClient, describeEndpoint, TemporalConnectionConfigError, temporalEndpoint } from '../client/connect';
 import { ConfigError } from '../config/config-error';
 import { assertSecretsResolvable, CONFIG_ENV, loadConfig } from '../config/load';
 import { taskQueue as laneTaskQueue } from '../client/task-queue';
 import { createWorker } from './create-worker';
+import { checkMailServer } from './mail-check';
 import { buildDeps } from './deps';
 import { ensureSearchAttributes } from './search-attributes';
 import { deploymentVersionFromEnv, WorkerVersioningError } from './worker-versioning';
@@ -22,11 +23,15 @@ async function main(): Promise<void> {
   if (added.length > 0) console.log(`added search attributes: ${added.join(', ')}`);
   // Kept open: dry runs read past runs' durations through it.
   const deps = { ...buildDeps(config), temporal: client };
+  if (deps.mailer && config.smtp) {
+    const warning = await checkMailServer(deps.mailer, config.smtp);
+    if (warning) console.warn(warning);
+  }
   const taskQueue = laneTaskQueue();
   const { worker, connection } = await createWorker({ endpoint, deps, taskQueue, deployment });
   const clusters = Object.keys(config.clusters).join(', ');
   const versioning = deployment ? `deployment ${deployment.deploymentName}, build ${deployment.buildId} (runs pinned)` : 'unversioned';
-  console.log(`worker polling task queue ${taskQueue} at ${endpoint.address} (namespace ${endpoint.namespace}, ${versioning}); clusters: ${clusters}`);
+  console.log(`worker polling task queue ${taskQueue} at ${describeEndpoint(endpoint)}, ${versioning}; clusters: ${clusters}`);
   try {
     await worker.run();
   } finally {
@@ -40,6 +45,10 @@ main().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     console.error(`nocobase-maintenance worker: configuration from ${process.env[CONFIG_ENV] ?? '(unset)'} is not usable:\n${error.message}`);
     process.exit(78); // EX_CONFIG
+  }
+  if (error instanceof TemporalConnectionConfigError) {
+    console.error(`nocobase-maintenance worker: the Temporal connection is not usable: ${error.message}`);
+    process.exit(78);
   }
   if (error instanceof WorkerVersioningError) {
     console.error(`nocobase-maintenance worker: ${error.message}`);

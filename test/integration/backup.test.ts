@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
-import { copyFile, open, readdir, rm } from 'node:fs/promises';
+import { copyFile, open, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from 'pg';
@@ -179,6 +179,9 @@ describe('backup and restore activities against the real PostgreSQL', () => {
       assert.deepEqual(again, backup);
       const files = (await readdir(directory)).filter((file) => file.includes(label('dump'))).sort();
       assert.deepEqual(files, [`standin-${label('dump')}.dump`, `standin-${label('dump')}.dump.json`]);
+      // The dump is the whole database: readable by the worker's user only.
+      assert.equal((await stat(directory)).mode & 0o777, 0o700);
+      for (const file of files) assert.equal((await stat(path.join(directory, file))).mode & 0o777, 0o600, file);
     });
 
     it('brings the data back, sets the damaged database aside, and does it once on a retry', async () => {

@@ -1,5 +1,4 @@
 import { ApplicationFailure } from '@temporalio/common';
-import Docker from 'dockerode';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, mkdtemp, open, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -10,7 +9,7 @@ import { createStorageActivities } from '../../src/activities/storage/storage-ba
 import { TOOL_LABEL, toolContainerName } from '../../src/adapters/docker/tool-container';
 import { FailureType } from '../../src/common/failure-types';
 import type { StorageBackupRecord } from '../../src/common/procedure-types';
-import { dockerOptions } from '../../src/worker/deps';
+import { connectDocker } from '../../src/adapters/docker/connection';
 import { inStandinStorage, standinStorageListing } from '../support/storage-listing';
 import { standinActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
 
@@ -29,7 +28,7 @@ const sha256 = async (file: string): Promise<string> => createHash('sha256').upd
 describe('storage backup and restore against the real Docker engine', () => {
   const suite = standinActivities();
   // Our own client: the suite's deps are closed by the shared after() before ours runs.
-  const docker = new Docker(dockerOptions(stackEnv().DOCKER_HOST));
+  const docker = connectDocker(stackEnv().DOCKER_HOST);
   const demo = stackConfig().clusters.standin!;
   const storage = demo.storage!;
   const directory = demo.backup.directory;
@@ -89,6 +88,8 @@ describe('storage backup and restore against the real Docker engine', () => {
     assert.deepEqual(await runActivity(activities.backupStorage, { cluster, label: label('b') }), backup);
     const files = (await readdir(directory)).filter((file) => file.includes(label('b'))).sort();
     assert.deepEqual(files, [`standin-${label('b')}.storage.tar`, `standin-${label('b')}.storage.tar.json`]);
+    assert.equal((await stat(directory)).mode & 0o777, 0o700, 'the backup directory is the worker\'s alone');
+    for (const file of files) assert.equal((await stat(path.join(directory, file))).mode & 0o777, 0o600, file);
     assert.deepEqual(await helpersOfThisRun(), []);
   });
 

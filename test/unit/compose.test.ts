@@ -56,6 +56,17 @@ describe('docker-compose.yml for machines with internet', () => {
     assert.equal(compose.services.worker!.build, '.', 'compose passes no NODE_IMAGE: the default is the official image');
   });
 
+  it("keeps HAProxy's admin-level runtime API off the network: a socket in a volume only HAProxy and the worker mount", () => {
+    const haproxyCfg = readFileSync(join(root, 'deploy', 'compose', 'haproxy.cfg'), 'utf8');
+    const sockets = [...haproxyCfg.matchAll(/^\s*stats socket (\S+)/gm)].map((match) => match[1]);
+    assert.deepEqual(sockets, ['/var/lib/haproxy/admin.sock'], 'no ipv4@/ipv6@ listener');
+    const mounting = Object.entries(compose.services).filter(([, service]) => service.volumes?.some((volume) => volume.startsWith('haproxy-admin:'))).map(([name]) => name).sort();
+    assert.deepEqual(mounting, ['haproxy', 'worker']);
+    const config = loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml'));
+    const workerMount = compose.services.worker!.volumes!.find((volume) => volume.startsWith('haproxy-admin:'))!.split(':')[1];
+    assert.equal(config.clusters.compose!.loadBalancer.runtimeApi, `unix://${workerMount}/admin.sock`);
+  });
+
   it("ships a cluster config the worker accepts, naming the compose file's containers", () => {
     const config = loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml'));
     const containers = config.clusters.compose!.nodes.map((node) => node.container);

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileSlug } from './file-slug';
 
@@ -25,8 +25,16 @@ export function backupFiles(directory: string, clusterName: string, label: strin
   return { final, partial: `${final}.partial-${attempt}`, sidecar: `${final}.json` };
 }
 
+/**
+ * A backup holds the whole database and every uploaded file: its directory is the worker's alone
+ * (0700, also when it already existed with a laxer mode), and each file in it 0600.
+ */
+export const BACKUP_DIRECTORY_MODE = 0o700;
+export const BACKUP_FILE_MODE = 0o600;
+
 export async function ensureDirectory(directory: string): Promise<void> {
-  await mkdir(directory, { recursive: true });
+  await mkdir(directory, { recursive: true, mode: BACKUP_DIRECTORY_MODE });
+  await chmod(directory, BACKUP_DIRECTORY_MODE);
 }
 
 /** The file's size, or null when it does not exist. */
@@ -47,10 +55,14 @@ export async function removeStalePartial(files: BackupFiles): Promise<void> {
   await Promise.all(entries.filter((name) => name.startsWith(prefix)).map((name) => rm(path.join(directory, name), { force: true })));
 }
 
-/** Flushes a written file to disk before it is renamed into place. */
+/**
+ * Flushes a written file to disk before it is renamed into place, and makes it the worker's alone
+ * (pg_dump, or a tool container running it, creates its file with its own umask).
+ */
 export async function fsyncFile(file: string): Promise<void> {
   const handle = await open(file, 'r');
   try {
+    await handle.chmod(BACKUP_FILE_MODE);
     await handle.sync();
   } finally {
     await handle.close();
@@ -60,7 +72,7 @@ export async function fsyncFile(file: string): Promise<void> {
 /** Written last, fsynced and renamed into place: a crash leaves either no sidecar or a whole one. */
 export async function writeSidecar(files: BackupFiles, record: object): Promise<void> {
   const temporary = `${files.sidecar}.tmp`;
-  const handle = await open(temporary, 'w');
+  const handle = await open(temporary, 'w', BACKUP_FILE_MODE);
   try {
     await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`, 'utf8');
     await handle.sync();

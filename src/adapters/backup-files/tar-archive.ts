@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline as pipe, Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { throttledProgress, type Hooks } from '../hooks';
-import { fileSize, fsyncFile } from './backup-files';
+import { BACKUP_FILE_MODE, fileSize, fsyncFile } from './backup-files';
 
 /**
  * The storage backup's tar file on the worker's machine: written through a scanner that hashes it,
@@ -153,7 +153,7 @@ function scanning(what: string, hooks: Hooks): { transform: Transform; result: (
 /** Streams `source` (a getArchive response) into `file`, fsynced; an aborted `hooks.signal` stops it. */
 export async function writeArchive(source: Readable, file: string, hooks: Hooks): Promise<ArchiveScan> {
   const { transform, result } = scanning('bytesWritten', hooks);
-  await pipeline(source, transform, createWriteStream(file), signalOption(hooks));
+  await pipeline(source, transform, createWriteStream(file, { mode: BACKUP_FILE_MODE }), signalOption(hooks));
   await fsyncFile(file);
   return result();
 }
