@@ -108,7 +108,9 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
 }
 
 function fromJson(body: unknown): Payload[] {
-  const payloads = (body as { payloads?: unknown } | null)?.payloads;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'body must be {"payloads": [...]}');
+  // Protobuf JSON leaves an empty repeated field out: the CLI sends `{}` for a query without arguments.
+  const payloads = (body as { payloads?: unknown }).payloads ?? [];
   if (!Array.isArray(payloads)) throw new HttpError(400, 'body must be {"payloads": [...]}');
   return payloads.map((entry: JsonPayload) => ({
     metadata: Object.fromEntries(Object.entries(entry?.metadata ?? {}).map(([key, value]) => [key, Buffer.from(String(value), 'base64')])),

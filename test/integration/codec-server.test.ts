@@ -60,6 +60,15 @@ describe('the codec server', () => {
     assert.deepEqual(((await decoded.json()) as { payloads: JsonPayload[] }).payloads, [plainPayload, plainPayload]);
   });
 
+  it('takes an empty list written the protobuf-JSON way (no "payloads" key), as the CLI sends for a query without arguments', async () => {
+    for (const path of ['/encode', '/decode']) {
+      const response = await post(path, {});
+      assert.equal(response.status, 200, path);
+      assert.deepEqual(await response.json(), { payloads: [] });
+    }
+    assert.equal((await post('/decode', { payloads: 'not a list' })).status, 400);
+  });
+
   it('answers the UI\'s CORS preflight for its origin, with the headers the UI sends allowed', async () => {
     const response = await fetch(`${url}/decode`, {
       method: 'OPTIONS',
