@@ -90,7 +90,8 @@ describe('versionUpgrade on the 3-node stand-in cluster, through the real worker
     const mail = receivedMail(stackEnv().SMTP_MAILDIR).slice(mailBefore);
     const request = mail.find((message) => /awaits your decision/.test(message.subject));
     assert.ok(request, JSON.stringify(mail.map((message) => message.subject)));
-    assert.match(request.body, /temporal workflow signal --namespace default --workflow-id maintenance-standin --name approve/);
+    // Bound to this run: an old mail's command cannot decide a later run.
+    assert.match(request.body, new RegExp(`temporal workflow signal --namespace default --workflow-id maintenance-standin --run-id ${(await handle.describe()).runId} --name approve`));
     assert.match(request.body, /Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/maintenance-standin\//);
     const outcome = mail.find((message) => /upgraded to/.test(message.subject));
     assert.ok(outcome);

@@ -7,6 +7,7 @@ import type { NotificationOutcome } from '../../common/procedure-types';
 import type { ApprovalsConfig } from '../../config/approval';
 import { getCluster } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
+import { workflowLink } from './workflow-link';
 
 export interface DecisionRequestInput {
   cluster: string;
@@ -59,6 +60,7 @@ export function createDecisionRequestActivities(deps: ActivityDeps) {
       const expiresAtMs = nowMs + Math.min(approvals.linkTtl, input.validForMs ?? approvals.linkTtl);
       const subject = `[nocobase-maintenance] ${input.cluster}: ${input.subject}`;
       const from = deps.config.smtp.from;
+      const link = workflowLink(deps);
       let messageId: string | undefined;
       for (const recipient of approvers) {
         const { token, claims } = signToken(key, { workflowId: execution.workflowId, runId: execution.runId, recipient, kinds: input.kinds, expiresAtMs, nowMs });
@@ -71,11 +73,11 @@ export function createDecisionRequestActivities(deps: ActivityDeps) {
           'Or from the CLI, with the same token:',
           `  temporal workflow update execute --workflow-id ${execution.workflowId} --run-id ${execution.runId} --name decide --input '{"decision":"${input.kinds[0] ?? 'approve'}","token":"${token}"}'`,
         ].join('\n');
-        messageId = await sendReport(deps.mailer, { from, to: [recipient], subject, text });
+        messageId = await sendReport(deps.mailer, { from, to: [recipient], subject, text, ...(link ? { link } : {}) });
         links.push({ recipient, tokenId: claims.nonce, expiresAt });
       }
       if (others.length > 0) {
-        messageId = await sendReport(deps.mailer, { from, to: others, subject, text: `${input.text}\n\n(The approvers received their own links to decide.)` });
+        messageId = await sendReport(deps.mailer, { from, to: others, subject, text: `${input.text}\n\n(The approvers received their own links to decide.)`, ...(link ? { link } : {}) });
       }
       log.info('decision request sent', { cluster: input.cluster, approvers: approvers.length, others: others.length });
       return { sent: true, recipients: [...approvers, ...others], links, ...(messageId ? { messageId } : {}) };

@@ -1,8 +1,9 @@
-import { Context, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import { sendReport } from '../../adapters/smtp/mail';
 import type { NotificationOutcome } from '../../common/procedure-types';
 import { getCluster } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
+import { workflowLink } from './workflow-link';
 
 export interface NotificationInput {
   cluster: string;
@@ -15,15 +16,6 @@ export interface NotificationInput {
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 export function createNotifyActivities(deps: ActivityDeps) {
-  /** A link to this workflow run in the Temporal UI, when the worker knows where the UI is. */
-  function workflowLink(): string | undefined {
-    const info = Context.current().info;
-    // Standalone activities (and tests) run outside a workflow: no link then.
-    if (!deps.temporalUiUrl || !info.workflowExecution || !info.workflowNamespace) return undefined;
-    const { workflowId, runId } = info.workflowExecution;
-    return `${deps.temporalUiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(info.workflowNamespace)}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
-  }
-
   return {
     /**
      * Emails the cluster's recipients (and approvers, when asked), with a link to the workflow in
@@ -36,7 +28,7 @@ export function createNotifyActivities(deps: ActivityDeps) {
       const recipients = [...new Set([...cluster.notifications.recipients, ...approvers])];
       if (recipients.length === 0) return { sent: false, recipients, reason: 'the cluster has no notification recipients' };
       if (!deps.mailer || !deps.config.smtp) return { sent: false, recipients, reason: 'the worker has no smtp configuration' };
-      const link = workflowLink();
+      const link = workflowLink(deps);
       const messageId = await sendReport(deps.mailer, {
         from: deps.config.smtp.from,
         to: recipients,
