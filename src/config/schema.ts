@@ -50,7 +50,10 @@ export const databaseSchema = z
     passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
     /** File (readable by the worker) that holds the password. */
     passwordFile: z.string().min(1).optional(),
+    /** TLS to the server, verified (chain and host name) for the worker's connections and pg_dump/pg_restore alike. */
     ssl: z.boolean().default(false),
+    /** With ssl: the CA file the server's certificate must chain to; unset, the system's CAs. */
+    sslRootCert: z.string().min(1).optional(),
     /** Database to connect to while the cluster's database is cloned, renamed or recreated. */
     maintenanceDatabase: z.string().min(1).default('postgres'),
   })
@@ -126,6 +129,8 @@ export const middlewareSchema = z.strictObject({
 export const clusterSchema = z
   .strictObject({
     nodes: z.array(nodeSchema).min(1).max(32, 'expected at most 32 nodes (NocoBase cluster mode allocates at most 32 worker IDs)'),
+    /** Free-form labels (`region: eu`, `tier: gold`) a fleet upgrade selects clusters by. */
+    labels: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/, 'expected a label key such as region or team.example/tier'), z.string().max(63)).default({}),
     database: databaseSchema,
     loadBalancer: loadBalancerSchema,
     notifications: z.strictObject({ recipients: z.array(z.email()).default([]) }).default({ recipients: [] }),

@@ -4,7 +4,7 @@ import { Pool } from 'pg';
 import type { ActivityDeps } from '../activities';
 import { connectDocker } from '../adapters/docker/connection';
 import { HaproxyRuntime } from '../adapters/haproxy/runtime';
-import type { PostgresLogin } from '../adapters/postgres/login';
+import { clientSsl, type PostgresLogin } from '../adapters/postgres/login';
 import { resolveDockerHostCredentials } from '../config/docker-hosts';
 import { resolveDatabasePassword } from '../config/load';
 import type { MaintenanceConfig } from '../config/schema';
@@ -25,8 +25,8 @@ export function buildDeps(config: MaintenanceConfig, env: NodeJS.ProcessEnv = pr
   const login = (cluster: string): PostgresLogin => {
     const db = config.clusters[cluster]?.database;
     if (!db) throw new Error(`no database configured for cluster ${cluster}`);
-    const { host, port, user, ssl, database, maintenanceDatabase } = db;
-    return { host, port, user, ssl, database, maintenanceDatabase, password: resolveDatabasePassword(db, env) };
+    const { host, port, user, ssl, sslRootCert, database, maintenanceDatabase } = db;
+    return { host, port, user, ssl, ...(sslRootCert ? { sslRootCert } : {}), database, maintenanceDatabase, password: resolveDatabasePassword(db, env) };
   };
   const mailer = smtp
     ? createTransport({
@@ -52,8 +52,9 @@ export function buildDeps(config: MaintenanceConfig, env: NodeJS.ProcessEnv = pr
     database(cluster) {
       let pool = pools.get(cluster);
       if (!pool) {
-        const { host, port, database, user, password, ssl } = login(cluster);
-        pool = new Pool({ host, port, database, user, password, ssl, max: 4, connectionTimeoutMillis: 5_000 });
+        const clusterLogin = login(cluster);
+        const { host, port, database, user, password } = clusterLogin;
+        pool = new Pool({ host, port, database, user, password, ssl: clientSsl(clusterLogin), max: 4, connectionTimeoutMillis: 5_000 });
         // An idle client losing its server must not crash the worker; the next query reconnects.
         pool.on('error', () => undefined);
         pools.set(cluster, pool);

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { databaseUnreachable } from './errors';
-import type { PostgresLogin } from './login';
+import { clientSsl, type PostgresLogin } from './login';
 
 /**
  * Runs `work` on a fresh connection to the login's maintenance database: PostgreSQL refuses to
@@ -14,7 +14,7 @@ export async function withMaintenanceClient<T>(login: PostgresLogin, work: (clie
     database: login.maintenanceDatabase,
     user: login.user,
     password: login.password,
-    ssl: login.ssl,
+    ssl: clientSsl(login),
     connectionTimeoutMillis: 5_000,
   });
   // The server going away mid-operation surfaces as a failed query; this only keeps it from crashing the worker.

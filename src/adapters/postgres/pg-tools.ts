@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { FailureType } from '../../common/failure-types';
 import { progressEvery, type Hooks } from '../hooks';
-import type { PostgresLogin } from './login';
+import { libpqSslEnv, type PostgresLogin } from './login';
 
 /**
  * Runs pg_dump and pg_restore as child processes. The password reaches them only through the
@@ -58,7 +58,7 @@ export function pgToolEnv(login: PostgresLogin | null, searchPath: string | unde
   return {
     ...(searchPath ? { PATH: searchPath } : {}),
     LC_ALL: 'C',
-    ...(login ? { PGPASSWORD: login.password, PGSSLMODE: login.ssl ? 'require' : 'prefer' } : {}),
+    ...(login ? { PGPASSWORD: login.password, ...libpqSslEnv(login) } : {}),
   };
 }
 

@@ -39,6 +39,12 @@ export async function databaseSize(client: Client, name: string): Promise<number
   return Number(rows[0]?.size ?? 0);
 }
 
+/** The server's version as a number: 150004 for 15.4. */
+export async function serverVersionNumber(client: Client): Promise<number> {
+  const { rows } = await client.query<{ server_version_num: string }>('SHOW server_version_num');
+  return Number(rows[0]?.server_version_num ?? 0);
+}
+
 export async function setComment(client: Client, database: string, comment: string): Promise<void> {
   await client.query(`COMMENT ON DATABASE ${ident(database)} IS ${literal(comment)}`);
 }
