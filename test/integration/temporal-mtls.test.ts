@@ -67,7 +67,8 @@ describe('Temporal through the stack mTLS endpoint (a client certificate is requ
       "trusting another CAs server": mtlsEnv({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: stranger.ca }),
       plaintext: { ...process.env, TEMPORAL_ADDRESS: process.env.STACK_TEMPORAL_MTLS_ADDRESS },
     };
-    for (const [label, env] of Object.entries(refusals)) {
+    // At once: each refusal may take the connect timeout (10 s) to surface.
+    await Promise.all(Object.entries(refusals).map(async ([label, env]) => {
       const refused = await connectClient(temporalEndpoint(env))
         .then(async (connected) => {
           // Some refusals surface only at the first call: make one.
@@ -83,7 +84,7 @@ describe('Temporal through the stack mTLS endpoint (a client certificate is requ
         .catch((error: unknown) => error as Error);
       assert.ok(refused, `${label}: refused`);
       assert.match(refused.message, new RegExp(`${process.env.STACK_TEMPORAL_MTLS_ADDRESS?.replace(/\./g, '\\.')}|Temporal`), `${label}: ${refused.message}`);
-    }
+    }));
   });
 
   it('the worker polls through it and a procedure (a dry run of the stand-in upgrade) runs end to end; the temporal CLI reads the same settings', { timeout: 240_000 }, async () => {

@@ -88,6 +88,9 @@ async function startWorkerContainer(docker: Docker, configDir: string): Promise<
       `TEMPORAL_NAMESPACE=${env.TEMPORAL_NAMESPACE}`,
       `NOCOBASE_MAINTENANCE_CONFIG=${config}`,
       `NOCOBASE_MAINTENANCE_TASK_QUEUE=${TASK_QUEUE}`,
+      // The stack encrypts payloads (its key file is under the stack dir mounted below): the image's
+      // worker must read what this test's client encrypted.
+      ...(process.env.NOCOBASE_MAINTENANCE_CODEC_KEYS ? [`NOCOBASE_MAINTENANCE_CODEC_KEYS=${process.env.NOCOBASE_MAINTENANCE_CODEC_KEYS}`] : []),
     ],
     Labels: { 'nocobase-maintenance.test-fixture': 'worker-image' },
     HostConfig: {
