@@ -71,6 +71,7 @@ cat <<EOF
 
 Local stack is up ($((SECONDS))s). Endpoints:
   Temporal      127.0.0.1:$TEMPORAL_PORT   Web UI http://127.0.0.1:$TEMPORAL_UI_PORT   ($(temporal_bin))
+  Temporal mTLS 127.0.0.1:$TEMPORAL_TLS_PORT (client certs $TEMPORAL_TLS_CLIENT_CERTS)   codec server http://127.0.0.1:$CODEC_PORT
   Docker        $STACK_DOCKER_HOST ($DOCKER_MODE)
   Docker hosts  $(tls_docker_host) (TLS, client certs $TLS_DOCKER_CLIENT_CERTS)   $(ssh_docker_host) (SSH, key $SSH_DOCKER_KEY_FILE)
   Registry      127.0.0.1:$REGISTRY_PORT

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { parse, stringify } from 'yaml';
@@ -16,6 +18,7 @@ import { decideUpdate, statusQuery } from '../../src/workflows/messages';
 import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workflows/version-upgrade';
 import { STANDIN_WORKFLOW_ID as workflowId, e2eSuite, until } from '../support/e2e-suite';
 import { receivedMail } from '../support/maildir';
+import { readmeCommandsRunBy } from '../support/readme-commands';
 import { stackEnv } from '../support/stack';
 
 // The approval mail's signed links, opened in Debian's Chromium (no browser is downloaded): the
@@ -25,6 +28,7 @@ import { stackEnv } from '../support/stack';
 const ARTIFACTS = join(__dirname, '..', '..', '.stack', 'artifacts', 'approval-page');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const [OPS, ALICE] = ['ops@demo.test', 'alice@demo.test'];
+const run = promisify(execFile);
 type Upgrade = WorkflowHandle<(input: VersionUpgradeInput) => Promise<VersionUpgradeResult>>;
 
 const key: SigningKey = { id: 'e2e', secret: Buffer.from(`e2e-approval-key-${Date.now()}-${Math.random()}-padding-to-32-bytes`) };
@@ -63,7 +67,7 @@ describe('approval from the mail in a real browser, on the stand-in cluster in s
   const suite = e2eSuite({ startCluster: true });
   let firstRunLink = '';
 
-  async function upgradeAwaiting(): Promise<{ handle: Upgrade; links: Record<string, { approve: string; reject: string }> }> {
+  async function upgradeAwaiting(): Promise<{ handle: Upgrade; links: Record<string, { approve: string; reject: string; token: string }> }> {
     const seen = new Set(receivedMail(stackEnv().SMTP_MAILDIR).map((mail) => mail.file));
     const handle = (await suite.client.workflow.start(versionUpgrade, {
       taskQueue: taskQueue(),
@@ -72,12 +76,13 @@ describe('approval from the mail in a real browser, on the stand-in cluster in s
     })) as Upgrade;
     const links = await until('the approvers\' mails with their links', async () => {
       const mails = receivedMail(stackEnv().SMTP_MAILDIR).filter((mail) => !seen.has(mail.file) && /awaits your decision/.test(mail.subject));
-      const found: Record<string, { approve: string; reject: string }> = {};
+      const found: Record<string, { approve: string; reject: string; token: string }> = {};
       for (const mail of mails) {
         const approve = /Approve: (http\S+)/.exec(mail.body)?.[1];
         const reject = /Reject: (http\S+)/.exec(mail.body)?.[1];
         // Every command in it is bound to this run.
-        if (approve && reject && /update execute --workflow-id \S+ --run-id \S+ --name decide/.test(mail.body)) found[mail.to] = { approve, reject };
+        const token = /"token":"(nma1\.[^"]+)"/.exec(mail.body)?.[1];
+        if (approve && reject && token && /update execute --workflow-id \S+ --run-id \S+ --name decide/.test(mail.body)) found[mail.to] = { approve, reject, token };
       }
       return found[OPS] && found[ALICE] ? found : undefined;
     }, 180_000);
@@ -93,6 +98,7 @@ describe('approval from the mail in a real browser, on the stand-in cluster in s
   async function confirm(page: Page, note: string): Promise<string> {
     // A tab in the background does not submit its form: the person looks at the page they click.
     await page.bringToFront();
+    if (!(await page.$('#note'))) throw new Error(`no confirm form on ${page.url()}:\n${await page.$eval('body', (body) => (body as unknown as { innerText: string }).innerText)}`);
     await page.type('#note', note);
     await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('#confirm')]);
     return page.$eval('body', (body) => (body as unknown as { innerText: string }).innerText);
@@ -138,6 +144,19 @@ describe('approval from the mail in a real browser, on the stand-in cluster in s
     assert.equal(replay.status, 409);
     assert.match(await replay.text(), /nothing awaits a decision|has ended/);
     console.log(`approve e2e: ${((Date.now() - started) / 1000).toFixed(0)} s after the cluster was up`);
+  });
+
+  it("approves from the CLI with the README's line and the token from the mail: recorded as a token decision", async () => {
+    const { handle, links } = await upgradeAwaiting();
+    const { runId } = await handle.describe();
+    const [line, ...more] = readmeCommandsRunBy('test/e2e/approval-page.test.ts');
+    assert.ok(line && more.length === 0, 'the README shows one CLI line for a signed decision');
+    const command = line.replaceAll('maintenance-demo', workflowId).replace('<run>', runId).replace('nma1.…', links[OPS]!.token);
+    // As an approver runs it after `source .stack/env`: the codec settings make the CLI encrypt the input.
+    await run('bash', ['-c', command], { env: { ...process.env, PATH: `${dirname(process.env.TEMPORAL_BIN ?? '/usr/bin/temporal')}:${process.env.PATH ?? ''}` } });
+    const result = await handle.result();
+    assert.equal(result.outcome, 'upgraded');
+    assert.deepEqual([result.decision?.by, result.decision?.how, result.decision?.comment], [OPS, 'token', 'smoke test ok']);
   });
 
   it('rejects from the mailed link and rolls back; the first run\'s link and an expired one are refused on the second run', async () => {

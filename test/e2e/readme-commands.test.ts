@@ -153,7 +153,7 @@ describe('the README, command by command, against the local stack and its real N
     }
     await shell(readme(/--name maintenanceDone/));
     await awaiting(/a decision/);
-    const decided = await shell(readme(/^temporal workflow update execute .*--name decide/));
+    const decided = await shell(readme(/^temporal workflow update execute --workflow-id maintenance-demo --name decide/));
     assert.match(decided, /approve/, decided);
     const result = (await procedure().result()) as { outcome: string; maintenanceDoneBy: string; decision: { by: string } };
     assert.deepEqual([result.outcome, result.maintenanceDoneBy, result.decision.by], ['completed', 'bob', 'alice']);
