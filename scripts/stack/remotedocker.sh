@@ -21,7 +21,9 @@ TLS_DOCKER_SERVER_CERTS="$STACK_DIR/certs/docker-tls-server"
 TLS_DOCKER_CLIENT_CERTS="$STACK_DIR/certs/docker-tls-client"
 SSHD_CONFIG="$REMOTEDOCKER_DIR/sshd_config"
 SSHD_HOST_KEY="$REMOTEDOCKER_DIR/ssh_host_ed25519_key"
-SSHD_AUTHORIZED_KEYS="$REMOTEDOCKER_DIR/authorized_keys"
+# sshd's StrictModes refuses an authorized_keys file below a group- or world-writable directory
+# (a clone under /tmp is one): the short root-owned run dir always qualifies.
+SSHD_AUTHORIZED_KEYS="$SHORT_DIR/sshd-authorized_keys"
 SSH_DOCKER_KEY_FILE="$SECRETS_DIR/docker-ssh-key"
 
 tls_docker_host() { printf 'tcp://127.0.0.1:%s' "$DOCKER_TLS_PORT"; }
