@@ -242,7 +242,8 @@ function findDetails(error: unknown): { output?: string } | undefined {
  */
 function maintenanceDoneRefusal(by: string, awaiting: boolean, approval: Approval | undefined): string | undefined {
   if (!awaiting) return 'maintenanceDone is taken only while the maintenance step waits for it';
-  if (approval?.policy?.mode === 'signed' && !approval.isApprover(by)) return `${by} is not an approver of this cluster`;
+  // In open mode too: whoever ends the manual work vouches for it, as an approver does for a decision.
+  if (approval && !approval.isApprover(by)) return `${by} is not an approver of this cluster`;
   return undefined;
 }
 

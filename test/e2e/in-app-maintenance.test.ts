@@ -89,12 +89,12 @@ describe('inAppMaintenance on the 3-node stand-in cluster, through the real work
       WorkflowExecutionAlreadyStartedError,
     );
 
-    await handle.signal(maintenanceDoneSignal, { by: 'bob' });
+    await handle.signal(maintenanceDoneSignal, { by: 'ops@demo.test' });
     await status(handle, 'the decision request', (status) => status.approval?.state === 'awaiting');
     await handle.signal(rejectSignal, { by: 'alice', reason: 'not what we wanted' });
     const result = await handle.result();
     assert.equal(result.outcome, 'rejected');
-    assert.equal(result.maintenanceDoneBy, 'bob');
+    assert.equal(result.maintenanceDoneBy, 'ops@demo.test');
     assert.deepEqual(await servedBy(), { nodes: ['node-1', 'node-2', 'node-3'], errors: [] });
   });
 

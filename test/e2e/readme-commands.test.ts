@@ -156,7 +156,7 @@ describe('the README, command by command, against the local stack and its real N
     const decided = await shell(readme(/^temporal workflow update execute --workflow-id maintenance-demo --name decide/));
     assert.match(decided, /approve/, decided);
     const result = (await procedure().result()) as { outcome: string; maintenanceDoneBy: string; decision: { by: string } };
-    assert.deepEqual([result.outcome, result.maintenanceDoneBy, result.decision.by], ['completed', 'bob', 'alice']);
+    assert.deepEqual([result.outcome, result.maintenanceDoneBy, result.decision.by], ['completed', 'ops@demo.test', 'alice']);
   });
 
   it("walks the README's first session: a scheduled upgrade approved from the UI, an in-app maintenance approved from the CLI", HANG_GUARD, async () => {

@@ -79,12 +79,16 @@ describe('inAppMaintenance workflow', () => {
     const result = await withMaintenance(mock, {}, async (handle) => {
       await until(handle, (status) => /maintenanceDone/.test(status.waitingFor ?? ''));
       assert.ok(!mock.calls.includes('waitNodeReady:node-1'), 'no verification before the work is done');
+      // Not an approver: ignored, the step keeps waiting (open mode checks the name too).
       await handle.signal(maintenanceDoneSignal, { by: 'bob' });
+      await until(handle, (status) => (status.approval?.ignored ?? []).some((entry) => entry.by === 'bob' && /not an approver/.test(entry.why)));
+      assert.match((await handle.query(statusQuery)).waitingFor ?? '', /maintenanceDone/);
+      await handle.signal(maintenanceDoneSignal, { by: 'ops@example.test' });
       await awaitingDecision(handle);
       await handle.signal(approveSignal, { by: 'alice' });
       return handle.result();
     });
-    assert.equal(result.maintenanceDoneBy, 'bob');
+    assert.equal(result.maintenanceDoneBy, 'ops@example.test');
     assert.deepEqual(result.operations, []);
     assert.ok(!mock.calls.includes('runNodeCommand:node-1'));
   });
