@@ -21,7 +21,12 @@ cat <<TXT
  NocoBase login:  $DEMO_ROOT_EMAIL / $DEMO_ROOT_PASSWORD   (real NocoBase ${DEMO_IMAGE_V1##*:}; the 2.2.14 image is the 2.2.15 release relabelled, a test fixture)
  Mail received:   $SMTP_MAILDIR/new/
 
- Start the demo cluster (first start: node 1 installs NocoBase alone, then nodes 2 and 3), in another terminal:
+ In another terminal, first take the stack's settings (its Temporal address, and the codec
+ endpoint and token: the stack encrypts payloads, so without them the CLI shows ciphertext):
+
+   source $PWD/.stack/env
+
+ Start the demo cluster (first start: node 1 installs NocoBase alone, then nodes 2 and 3):
 
    $temporal workflow start --address $TEMPORAL_ADDRESS --task-queue nocobase-maintenance --fail-existing --type firstStart --workflow-id maintenance-demo --input '{"cluster":"demo"}'
 

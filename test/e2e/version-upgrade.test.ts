@@ -1,5 +1,6 @@
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Client as PgClient } from 'pg';
@@ -96,6 +97,21 @@ describe('versionUpgrade on the 3-node stand-in cluster, through the real worker
     const outcome = mail.find((message) => /upgraded to/.test(message.subject));
     assert.ok(outcome);
     assert.match(outcome.body, /Maintenance page shown for \d+\.\d s/);
+
+    // The stack encrypts payloads: the whole raw history of this upgrade, as the server stores and
+    // serves it, holds no plaintext of its input, status, checks or result.
+    const { runId } = await handle.describe();
+    let raw = Buffer.alloc(0);
+    let nextPageToken: Uint8Array | undefined;
+    do {
+      const page = await suite.client.workflowService.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId, runId }, ...(nextPageToken ? { nextPageToken } : {}) });
+      raw = Buffer.concat([raw, Buffer.from(temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryResponse.encode(page).finish())]);
+      nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+    } while (nextPageToken);
+    assert.ok(raw.includes('binary/encrypted'), 'payloads say they are encrypted');
+    for (const plain of [stackEnv().STANDIN_IMAGE_V2, 'smoke test passed', 'passed the automated checks', '"outcome"']) {
+      assert.ok(!raw.includes(plain), `no plaintext ${plain} in the stored history`);
+    }
   });
 
   for (const method of ['pg_dump', 'clone'] as const) {
