@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from 'pg';
 import { createBackupActivities } from '../../src/activities/backup/database-backup';
+import { FILE_COPY_FROM_BYTES } from '../../src/activities/backup/clone-method';
 import { derivedName } from '../../src/adapters/postgres/whole-database';
 import { FailureType } from '../../src/common/failure-types';
 import type { BackupRecord } from '../../src/common/procedure-types';
@@ -319,6 +320,28 @@ describe('backup and restore activities against the real PostgreSQL', () => {
       await runActivity(activities.discardBackup, { cluster, backup });
       assert.equal(await databaseExists(backup.location), false);
       await runActivity(activities.discardBackup, { cluster, backup });
+    });
+
+    it('clones a large database (FILE_COPY_FROM_BYTES and more) by copying its files, not through the WAL', async () => {
+      const walPosition = () => admin(async (db) => (await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn() AS lsn')).rows[0]!.lsn);
+      await demoDb(async (db) => {
+        await db.query(`CREATE TABLE clone_filler AS SELECT g AS id, repeat(md5(g::text), 8) AS body FROM generate_series(1, ${Math.ceil(FILE_COPY_FROM_BYTES / 250)}) g`);
+      });
+      try {
+        const withFiller = await checksum();
+        const before = await walPosition();
+        const backup = await runActivity(activities.backupDatabase, { cluster, method: 'clone', label: label('large') });
+        const walBytes = await admin(async (db) => Number((await db.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS bytes', [before])).rows[0]!.bytes));
+        assert.ok(backup.sizeBytes >= FILE_COPY_FROM_BYTES, `${backup.sizeBytes} bytes`);
+        // WAL_LOG would have written the whole database to the WAL; other lanes' writes stay far below half of it.
+        assert.ok(walBytes < backup.sizeBytes / 2, `${walBytes} bytes of WAL for a clone of ${backup.sizeBytes} bytes`);
+        assert.equal(await checksum(backup.location), withFiller);
+        await runActivity(activities.discardBackup, { cluster, backup });
+      } finally {
+        await demoDb(async (db) => {
+          await db.query('DROP TABLE IF EXISTS clone_filler');
+        });
+      }
     });
   });
 

@@ -3,12 +3,13 @@ import type { Client } from 'pg';
 import { FailureType } from '../../common/failure-types';
 import type { BackupRecord } from '../../common/procedure-types';
 import type { ClusterConfig } from '../../config/schema';
-import { databaseInfo, databaseSize, ddlOnFreeDatabase, derivedName, ident, setComment } from '../../adapters/postgres/whole-database';
+import { databaseInfo, databaseSize, ddlOnFreeDatabase, derivedName, ident, serverVersionNumber, setComment } from '../../adapters/postgres/whole-database';
 
 /**
- * The clone method: `CREATE DATABASE <clone> TEMPLATE <db>` on the same server. Fast and restored
- * by a rename, but it lives on the same disk as the database. The clone's comment says who made
- * it and when; it is how a retry (or discardBackup) tells our clone from anything else.
+ * The clone method: `CREATE DATABASE <clone> TEMPLATE <db>` on the same server (a file copy for a
+ * large database, see cloneStrategy). Fast and restored by a rename, but it lives on the same
+ * disk as the database. The clone's comment says who made it and when; it is how a retry (or
+ * discardBackup) tells our clone from anything else.
  */
 
 const MARK = /^nocobase-maintenance backup of (.+) label (.+) at (\S+) \(application (.*), took (\d+) ms\)(; kept)?$/;
@@ -18,6 +19,19 @@ const MARK = /^nocobase-maintenance backup of (.+) label (.+) at (\S+) \(applica
  * the clone is a backup under `backup.keep`, not something an interrupted run left (findLeftovers).
  */
 const KEPT_SUFFIX = '; kept';
+
+/**
+ * From this size on a clone copies the database's files (`STRATEGY FILE_COPY`, PostgreSQL 15+)
+ * instead of writing each page through the WAL (`WAL_LOG`, 15's default, which the server then
+ * also has to flush and archive). FILE_COPY costs two checkpoints, which is why small databases
+ * keep the default (bench/rollback-size.ts measures both at 10 MB and 1 GB).
+ */
+export const FILE_COPY_FROM_BYTES = 64 * 1024 * 1024;
+
+/** The STRATEGY clause for a clone of `bytes` on a server of `versionNumber` (server_version_num); '' for the default. */
+export function cloneStrategy(versionNumber: number, bytes: number): string {
+  return versionNumber >= 150000 && bytes >= FILE_COPY_FROM_BYTES ? ' STRATEGY FILE_COPY' : '';
+}
 
 export function cloneName(database: string, label: string): string {
   return derivedName(database, 'bk', label);
@@ -110,11 +124,12 @@ export async function takeClone(client: Client, input: CloneInput): Promise<Back
 
   await input.ensureRoom();
   const version = await input.applicationVersion();
+  const strategy = cloneStrategy(await serverVersionNumber(client), await databaseSize(client, db.database));
   const started = Date.now();
   await ddlOnFreeDatabase(
     client,
     db.database,
-    `CREATE DATABASE ${ident(clone)} TEMPLATE ${ident(db.database)} OWNER ${ident(db.user)}`,
+    `CREATE DATABASE ${ident(clone)} TEMPLATE ${ident(db.database)} OWNER ${ident(db.user)}${strategy}`,
     FailureType.BackupFailed,
     `clone ${db.database} (PostgreSQL copies a database only while nobody is connected to it)`,
   );

@@ -1,5 +1,6 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { rename } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type { Client, Pool } from 'pg';
 import { backupFiles, fileSize, finishedBackup, fsyncFile, writeSidecar, type BackupFiles } from '../../adapters/backup-files/backup-files';
 import { sha256File } from '../../adapters/backup-files/file-hash';
@@ -21,6 +22,22 @@ export interface DumpTools {
   login: PostgresLogin;
   place: PgToolPlace;
   hooks: Hooks;
+}
+
+/**
+ * gzip level 1 instead of pg_dump's default 6: the dump runs while users see the maintenance page,
+ * and level 1 compresses several times faster for a somewhat larger file (bench/rollback-size.ts
+ * times both on the same data). A number, not `lz4`/`zstd`: those need pg_dump 16.
+ */
+export const DUMP_COMPRESSION = 1;
+
+/**
+ * pg_restore's parallel jobs: tables load and indexes build side by side. A custom-format file
+ * written by pg_dump to a file (never a pipe) has the data offsets `--jobs` needs. Capped: each
+ * job is a server backend as well.
+ */
+export function restoreJobs(cores = availableParallelism()): number {
+  return Math.max(1, Math.min(4, cores));
 }
 
 export function dumpFiles(clusterName: string, directory: string, label: string, attempt = 1): BackupFiles {
@@ -47,7 +64,7 @@ export async function takeDump(input: DumpInput, tools: DumpTools): Promise<Back
   await runPgTool(
     {
       program: 'pg_dump',
-      args: ['--format=custom', `--file=${files.partial}`, ...connectionArgs(login), '-d', login.database],
+      args: ['--format=custom', `--compress=${DUMP_COMPRESSION}`, `--file=${files.partial}`, ...connectionArgs(login), '-d', login.database],
       login,
       progress: async () => ({ bytesWritten: (await fileSize(files.partial)) ?? 0 }),
     },
@@ -115,7 +132,7 @@ export async function restoreDump(client: Client, backup: BackupRecord, tools: D
   await runPgTool(
     {
       program: 'pg_restore',
-      args: [...connectionArgs(login), '--exit-on-error', '--no-owner', `--role=${login.user}`, '-d', login.database, backup.location],
+      args: [...connectionArgs(login), '--exit-on-error', `--jobs=${restoreJobs()}`, '--no-owner', `--role=${login.user}`, '-d', login.database, backup.location],
       login,
       progress: async () => ({ elapsedMs: Date.now() - started }),
     },
