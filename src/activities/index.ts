@@ -2,6 +2,7 @@ import { createBackupActivities } from './backup/database-backup';
 import { createRetentionActivities } from './backup/retention';
 import { createBlackoutActivities } from './cluster/blackout';
 import { createDescribeActivities } from './cluster/describe';
+import { createFleetActivities } from './cluster/fleet';
 import { createInvariantActivities } from './cluster/invariants';
 import { createLeftoverActivities } from './cluster/leftovers';
 import { createDatabaseActivities } from './database/check-database';
@@ -43,6 +44,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createInvariantActivities(deps),
     ...createLeftoverActivities(deps),
     ...createStorageActivities(deps),
+    ...createFleetActivities(deps),
   };
 }
 

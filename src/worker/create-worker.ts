@@ -17,7 +17,12 @@ export interface CreateWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Worker Versioning (src/worker/worker-versioning.ts): runs stay on this build. Unset: unversioned. */
   deployment?: WorkerDeploymentVersion;
+  /** Concurrency and cache limits over the SDK's defaults (bench/fleet.ts measures them). */
+  tuning?: WorkerTuning;
 }
+
+export type WorkerTuning = Partial<Pick<WorkerOptions,
+  'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxCachedWorkflows' | 'workflowThreadPoolSize' | 'stickyQueueScheduleToStartTimeout'>>;
 
 /** Registers the workflows and the activities built from `deps` on the task queue. */
 export async function createWorker(options: CreateWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
@@ -41,6 +46,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<{ work
     maxHeartbeatThrottleInterval: '3s',
     interceptors: { activity: [livenessHeartbeat] },
     ...(options.deployment ? { workerDeploymentOptions: pinnedDeploymentOptions(options.deployment) } : {}),
+    ...options.tuning,
   });
   return { worker, connection };
 }

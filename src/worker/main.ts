@@ -7,6 +7,7 @@ import { checkMailServer } from './mail-check';
 import { buildDeps } from './deps';
 import { ensureSearchAttributes } from './search-attributes';
 import { deploymentVersionFromEnv, WorkerVersioningError } from './worker-versioning';
+import { workerTuningFromEnv } from './worker-tuning';
 
 /**
  * `npm run worker`: validates the cluster definitions (an invalid file stops here, naming the file,
@@ -28,7 +29,8 @@ async function main(): Promise<void> {
     if (warning) console.warn(warning);
   }
   const taskQueue = laneTaskQueue();
-  const { worker, connection } = await createWorker({ endpoint, deps, taskQueue, deployment });
+  const tuning = workerTuningFromEnv();
+  const { worker, connection } = await createWorker({ endpoint, deps, taskQueue, deployment, ...(tuning ? { tuning } : {}) });
   const clusters = Object.keys(config.clusters).join(', ');
   const versioning = deployment ? `deployment ${deployment.deploymentName}, build ${deployment.buildId} (runs pinned)` : 'unversioned';
   console.log(`worker polling task queue ${taskQueue} at ${describeEndpoint(endpoint)}, ${versioning}; clusters: ${clusters}`);

@@ -51,6 +51,8 @@ const SUMMARIZERS: Summarizers = {
   sendNotification: (input) => `mail ${input.audience ?? 'recipients'}: ${input.subject}`,
   sendDecisionRequest: (input) => `mail the approvers their signed links: ${input.subject}`,
   verifyApprovalToken: () => 'check the approval token\'s signature',
+  fleetClusters: (input) => (input.clusters ? `read the configuration of ${list(input.clusters)}` : 'read every configured cluster and its labels'),
+  describeProcedures: (input) => `read the step of ${list(input.workflowIds)}`,
 };
 
 export function summarizeActivity<K extends keyof Activities>(name: K, input: Parameters<Activities[K]>[0]): string {

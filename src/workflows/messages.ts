@@ -168,3 +168,78 @@ export const retryRollbackUpdate = defineUpdate<RollbackStatus, [RollbackDecisio
  * undoing and close the procedure, leaving the cluster exactly as the status describes it.
  */
 export const abandonUpdate = defineUpdate<RollbackStatus, [RollbackDecision]>('abandon');
+
+// --- Fleet upgrades (src/workflows/fleet-upgrade.ts) ---
+
+/** Where one cluster of a fleet stands. */
+export type FleetClusterState = 'pending' | 'running' | 'upgraded' | 'rolled-back' | 'failed' | 'refused' | 'cancelled' | 'skipped' | 'not-started';
+
+export interface FleetClusterStatus {
+  wave: number;
+  image: string;
+  state: FleetClusterState;
+  /** The cluster's own procedure: `temporal workflow query --workflow-id <it> --name status`. */
+  workflowId: string;
+  runId?: string;
+  startedAt?: string;
+  endedAt?: string;
+  /** Why it was rolled back, failed, refused, skipped or not started. */
+  reason?: string;
+  /** The failure type, when it failed. */
+  type?: string;
+  /** Its step and what it waits for as last read (every `watchEvery`) while it runs. */
+  step?: string;
+  waitingFor?: string;
+  /** Its own approval state while it runs: `awaiting` means a person must decide on that cluster. */
+  approval?: string;
+}
+
+export interface FleetStatus {
+  fleet: string;
+  image: string;
+  state: 'planning' | 'running' | 'paused' | 'awaiting-approval' | 'completed' | 'stopped' | 'aborted' | 'rejected';
+  /** Index of the wave running or last run (0: the canary). */
+  wave: number;
+  waves: string[][];
+  clusters: Record<string, FleetClusterStatus>;
+  /** Clusters whose upgrade waits for a person's decision now (approve or reject on that cluster's procedure). */
+  awaitingDecision: string[];
+  failureBudget: number;
+  /** Why the fleet stopped, when it did. */
+  reason?: string;
+  /** The approval before the next wave, while one is asked or once decided. */
+  approval?: ApprovalStatus;
+  /** Every between-wave decision, in order. */
+  decisions: RecordedDecision[];
+  /** pause, resume, skip and abort, with who and when. */
+  controls: FleetControlRecord[];
+}
+
+export interface FleetControl {
+  by: string;
+  reason?: string;
+}
+
+export interface FleetControlRecord extends FleetControl {
+  action: 'pause' | 'resume' | 'skip' | 'abort';
+  cluster?: string;
+  at: string;
+}
+
+/** `temporal workflow query --workflow-id fleet-<name> --name status` */
+export const fleetStatusQuery = defineQuery<FleetStatus>('status');
+
+/** `temporal workflow update execute --name pause --input '{"by":"alice"}'`: no further upgrade starts; running ones go on. */
+export const pauseUpdate = defineUpdate<FleetStatus, [FleetControl]>('pause');
+
+/** `temporal workflow update execute --name resume --input '{"by":"alice"}'` */
+export const resumeUpdate = defineUpdate<FleetStatus, [FleetControl]>('resume');
+
+/** `temporal workflow update execute --name skip --input '{"by":"alice","cluster":"eu-3"}'`: that cluster is not upgraded (refused once it runs). */
+export const skipUpdate = defineUpdate<FleetStatus, [FleetControl & { cluster: string }]>('skip');
+
+/**
+ * `temporal workflow update execute --name abort --input '{"by":"alice","reason":"..."}'`: no
+ * further upgrade starts, running ones are cancelled (and roll back); upgraded clusters stay upgraded.
+ */
+export const abortUpdate = defineUpdate<FleetStatus, [FleetControl]>('abort');

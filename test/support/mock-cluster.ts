@@ -76,6 +76,8 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
       const verdict = verifyToken([TEST_SIGNING_KEY], token);
       return verdict.valid ? { valid: true, recipient: verdict.claims.sub, tokenId: verdict.claims.nonce } : { valid: false, reason: verdict.reason };
     },
+    fleetClusters: async () => [{ name: cluster, labels: {}, approvers: plan.approvers }],
+    describeProcedures: async () => ({}),
     checkBackupRoom: async ({ method }) => ({ method: method ?? 'pg_dump', databaseBytes: 1_000, freeBytes: 1_000_000, enough: true }),
     backupDatabase: async ({ label, method }) => ({
       method: method ?? 'pg_dump',

@@ -26,13 +26,9 @@ function commandsOf(bodies: string[]): string[] {
   return [...commands];
 }
 
-/**
- * Every command line in the README's fenced shell blocks, continuation lines joined, trailing
- * `# comments` dropped and runs of spaces collapsed (so two aligned copies of one command count
- * once). These are what the docs test runs verbatim.
- */
-export function readmeShellCommands(markdown = fs.readFileSync(README, 'utf8')): string[] {
-  return commandsOf(shellBlocks(markdown).map((block) => block.body));
+/** The command lines of the blocks no other test claims (`commands-run-by`): the docs test's own. */
+export function readmeUnclaimedShellCommands(markdown = fs.readFileSync(README, 'utf8')): string[] {
+  return commandsOf(shellBlocks(markdown).filter((block) => !block.runBy).map((block) => block.body));
 }
 
 /** The `temporal …` lines among them that no other test runs: CI must run every one. */

@@ -1,7 +1,7 @@
 import { appNodes, orderNodes } from '../../common/node-order';
 import type { ClusterPlan } from '../../common/procedure-types';
 import type { ActivityDeps } from '../deps';
-import { getCluster, snapshotNode } from './lookup';
+import { approvalPolicyPlan, getCluster, snapshotNode } from './lookup';
 
 export function createDescribeActivities(deps: ActivityDeps) {
   return {
@@ -21,14 +21,7 @@ export function createDescribeActivities(deps: ActivityDeps) {
         loadBalancer: { backend: cluster.loadBalancer.backend, url: cluster.loadBalancer.url },
         recipients: cluster.notifications.recipients,
         approvers: cluster.approval.approvers,
-        approvalPolicy: {
-          mode: cluster.approval.mode,
-          minApprovals: cluster.approval.minApprovals,
-          twoPersonRule: cluster.approval.twoPersonRule,
-          allowProceedOnTimeout: cluster.approval.allowProceedOnTimeout,
-          ...(cluster.approval.maxApprovalWait === undefined ? {} : { maxApprovalWaitMs: cluster.approval.maxApprovalWait }),
-          links: deps.config.approvals !== undefined,
-        },
+        approvalPolicy: approvalPolicyPlan(deps, cluster),
         restartMiddleware: cluster.middleware.filter((entry) => entry.restartDuringUpgrade).map((entry) => entry.name),
         rollbackDeadlineMs: cluster.timeouts.rollback,
         rollbackQuorum: Math.min(cluster.rollback.quorum ?? Math.floor(apps / 2) + 1, apps),

@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import { inspectContainer } from '../../adapters/docker/containers';
 import { FailureType } from '../../common/failure-types';
 import { roleOf } from '../../common/node-order';
-import type { NodeSnapshot } from '../../common/procedure-types';
+import type { ApprovalPolicyPlan, NodeSnapshot } from '../../common/procedure-types';
 import type { ClusterConfig, NodeConfig } from '../../config/schema';
 import type { ActivityDeps } from '../deps';
 
@@ -56,5 +56,17 @@ export async function snapshotNode(deps: ActivityDeps, node: NodeConfig): Promis
     state: info.State.Status,
     running: info.State.Running,
     role: roleOf(node),
+  };
+}
+
+/** A cluster's approval policy as procedures and fleets plan with it (no key: only whether links are signed). */
+export function approvalPolicyPlan(deps: Pick<ActivityDeps, 'config'>, cluster: ClusterConfig): ApprovalPolicyPlan {
+  return {
+    mode: cluster.approval.mode,
+    minApprovals: cluster.approval.minApprovals,
+    twoPersonRule: cluster.approval.twoPersonRule,
+    allowProceedOnTimeout: cluster.approval.allowProceedOnTimeout,
+    ...(cluster.approval.maxApprovalWait === undefined ? {} : { maxApprovalWaitMs: cluster.approval.maxApprovalWait }),
+    links: deps.config.approvals !== undefined,
   };
 }
