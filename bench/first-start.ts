@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: how long a first start of the 3-node stand-in cluster takes on the local stack, step
- * by step, over a few runs (the stand-in cluster is reset before each). Prints a table; asserts nothing.
+ * by step, over a few runs (the stand-in cluster is reset before each). Prints a table and keeps it in
+ * bench/results/first-start-<date>.md; asserts nothing.
  * Stand-in timings come from the stand-in cluster (install 3s, plugins 2s by default), so the figures
  * show the procedure's own overhead on top of what the application takes.
  */
@@ -16,11 +17,13 @@ import { resetLoadBalancer } from '../test/support/stack';
 import { workflowBundle } from '../test/support/workflow-bundle';
 import { quietRuntime } from '../test/support/quiet-runtime';
 import { firstStart } from '../src/workflows';
+import { machineFacts, seconds, table, writeResults } from './support/report';
 
 const runs = Number(process.argv[2] ?? 3);
 
 async function main(): Promise<void> {
   quietRuntime();
+  const facts = await machineFacts();
   const endpoint = temporalEndpoint();
   const deps = buildDeps(loadConfig());
   const taskQueue = `bench-${randomUUID()}`;
@@ -52,16 +55,9 @@ async function main(): Promise<void> {
   const rows = [...samples].map(([name, values]) => {
     const sorted = [...values].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
-    return [name, ms(median), ms(sorted[0] ?? 0), ms(sorted.at(-1) ?? 0)];
+    return [name, seconds(median), seconds(sorted[0] ?? 0), seconds(sorted.at(-1) ?? 0)];
   });
-  const header = ['firstStart on standin (3 nodes)', 'median', 'min', 'max'];
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
-  console.log(`\n${runs} runs\n${line(header)}\n|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|\n${rows.map(line).join('\n')}`);
-}
-
-function ms(value: number): string {
-  return `${(value / 1000).toFixed(2)}s`;
+  writeResults('first-start', `firstStart of the 3-node stand-in cluster, ${runs} runs`, [facts, table(['firstStart on standin (3 nodes)', 'median', 'min', 'max'], rows)]);
 }
 
 main().catch((error: unknown) => {
