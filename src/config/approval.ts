@@ -1,16 +1,8 @@
 import { z } from 'zod';
-import { parseDuration } from '../common/duration';
+import { duration } from './duration';
 
 /** The approval parts of the configuration: a cluster's policy, and the signing of the links. */
 
-const duration = z.string().transform((text, ctx) => {
-  try {
-    return parseDuration(text);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    return z.NEVER;
-  }
-});
 
 /** A cluster's `approval:` section. Defaults keep what clusters did before it had a policy (open mode). */
 export const approvalPolicySchema = z

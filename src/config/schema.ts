@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../common/duration';
+import { duration } from './duration';
 import { CLUSTER_NAME } from '../common/cluster-name';
 import { NODE_ROLES, noAppNodeProblem, roleOf } from '../common/node-order';
 import { approvalPolicySchema, approvalsSchema } from './approval';
@@ -13,14 +13,6 @@ import { DOCKER_HOST_EXAMPLES, DOCKER_HOST_PATTERN, dockerHostsProblems, dockerH
 
 const name = z.string().regex(CLUSTER_NAME, 'expected lower-case letters, digits and dashes, starting with a letter or digit');
 
-const duration = z.string().transform((text, ctx) => {
-  try {
-    return parseDuration(text);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    return z.NEVER;
-  }
-});
 
 /** tcp://, http(s):// and ssh:// hosts also need their entry under the top-level `dockerHosts:`. */
 const dockerHost = z.string().regex(DOCKER_HOST_PATTERN, `expected a Docker host such as ${DOCKER_HOST_EXAMPLES}`);
