@@ -120,7 +120,7 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
       };
 
       await step('reduce-to-one-node', async () => {
-        undo('give traffic back to every node', () => restoreTraffic(cluster, apps), { needs: ['serving'] });
+        undo('give traffic back to every node', () => restoreTraffic(tracker, cluster, apps), { needs: ['serving'] });
         undo('start the other nodes again', bringBackOthers, { restores: 'serving', needs: ['data'] });
         if (others.length === 0) return;
         if (otherApps.length > 0) {
@@ -174,7 +174,7 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
 
       await step('restore-nodes', async () => {
         await bringBackOthers();
-        await restoreTraffic(cluster, apps);
+        await restoreTraffic(tracker, cluster, apps);
       });
       return {
         mail: () => ({ subject: 'in-app maintenance completed', text: outcomeReport(`In-app maintenance of ${cluster} is complete; every node serves again.`, tracker.status) }),

@@ -40,10 +40,11 @@ export class KeptNodeUpgrade {
     if (!this.pending) return;
     const { cluster } = this;
     tracker.waitingFor(`${node} to restart alone and run the upgrade pm add left pending`);
+    await tracker.watchesStopped();
     await quick.setMaintenanceMode({ cluster, on: true });
     await stopNodes(cluster, [node], tracker);
     await bringUp(cluster, node, tracker, { requirePlugins: true, expectVersion: version });
-    await restoreTraffic(cluster, [node]);
+    await restoreTraffic(tracker, cluster, [node]);
     this.pending = false;
     tracker.waitingFor(undefined);
   }

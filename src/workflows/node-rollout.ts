@@ -93,7 +93,10 @@ export async function startFirstThenOthers(cluster: string, nodes: string[], tra
       FailureType.NodeNotReady,
     );
   }
-  if (sick.length > 0) await quick.setLoadBalancerServers({ cluster, nodes: sick.map((entry) => entry.node), state: 'maint' });
+  if (sick.length > 0) {
+    await tracker.watchesStopped();
+    await quick.setLoadBalancerServers({ cluster, nodes: sick.map((entry) => entry.node), state: 'maint' });
+  }
   return serving;
 }
 
@@ -140,7 +143,8 @@ export function rolloutOrder<Node extends NodeSnapshot>(cluster: string, nodes: 
  * maintenance page off and the public URL answering 200. `onServing` runs the moment users can
  * reach the nodes (before the public URL is checked). Idempotent.
  */
-export async function restoreTraffic(cluster: string, nodes: string[], onServing?: () => void): Promise<void> {
+export async function restoreTraffic(tracker: ProcedureTracker, cluster: string, nodes: string[], onServing?: () => void): Promise<void> {
+  await tracker.watchesStopped();
   if (nodes.length > 0) {
     await quick.setLoadBalancerServers({ cluster, nodes, state: 'ready' });
     await longRunning.waitLoadBalancerServing({ cluster, nodes, publicUrl: false });
@@ -160,12 +164,24 @@ export async function whileHolding<T>(tracker: ProcedureTracker, wanted: HoldLoa
   // Runs recorded before the watch existed replay without it.
   if (!patched('hold-load-balancer')) return body();
   const scope = new CancellationScope();
-  const holding = scope.run(() => watching.holdLoadBalancer(wanted)).catch(() => undefined);
+  const stopped = scope
+    .run(() => watching.holdLoadBalancer(wanted))
+    .then(
+      (report) => {
+        if (report.drifts.length > 0) tracker.status.loadBalancerDrifts = report.drifts;
+      },
+      () => undefined,
+    );
   try {
     return await body();
   } finally {
     scope.cancel();
-    const report = await holding;
-    if (report && report.drifts.length > 0) tracker.status.loadBalancerDrifts = report.drifts;
+    // The watch learns of its cancellation from a heartbeat's answer, seconds later. Waiting for
+    // it here put those seconds into every 503 window; now what follows the decision (starting the
+    // other nodes, or the rollback) goes on at once, and only the next change of the load balancer
+    // (tracker.watchesStopped()) waits until the watch can no longer put its state back. Runs recorded
+    // before waited here, and replay so.
+    if (patched('let-go-of-watch-lazily')) tracker.lettingGoOfWatch(stopped);
+    else await stopped;
   }
 }

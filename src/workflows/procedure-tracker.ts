@@ -11,6 +11,8 @@ import { describeFailure, failureType } from './saga';
  */
 export class ProcedureTracker {
   readonly status: ProcedureStatus;
+  /** A load-balancer watch being let go of (see whileHolding); settled before the next change. */
+  private watchLetGo: Promise<void> = Promise.resolve();
 
   constructor(procedure: ProcedureName, cluster: string) {
     this.status = { procedure, cluster, step: 'starting', outcome: 'running', nodes: {}, steps: [] };
@@ -43,6 +45,21 @@ export class ProcedureTracker {
   /** The node table as the pre-flight found it: running nodes serve, the others are stopped. */
   seedNodes(plan: ClusterPlan): void {
     for (const node of plan.nodes) this.node(node.name, node.running ? 'ready' : 'stopped', { container: node.container, image: node.image });
+  }
+
+  /** Records a load-balancer watch that was told to stop and has yet to say it did. */
+  lettingGoOfWatch(stopped: Promise<void>): void {
+    const before = this.watchLetGo;
+    this.watchLetGo = Promise.all([before, stopped]).then(() => undefined);
+  }
+
+  /**
+   * Resolves once no load-balancer watch can put anything back any more: awaited before every
+   * change of the load balancer after a watch, and before the procedure ends. Never clears itself,
+   * so parallel branches all wait.
+   */
+  watchesStopped(): Promise<void> {
+    return this.watchLetGo;
   }
 
   waitingFor(what: string | undefined): void {

@@ -133,6 +133,8 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
 
   try {
     const completed = await script.steps(run);
+    // A watch let go of must not outlive the run: it would put its state back over the result.
+    await tracker.watchesStopped();
     // Before the mail, so that it says what was pruned; a prune that fails is reported, not thrown.
     const retention = await applyRetention(cluster, run.label, tracker, undefined);
     const notification = await tracker.step('notify', () => {
@@ -145,6 +147,7 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
     tracker.failing(error);
     const step = tracker.status.step;
     const { compensations, abandoned } = await undoAll(script, saga, guide, rollbackDeadlineMs);
+    await tracker.watchesStopped();
     const broken = compensations.filter((outcome) => !outcome.ok);
     tracker.failed(compensations);
     const undone = broken.length > 0 ? wording.undoFailed : wording.undone;

@@ -112,7 +112,7 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
       // The nodes that serve again after a rollback: a quorum of them is enough (rollback.quorum).
       let serving = running;
       await step('maintenance-page', async () => {
-        undo('give traffic back to the nodes', () => restoreTraffic(cluster, serving), { needs: ['serving'] });
+        undo('give traffic back to the nodes', () => restoreTraffic(tracker, cluster, serving), { needs: ['serving'] });
         await quick.setMaintenanceMode({ cluster, on: true });
       });
 
@@ -200,7 +200,7 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
         if (workers.length > 0) await inParallel(workers, upgrade);
       });
 
-      await step('restore-traffic', () => restoreTraffic(cluster, apps, () => run.pointOfNoReturn(`traffic is back, on ${image}`)));
+      await step('restore-traffic', () => restoreTraffic(tracker, cluster, apps, () => run.pointOfNoReturn(`traffic is back, on ${image}`)));
       const leftovers = await step('cleanup', async () => {
         // The new version serves: a policy that cannot be given back is reported, not undone.
         const policyLeft = holdPolicies ? await givePoliciesBack().then(() => [], (error: unknown) => [`restart policies: ${describeFailure(error)}`]) : [];

@@ -1,6 +1,7 @@
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Context } from '@temporalio/activity';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -124,7 +125,59 @@ describe('versionUpgrade workflow', () => {
     }
     before('holdLoadBalancer', 'startNode:node-2');
     assert.ok(calls.includes('holdLoadBalancer:done'), 'the watch ends when the decision is taken');
-    before('holdLoadBalancer:done', 'replaceNodeImage:node-2');
+    before('holdLoadBalancer:done', 'setLoadBalancerServers:ready');
+  });
+
+  // The watch learns of its cancellation from a heartbeat's answer, seconds later on a real
+  // worker: that wait must overlap the next nodes' start, not add to the 503 window.
+  const slowToLetGo = () =>
+    runningCluster({
+      holdLoadBalancer: async () => {
+        const context = Context.current();
+        try {
+          for (;;) {
+            context.heartbeat({ checks: 1, drifts: [] });
+            await context.sleep(100);
+          }
+        } catch (error) {
+          if (!context.cancellationSignal.aborted) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 1_500));
+          return { checks: 1, drifts: [{ at: new Date().toISOString(), what: 'maintenance switch was off, set on' }] };
+        }
+      },
+    });
+
+  it('goes on with the other nodes the moment it is approved, and waits for the watch only before it touches the load balancer', async () => {
+    const mock = slowToLetGo();
+    await withUpgrade(mock, {}, async (handle) => {
+      await awaitingDecision(handle);
+      await until(() => mock.calls.includes('holdLoadBalancer'));
+      await handle.signal(approveSignal, { by: 'alice' });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'upgraded');
+      assert.equal((await handle.query(statusQuery)).loadBalancerDrifts?.length, 1, 'the watch report still reaches the status');
+    });
+    const calls = mock.calls;
+    const before = (a: string, b: string) => assert.ok(calls.indexOf(a) >= 0 && calls.indexOf(a) < calls.indexOf(b), `${a} before ${b}: ${calls.join(' ')}`);
+    before('replaceNodeImage:node-2', 'holdLoadBalancer:done');
+    before('holdLoadBalancer:done', 'setLoadBalancerServers:ready');
+    before('holdLoadBalancer:done', 'setMaintenanceMode:off');
+  });
+
+  it('starts the rollback the moment it is rejected, and waits for the watch only before it touches the load balancer', async () => {
+    const mock = slowToLetGo();
+    const result = await withUpgrade(mock, {}, async (handle) => {
+      await awaitingDecision(handle);
+      await until(() => mock.calls.includes('holdLoadBalancer'));
+      await handle.signal(rejectSignal, { by: 'alice', reason: 'broken' });
+      return handle.result();
+    });
+    assert.equal(result.outcome, 'rolled-back');
+    const calls = mock.calls;
+    const before = (a: string, b: string) => assert.ok(calls.indexOf(a) >= 0 && calls.indexOf(a) < calls.indexOf(b), `${a} before ${b}: ${calls.join(' ')}`);
+    before('restoreNodeImage:node-1', 'holdLoadBalancer:done');
+    before('holdLoadBalancer:done', 'setLoadBalancerServers:ready');
+    before('holdLoadBalancer:done', 'setMaintenanceMode:off');
   });
 
   it('restarts the configured middleware while every node is down, and only when configured', async () => {
