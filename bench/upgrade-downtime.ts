@@ -163,7 +163,7 @@ async function main(): Promise<void> {
         return `${figure.cluster}: of the window, ${seconds(figure.watchOnlyMs)} is the load-balancer watch learning of its cancellation; without it the window − decision would be ${seconds(net)}, ${ratio(net / figure.floorMs)} the floor (${net <= 1.05 * figure.floorMs + 1_000 ? 'within' : 'over'} the target).`;
       })
       .join('\n\n'),
-    `Where the window goes (the last run of each cluster): "floor work" is the floor's activities, "other activities" the procedure's other activities (stopping nodes, the load balancer, checks, mail); the load-balancer watch (holdLoadBalancer) runs beside the human's wait and is cancelled by the decision, and the step waits until the watch has stopped: it learns of its cancellation only from a heartbeat's answer, sent at most every maxHeartbeatThrottleInterval (3 s); "no activity running" is the time between activities (workflow tasks, scheduling).`,
+    `Where the window goes (the last run of each cluster): "floor work" is the floor's activities, "other activities" the procedure's other activities (stopping nodes, the load balancer, checks, mail); the load-balancer watch (holdLoadBalancer) runs beside the human's wait and is cancelled (and released in its worker process) by the decision; only the next load-balancer change waits until it has stopped, so "only the watch" is time nothing but that wait ran; "no activity running" is the time between activities (workflow tasks, scheduling).`,
     ...lastOf.flatMap((last) => [`${last.cluster} (answers the prober saw during the window: ${last.statuses.join(', ')}):`, steps(last)]),
   ]);
 }

@@ -46,6 +46,7 @@ const SUMMARIZERS: Summarizers = {
     `load balancer: hold the maintenance page ${input.maintenance ? 'on' : 'off'}` +
     (input.servers.length > 0 ? ` and ${input.servers.map((server) => `${code(server.node)} ${server.state}`).join(', ')}` : '') +
     ' until the wait ends',
+  releaseLoadBalancerHold: (input) => `load balancer: end the watch on ${code(input.cluster)} now that the wait is over`,
   waitServersDrained: (input) => `wait until ${list(input.nodes)} handle no request`,
   restartMiddleware: () => 'restart the middleware (Redis) while every node is down',
   sendNotification: (input) => `mail ${input.audience ?? 'recipients'}: ${input.subject}`,

@@ -181,7 +181,11 @@ export async function whileHolding<T>(tracker: ProcedureTracker, wanted: HoldLoa
     // other nodes, or the rollback) goes on at once, and only the next change of the load balancer
     // (tracker.watchesStopped()) waits until the watch can no longer put its state back. Runs recorded
     // before waited here, and replay so.
-    if (patched('let-go-of-watch-lazily')) tracker.lettingGoOfWatch(stopped);
-    else await stopped;
+    // The watch is also released in its worker process, where it ends at once (the usual case of
+    // one worker); elsewhere it hears of the cancellation from its heartbeat within about a second.
+    if (patched('let-go-of-watch-lazily')) {
+      const released = CancellationScope.nonCancellable(() => quick.releaseLoadBalancerHold({ cluster: wanted.cluster })).catch(() => undefined);
+      tracker.lettingGoOfWatch(Promise.all([stopped, released]).then(() => undefined));
+    } else await stopped;
   }
 }

@@ -99,12 +99,14 @@ describe('the load balancer state a procedure sets survives an HAProxy reload', 
     env.on('heartbeat', (details: HoldLoadBalancerReport) => beats.push(structuredClone(details)));
     const input: HoldLoadBalancerInput = { cluster, maintenance: true, servers: [{ node: 'node-1', state: 'maint' }], checkEveryMs: 1_500 };
     const holding: Promise<HoldLoadBalancerReport> = env.run(suite.activities.holdLoadBalancer, input);
-    await within(10_000, async () => beats.length >= 2, 'two quiet checks');
+    // The watch heartbeats between its looks too; `checks` counts the looks.
+    const checks = () => beats.at(-1)?.checks ?? 0;
+    await within(10_000, async () => checks() >= 2, 'two quiet checks');
     assert.deepEqual(beats.at(-1)?.drifts, [], 'nothing drifted while nobody touched HAProxy');
 
     // Right after a check, so the reload happens between two looks.
-    const seen = beats.length;
-    await within(5_000, async () => beats.length > seen, 'the next check');
+    const seen = checks();
+    await within(5_000, async () => checks() > seen, 'the next check');
     writeFileSync(stateFile(), staleStates);
     await writeMapFileEntry(lb().maintenanceMap, cluster, 'off');
     await reloadHaproxy();
@@ -122,5 +124,38 @@ describe('the load balancer state a procedure sets survives an HAProxy reload', 
     // And the files say so again, so the next reload keeps it.
     assert.equal(await readMapFileEntry(lb().maintenanceMap, cluster), 'on');
     assert.equal((await fileAdminStates(stateFile(), lb().backend)).get('node-1'), 'maint');
+  });
+
+  it('releaseLoadBalancerHold ends the watch of its own run in this process without waiting for a heartbeat, and no other run\'s', async () => {
+    await runActivity(suite.activities.setMaintenanceMode, { cluster, on: true });
+    const info = (runId: string) => ({ workflowExecution: { workflowId: 'maintenance-standin', runId } });
+    const env = new MockActivityEnvironment(info('run-a'), { logger: new DefaultLogger('ERROR') });
+    let beats = 0;
+    env.on('heartbeat', () => beats++);
+    // Without a release, the next look would be ten minutes away and nothing cancels it.
+    const holding: Promise<HoldLoadBalancerReport> = env.run(suite.activities.holdLoadBalancer, { cluster, maintenance: true, servers: [], checkEveryMs: 600_000 });
+    await within(10_000, async () => beats > 0, 'the first look');
+    const still = Symbol('still holding');
+    const settled = async (ms: number) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<typeof still>((resolve) => (timer = setTimeout(() => resolve(still), ms)));
+      try {
+        return await Promise.race([holding, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+
+    const elsewhere = new MockActivityEnvironment(info('run-b'), { logger: new DefaultLogger('ERROR') });
+    assert.equal(await elsewhere.run(suite.activities.releaseLoadBalancerHold, { cluster }), false, 'another run has no watch here');
+    assert.equal(await settled(1_000), still, "another run's release leaves the watch running");
+
+    const own = new MockActivityEnvironment(info('run-a'), { logger: new DefaultLogger('ERROR') });
+    assert.equal(await own.run(suite.activities.releaseLoadBalancerHold, { cluster }), true);
+    const report = await settled(30_000);
+    assert.notEqual(report, still, 'the watch ended on its release');
+    assert.ok(typeof report !== 'symbol' && report.checks >= 1 && report.drifts.length === 0, JSON.stringify(report));
+    assert.equal(await own.run(suite.activities.releaseLoadBalancerHold, { cluster }), false, 'a second release finds nothing: safe to retry');
+    await runActivity(suite.activities.setMaintenanceMode, { cluster, on: false });
   });
 });

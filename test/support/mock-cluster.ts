@@ -119,6 +119,7 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
         throw error;
       }
     },
+    releaseLoadBalancerHold: async () => false,
     suspendRestartPolicy: async ({ node }) => ({ node, container: `${cluster}-${node}`, policy: { name: 'always' }, changed: true }),
     restoreRestartPolicy: async ({ node, policy }) => ({ node, container: `${cluster}-${node}`, policy, changed: true }),
     waitServersDrained: async ({ nodes: names }) => names.map((server) => ({ server, status: 'MAINT', sessions: 0 })),

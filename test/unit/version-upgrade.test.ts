@@ -141,7 +141,11 @@ describe('versionUpgrade workflow', () => {
           }
         } catch (error) {
           if (!context.cancellationSignal.aborted) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 1_500));
+          // Still heartbeating, as the real watch's ticker does until it returns.
+          for (let i = 0; i < 15; i++) {
+            context.heartbeat({ checks: 1, drifts: [] });
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
           return { checks: 1, drifts: [{ at: new Date().toISOString(), what: 'maintenance switch was off, set on' }] };
         }
       },

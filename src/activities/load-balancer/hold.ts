@@ -12,7 +12,7 @@ export interface HoldLoadBalancerInput {
   maintenance: boolean;
   /** The nodes whose servers must keep a state; servers not listed are not watched. */
   servers: { node: string; state: ServerAdminState }[];
-  /** How often to look; default 5 s, well inside `longRunning`'s heartbeat timeout. */
+  /** How often to look; default 5 s (the watch heartbeats every 250 ms regardless). */
   checkEveryMs?: number;
 }
 
@@ -29,6 +29,7 @@ export interface HoldLoadBalancerReport {
 }
 
 const DEFAULT_CHECK_MS = 5_000;
+const TICK_MS = 250;
 const MAX_DRIFTS = 50;
 
 /** True when the cancellation is the workflow's (not a timeout, a worker shutdown, a pause or a reset). */
@@ -39,7 +40,15 @@ function cancelledByWorkflow(context: Context): boolean {
   return reason instanceof CancelledFailure && reason.message === 'CANCELLED';
 }
 
+export interface ReleaseLoadBalancerHoldInput {
+  cluster: string;
+}
+
 export function createLoadBalancerHoldActivities(deps: ActivityDeps) {
+  /** The watches running in this process, by workflow run and cluster: a release ends one at once. */
+  const releases = new Map<string, () => void>();
+  const watchKey = (context: Context, cluster: string) => `${context.info.workflowExecution?.runId ?? ''}/${cluster}`;
+
   return {
     /**
      * Holds the load balancer where the procedure put it while the procedure waits (an approval
@@ -99,6 +108,35 @@ export function createLoadBalancerHoldActivities(deps: ActivityDeps) {
         for (const { server, state } of stale) drift(`server ${backend}/${server} was ${persisted.get(server) ?? 'absent'} in ${serverStateFile}, written ${state}`);
       }
 
+      // Heartbeats apart from the checks (a look at a reloading HAProxy may take a while): under
+      // the `watching` preset's short heartbeat timeout this is how the watch hears of its
+      // cancellation within about a second.
+      // The workflow's release (below) ends the watch without waiting for a heartbeat's answer.
+      const watch = watchKey(context, input.cluster);
+      let released = false;
+      let wake = () => {};
+      const release = () => {
+        released = true;
+        wake();
+      };
+      /** Waits until the next look, a release or a cancellation (which throws), leaving no timer behind. */
+      const pause = (ms: number) =>
+        new Promise<void>((resolve, reject) => {
+          const signal = context.cancellationSignal;
+          const end = (settle: () => void) => {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', aborted);
+            wake = () => {};
+            settle();
+          };
+          const aborted = () => end(() => reject(signal.reason ?? new Error('cancelled')));
+          const timer = setTimeout(() => end(resolve), ms);
+          wake = () => end(resolve);
+          if (signal.aborted) aborted();
+          else signal.addEventListener('abort', aborted);
+        });
+      releases.set(watch, release);
+      const ticker = setInterval(() => context.heartbeat({ checks: report.checks, drifts: [...report.drifts] }), TICK_MS);
       try {
         for (;;) {
           try {
@@ -111,12 +149,29 @@ export function createLoadBalancerHoldActivities(deps: ActivityDeps) {
           report.checks++;
           // A copy: the SDK may encode a throttled heartbeat later, after more drifts were pushed.
           context.heartbeat({ checks: report.checks, drifts: [...report.drifts] });
-          await context.sleep(input.checkEveryMs ?? DEFAULT_CHECK_MS);
+          if (released) return report;
+          await pause(input.checkEveryMs ?? DEFAULT_CHECK_MS);
+          if (released) return report;
         }
       } catch (error) {
         if (context.cancellationSignal.aborted && cancelledByWorkflow(context)) return report;
         throw error;
+      } finally {
+        clearInterval(ticker);
+        if (releases.get(watch) === release) releases.delete(watch);
       }
+    },
+
+    /**
+     * Ends the run's watch on `cluster` at once when it runs in this worker process, once its
+     * look under way has finished (it then returns its report as if cancelled); the workflow has
+     * cancelled it already, and a watch in another process learns of that from its next
+     * heartbeat's answer instead. Returns whether a watch was found here. Safe to retry.
+     */
+    async releaseLoadBalancerHold(input: ReleaseLoadBalancerHoldInput): Promise<boolean> {
+      const release = releases.get(watchKey(Context.current(), input.cluster));
+      release?.();
+      return release !== undefined;
     },
   };
 }
