@@ -154,7 +154,8 @@ async function main(): Promise<void> {
   const lastOf = clusters.map((name) => measured.filter((figure) => figure.cluster === name).at(-1)!);
   const steps = (last: Figures) => table(['step (inside the window, decision excluded)', 'in window', 'floor work', 'other activities', 'only the watch, until it learns it is cancelled', 'no activity running', 'activities'], last.steps);
   const title = `Downtime vs floor: approved versionUpgrade of ${clusters.map((name) => (name === 'demo' ? 'the 3-node real NocoBase cluster (demo)' : 'the 3-node stand-in cluster')).join(' and ')}`;
-  writeResults('upgrade-downtime', title, [
+  // One file per set of clusters: a real-NocoBase run (minutes) does not replace the stand-in's table.
+  writeResults(clusters.join(',') === 'standin' ? 'upgrade-downtime' : `upgrade-downtime-${clusters.join('-')}`, title, [
     facts,
     summary,
     measured

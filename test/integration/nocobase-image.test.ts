@@ -14,6 +14,7 @@ import type Docker from 'dockerode';
 import { Client } from 'pg';
 import { dockerFromHost, followDockerStream } from '../../scripts/stack/docker-build';
 import { BROKEN_MIGRATION_MESSAGE } from '../../scripts/stack/nocobase/broken-plugin';
+import { containerLogTail, stopContainerUntilGone } from '../../src/adapters/docker/containers';
 import { ensureNocobaseImages, RELABELLED_VERSION, type NocobaseImages } from '../../scripts/stack/nocobase/build-nocobase-images';
 import { NOCOBASE_VERSION } from '../../scripts/stack/nocobase/app-install';
 
@@ -186,6 +187,18 @@ describe('real NocoBase node images', () => {
     t.diagnostic(`v2 upgrade: health 200 after ${ms} ms; answers seen: ${JSON.stringify(seen)}`);
     assert.equal(await reportedVersion(), NOCOBASE_VERSION);
     assert.equal(await recordedVersion(upgradeDb), NOCOBASE_VERSION);
+
+    // The procedures' stop: the image's PID 1 (/bin/sh) ignores SIGTERM, so `docker stop` alone
+    // waits out its grace and SIGKILLs NocoBase mid-whatever; the stop also signals the processes
+    // under PID 1, and NocoBase shuts down on its own (drains its queues, closes the database).
+    const outcome = await stopContainerUntilGone(docker, node.id, 30);
+    const state = (await node.inspect()).State;
+    const logs = await containerLogTail(node, 40);
+    t.diagnostic(`stop: ${JSON.stringify(outcome)}, exit code ${state.ExitCode}`);
+    assert.equal(outcome.gone, true);
+    assert.equal(outcome.killed, false, 'no SIGKILL was needed');
+    assert.notEqual(state.ExitCode, 137, 'not ended by SIGKILL');
+    assert.match(logs, /close db/, `NocoBase's own shutdown ran:\n${logs}`);
     await removeNode(node);
   });
 
