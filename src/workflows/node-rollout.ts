@@ -176,13 +176,12 @@ export async function whileHolding<T>(tracker: ProcedureTracker, wanted: HoldLoa
     return await body();
   } finally {
     scope.cancel();
-    // The watch learns of its cancellation from a heartbeat's answer, seconds later. Waiting for
-    // it here put those seconds into every 503 window; now what follows the decision (starting the
-    // other nodes, or the rollback) goes on at once, and only the next change of the load balancer
-    // (tracker.watchesStopped()) waits until the watch can no longer put its state back. Runs recorded
-    // before waited here, and replay so.
-    // The watch is also released in its worker process, where it ends at once (the usual case of
-    // one worker); elsewhere it hears of the cancellation from its heartbeat within about a second.
+    // The watch learns of its cancellation from a heartbeat's answer, seconds later; waiting for
+    // it here put those seconds into every 503 window. Now it is also released in its worker
+    // process, where it ends at once (the usual case of one worker), what follows the decision
+    // (the other nodes, or the rollback) goes on meanwhile, and only the next change of the load
+    // balancer (tracker.watchesStopped()) waits until the watch can no longer put its state back.
+    // Runs recorded before waited here, and replay so.
     if (patched('let-go-of-watch-lazily')) {
       const released = CancellationScope.nonCancellable(() => quick.releaseLoadBalancerHold({ cluster: wanted.cluster })).catch(() => undefined);
       tracker.lettingGoOfWatch(Promise.all([stopped, released]).then(() => undefined));

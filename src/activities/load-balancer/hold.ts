@@ -108,10 +108,8 @@ export function createLoadBalancerHoldActivities(deps: ActivityDeps) {
         for (const { server, state } of stale) drift(`server ${backend}/${server} was ${persisted.get(server) ?? 'absent'} in ${serverStateFile}, written ${state}`);
       }
 
-      // Heartbeats apart from the checks (a look at a reloading HAProxy may take a while): under
-      // the `watching` preset's short heartbeat timeout this is how the watch hears of its
-      // cancellation within about a second.
-      // The workflow's release (below) ends the watch without waiting for a heartbeat's answer.
+      // The workflow's release (releaseLoadBalancerHold) ends the watch without waiting for a
+      // heartbeat's answer.
       const watch = watchKey(context, input.cluster);
       let released = false;
       let wake = () => {};
@@ -136,6 +134,9 @@ export function createLoadBalancerHoldActivities(deps: ActivityDeps) {
           else signal.addEventListener('abort', aborted);
         });
       releases.set(watch, release);
+      // Heartbeats apart from the checks (a look at a reloading HAProxy may take a while): under
+      // the `watching` preset's short heartbeat timeout this is how a watch on another worker
+      // hears of its cancellation within about a second.
       const ticker = setInterval(() => context.heartbeat({ checks: report.checks, drifts: [...report.drifts] }), TICK_MS);
       try {
         for (;;) {
