@@ -51,6 +51,7 @@ temporal_start() {
     --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
     --db-filename "$TEMPORAL_DB" --namespace default --log-level warn \
     --ui-codec-endpoint "http://127.0.0.1:$CODEC_PORT" \
+    --dynamic-config-value system.enableActivityEagerExecution=true \
     --search-attribute NocobaseCluster=Keyword \
     --search-attribute NocobaseProcedure=Keyword \
     --search-attribute NocobaseStep=Keyword
