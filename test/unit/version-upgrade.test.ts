@@ -76,6 +76,10 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
   return error.cause;
 }
 
+/** Asserts that call `a` happened, and before call `b` (first occurrences). */
+const ordered = (calls: string[]) => (a: string, b: string) =>
+  assert.ok(calls.indexOf(a) >= 0 && calls.indexOf(a) < calls.indexOf(b), `${a} before ${b}: ${calls.join(' ')}`);
+
 const starts = (calls: string[]) => calls.filter((call) => /^(startNode|replaceNodeImage):node-\d$/.test(call));
 const ROLLBACK = /^(stopNode|restoreNodeImage|restoreDatabase|startNode|setLoadBalancerServers|setMaintenanceMode):?(node-\d|ready|off)?$/;
 
@@ -117,14 +121,13 @@ describe('versionUpgrade workflow', () => {
       await handle.signal(approveSignal, { by: 'alice' });
       return handle.result();
     });
-    const calls = mock.calls;
-    const before = (a: string, b: string) => assert.ok(calls.indexOf(a) >= 0 && calls.indexOf(a) < calls.indexOf(b), `${a} before ${b}: ${calls.join(' ')}`);
+    const before = ordered(mock.calls);
     for (const node of ['node-1', 'node-2', 'node-3']) {
       before(`suspendRestartPolicy:${node}:done`, `stopNode:${node}`);
       before('setMaintenanceMode:off:done', `restoreRestartPolicy:${node}`);
     }
     before('holdLoadBalancer', 'startNode:node-2');
-    assert.ok(calls.includes('holdLoadBalancer:done'), 'the watch ends when the decision is taken');
+    assert.ok(mock.calls.includes('holdLoadBalancer:done'), 'the watch ends when the decision is taken');
     before('holdLoadBalancer:done', 'setLoadBalancerServers:ready');
   });
 
@@ -161,8 +164,7 @@ describe('versionUpgrade workflow', () => {
       assert.equal(result.outcome, 'upgraded');
       assert.equal((await handle.query(statusQuery)).loadBalancerDrifts?.length, 1, 'the watch report still reaches the status');
     });
-    const calls = mock.calls;
-    const before = (a: string, b: string) => assert.ok(calls.indexOf(a) >= 0 && calls.indexOf(a) < calls.indexOf(b), `${a} before ${b}: ${calls.join(' ')}`);
+    const before = ordered(mock.calls);
     before('replaceNodeImage:node-2', 'holdLoadBalancer:done');
     before('holdLoadBalancer:done', 'setLoadBalancerServers:ready');
     before('holdLoadBalancer:done', 'setMaintenanceMode:off');
@@ -177,8 +179,7 @@ describe('versionUpgrade workflow', () => {
       return handle.result();
     });
     assert.equal(result.outcome, 'rolled-back');
-    const calls = mock.calls;
-    const before = (a: string, b: string) => assert.ok(calls.indexOf(a) >= 0 && calls.indexOf(a) < calls.indexOf(b), `${a} before ${b}: ${calls.join(' ')}`);
+    const before = ordered(mock.calls);
     before('restoreNodeImage:node-1', 'holdLoadBalancer:done');
     before('holdLoadBalancer:done', 'setLoadBalancerServers:ready');
     before('holdLoadBalancer:done', 'setMaintenanceMode:off');
