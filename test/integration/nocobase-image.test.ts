@@ -173,7 +173,9 @@ describe('real NocoBase node images', () => {
     const { seen, ms } = await watchHealth((h) => h.status === 200);
     t.diagnostic(`v1 install: health 200 after ${ms} ms; answers seen: ${JSON.stringify(seen)}; RSS ${await rssMiB(node)} MiB`);
     assert.ok(seen.some((h) => h.status === 503), `a 503 before 200: ${JSON.stringify(seen)}`);
-    assert.deepEqual(seen.filter((h) => h.status !== 0 && h.status !== 503 && h.status !== 200), []);
+    // A moment of 404 APP_NOT_FOUND ("application main not found") while the app registers was
+    // seen once on a busy machine; the procedures wait through it (healthVerdict).
+    assert.deepEqual(seen.filter((h) => h.status !== 0 && h.status !== 503 && h.status !== 200 && !(h.status === 404 && h.code === 'APP_NOT_FOUND')), []);
     assert.equal(await reportedVersion(), RELABELLED_VERSION);
     assert.equal(await recordedVersion(upgradeDb), RELABELLED_VERSION);
     await removeNode(node);

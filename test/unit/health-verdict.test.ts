@@ -23,5 +23,7 @@ describe('healthVerdict: how a NocoBase health answer is read while waiting for 
   it('keeps waiting when nothing answers HTTP or a proxy answers something else', () => {
     assert.equal(healthVerdict({ ok: false, code: 'ECONNREFUSED' }), 'waiting');
     assert.equal(healthVerdict({ ok: false, code: 'HTTP 502', status: 502 }), 'waiting');
+    // Real NocoBase 2.2.15 answers this for a moment while its app registers during an install.
+    assert.equal(healthVerdict({ ok: false, code: 'APP_NOT_FOUND', status: 404 }), 'waiting');
   });
 });
