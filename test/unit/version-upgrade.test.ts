@@ -70,6 +70,12 @@ async function awaitingDecision(handle: Upgrade): Promise<void> {
   assert.fail('the upgrade never asked for a decision');
 }
 
+/** Resolves once the upgrade waits for a decision and its load-balancer watch runs. */
+async function watchedWhileAwaiting(mock: Mock, handle: Upgrade): Promise<void> {
+  await awaitingDecision(handle);
+  await until(() => mock.calls.includes('holdLoadBalancer'));
+}
+
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
   const error = await promise.then(() => assert.fail('expected the workflow to fail'), (caught: unknown) => caught);
   assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(error)}`);
@@ -116,8 +122,7 @@ describe('versionUpgrade workflow', () => {
   it('holds the nodes without a restart policy while stopped and watches the load balancer while it waits, giving both back once the new version serves', async () => {
     const mock = runningCluster();
     await withUpgrade(mock, {}, async (handle) => {
-      await awaitingDecision(handle);
-      await until(() => mock.calls.includes('holdLoadBalancer'));
+      await watchedWhileAwaiting(mock, handle);
       await handle.signal(approveSignal, { by: 'alice' });
       return handle.result();
     });
@@ -157,8 +162,7 @@ describe('versionUpgrade workflow', () => {
   it('goes on with the other nodes the moment it is approved, and waits for the watch only before it touches the load balancer', async () => {
     const mock = slowToLetGo();
     await withUpgrade(mock, {}, async (handle) => {
-      await awaitingDecision(handle);
-      await until(() => mock.calls.includes('holdLoadBalancer'));
+      await watchedWhileAwaiting(mock, handle);
       await handle.signal(approveSignal, { by: 'alice' });
       const result = await handle.result();
       assert.equal(result.outcome, 'upgraded');
@@ -173,8 +177,7 @@ describe('versionUpgrade workflow', () => {
   it('starts the rollback the moment it is rejected, and waits for the watch only before it touches the load balancer', async () => {
     const mock = slowToLetGo();
     const result = await withUpgrade(mock, {}, async (handle) => {
-      await awaitingDecision(handle);
-      await until(() => mock.calls.includes('holdLoadBalancer'));
+      await watchedWhileAwaiting(mock, handle);
       await handle.signal(rejectSignal, { by: 'alice', reason: 'broken' });
       return handle.result();
     });
