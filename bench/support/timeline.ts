@@ -2,11 +2,15 @@
  * A procedure run as a timeline read from its Temporal history: when it started and closed, every
  * activity attempt that was scheduled (with the node its input names, read through the project's
  * data converter since the stack encrypts payloads), and every signal and update. Times are the
- * server's event times, in epoch milliseconds.
+ * server's event times, in epoch milliseconds. Local activities leave only a marker in the
+ * history: they come from the worker's activity timings file (src/worker/activity-timings.ts),
+ * with the worker's times (the same machine's clock).
  */
 import type { Client } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
+import { readFileSync } from 'node:fs';
+import type { ActivityTiming } from '../../src/worker/activity-timings';
 import { payloadCodecsFromEnv } from '../../src/client/data-converter';
 import { decodeHistory } from '../../src/codec/decode-history';
 
@@ -22,6 +26,8 @@ export interface ActivityRun {
   closedAt?: number;
   outcome: 'completed' | 'failed' | 'timed-out' | 'cancelled' | 'open';
   attempt: number;
+  /** Ran as a local activity (its times are the worker's: scheduled = started). */
+  local?: boolean;
 }
 
 export interface Timeline {
@@ -43,8 +49,9 @@ function json(payload: Payload | null | undefined): unknown {
   }
 }
 
-export async function readTimeline(client: Client, workflowId: string, runId?: string): Promise<Timeline> {
-  const history = await decodeHistory(await client.workflow.getHandle(workflowId, runId).fetchHistory(), payloadCodecsFromEnv());
+export async function readTimeline(client: Client, workflowId: string, runId?: string, timingsFile?: string): Promise<Timeline> {
+  const handle = client.workflow.getHandle(workflowId, runId);
+  const history = await decodeHistory(await handle.fetchHistory(), payloadCodecsFromEnv());
   const timeline: Timeline = { startedAt: 0, activities: [], messages: [], workflowTasks: [] };
   const byScheduled = new Map<string, ActivityRun>();
   const tasks = new Map<string, Timeline['workflowTasks'][number]>();
@@ -125,7 +132,35 @@ export async function readTimeline(client: Client, workflowId: string, runId?: s
         break;
     }
   }
+  if (timingsFile) {
+    const run = runId ?? (await handle.describe()).runId;
+    timeline.activities.push(...localActivities(timingsFile, run));
+    timeline.activities.sort((a, b) => a.scheduledAt - b.scheduledAt);
+  }
   return timeline;
+}
+
+/** The run's local activity attempts, from the worker's timings file. */
+function localActivities(timingsFile: string, runId: string): ActivityRun[] {
+  let lines: string[];
+  try {
+    lines = readFileSync(timingsFile, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+  return lines
+    .map((line) => JSON.parse(line) as ActivityTiming)
+    .filter((timing) => timing.local && timing.runId === runId)
+    .map((timing) => ({
+      type: timing.type,
+      ...(timing.node ? { node: timing.node } : {}),
+      scheduledAt: timing.startedAt,
+      startedAt: timing.startedAt,
+      closedAt: timing.endedAt,
+      outcome: timing.ok ? 'completed' : 'failed',
+      attempt: timing.attempt,
+      local: true,
+    }));
 }
 
 /** An activity's own time: Started → Closed (the attempt that closed it). */

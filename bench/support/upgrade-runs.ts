@@ -8,10 +8,12 @@
 import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client as PgClient } from 'pg';
 import { connectClient } from '../../src/client/connect';
 import { TASK_QUEUE_ENV } from '../../src/client/task-queue';
+import { ACTIVITY_TIMINGS_ENV } from '../../src/worker/activity-timings';
 import { procedureWorkflowId } from '../../src/common/task-queue';
 import { loadConfig } from '../../src/config/load';
 import { approveSignal, rejectSignal, statusQuery } from '../../src/workflows/messages';
@@ -53,6 +55,8 @@ export interface BenchStack {
   client: Client;
   worker: WorkerProcess;
   taskQueue: string;
+  /** Where the worker writes its activities' own times (the local ones are in no history). */
+  timingsFile: string;
   /** Throws (with the worker's last output) once the worker has exited: nothing would run the bench's procedures. */
   checkWorker: () => void;
   /** `work`, or a failure as soon as the worker exits. */
@@ -64,7 +68,8 @@ export interface BenchStack {
 export async function startBenchStack(): Promise<BenchStack> {
   stackEnv();
   const taskQueue = `bench-${randomUUID()}`;
-  const worker = await startWorkerProcess({ ...process.env, [TASK_QUEUE_ENV]: taskQueue });
+  const timingsFile = path.join(tmpdir(), `${taskQueue}-activity-timings.jsonl`);
+  const worker = await startWorkerProcess({ ...process.env, [TASK_QUEUE_ENV]: taskQueue, [ACTIVITY_TIMINGS_ENV]: timingsFile });
   const client = await connectClient();
   const exited = () => new Error(`the bench's worker exited (${worker.child.exitCode ?? worker.child.signalCode}):\n${worker.output().split('\n').slice(-20).join('\n')}`);
   const exit = new Promise<never>((_, reject) => worker.child.once('exit', () => reject(exited())));
@@ -73,6 +78,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     client,
     worker,
     taskQueue,
+    timingsFile,
     checkWorker: () => {
       if (worker.child.exitCode !== null || worker.child.signalCode !== null) throw exited();
     },
@@ -86,6 +92,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       }
       await worker.stop();
       await client.connection.close();
+      await rm(timingsFile, { force: true });
     },
   };
 }
@@ -147,7 +154,7 @@ export async function freshCluster(stack: BenchStack, cluster: BenchCluster = be
   const handle = await stack.client.workflow.start(firstStart, { taskQueue: stack.taskQueue, workflowId: cluster.workflowId, args: [{ cluster: cluster.name }] });
   await stack.whileWorkerRuns(handle.result());
   const wallMs = Date.now() - started;
-  return { timeline: await readTimeline(stack.client, cluster.workflowId, handle.firstExecutionRunId), wallMs };
+  return { timeline: await readTimeline(stack.client, cluster.workflowId, handle.firstExecutionRunId, stack.timingsFile), wallMs };
 }
 
 export interface UpgradeRun {
@@ -199,7 +206,7 @@ export async function upgradeOnce(
   // A second of 200s after the end, so the window's end is seen.
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   const probes = await prober.stop();
-  const timeline = await readTimeline(stack.client, cluster.workflowId, handle.firstExecutionRunId);
+  const timeline = await readTimeline(stack.client, cluster.workflowId, handle.firstExecutionRunId, stack.timingsFile);
   const signal = timeline.messages.find((message) => message.name === (decision === 'approve' ? 'approve' : 'reject'));
   return { result, timeline, probes, awaitingSeenAt, decidedAt: signal?.at ?? awaitingSeenAt, wallMs };
 }

@@ -10,7 +10,8 @@ import type { Hooks } from '../adapters/hooks';
 export function activityHooks(): Hooks {
   const context = Context.current();
   return {
-    progress: (details) => context.heartbeat(details),
+    // A local activity (the workflows run short steps so) has no heartbeat to carry progress.
+    progress: (details) => (context.info.isLocal ? undefined : context.heartbeat(details)),
     log: (level, message, meta) => context.log[level](message, meta),
     signal: context.cancellationSignal,
   };

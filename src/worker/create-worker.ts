@@ -5,6 +5,7 @@ import { connectionFailure, connectionOptions, type TemporalEndpoint } from '../
 import { dataConverterFromEnv } from '../client/data-converter';
 import { TASK_QUEUE } from '../common/task-queue';
 import type { WorkerDeps } from './deps';
+import { activityTimingsFromEnv } from './activity-timings';
 import { livenessHeartbeat } from './liveness-heartbeat';
 import { bundleWorkflows } from './workflow-bundle';
 import { pinnedDeploymentOptions } from './worker-versioning';
@@ -44,7 +45,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<{ work
     // learns of the cancellation from its next heartbeat: send them often enough that an undo
     // starts within seconds, not the default 80 % of the 30 s heartbeat timeout.
     maxHeartbeatThrottleInterval: '3s',
-    interceptors: { activity: [livenessHeartbeat] },
+    interceptors: { activity: [...activityTimingsFromEnv(), livenessHeartbeat] },
     ...(options.deployment ? { workerDeploymentOptions: pinnedDeploymentOptions(options.deployment) } : {}),
     ...options.tuning,
   });

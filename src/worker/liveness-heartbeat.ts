@@ -16,6 +16,9 @@ const LIVENESS_INTERVAL_MS = 3_000;
 export const livenessHeartbeat: ActivityInterceptorsFactory = (context: Context) => ({
   inbound: {
     async execute(input, next) {
+      // A local activity runs inside its workflow's task: the workflow task's own timeout, not a
+      // heartbeat, notices its worker dying.
+      if (context.info.isLocal) return next(input);
       const send = context.heartbeat;
       let last: unknown = context.info.heartbeatDetails;
       const heartbeating = context as { heartbeat: (details?: unknown) => void };

@@ -1,4 +1,4 @@
-import { ActivityCancellationType, patched, proxyActivities, type ActivityInterfaceFor, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, patched, proxyActivities, proxyLocalActivities, type ActivityInterfaceFor, type ActivityOptions, type LocalActivityOptions, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { summarizeActivity } from './activity-summary';
 
@@ -15,17 +15,61 @@ import { summarizeActivity } from './activity-summary';
  */
 const LIVENESS = '15s';
 
-export const quick = summarized({
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: LIVENESS,
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
-});
+/**
+ * Runs recorded before this patch ran every step as an ordinary activity. Since then the steps in
+ * LOCAL_STEPS run as local activities: in the worker that runs the workflow, without a round trip
+ * through the server per step. Each ordinary activity costs the run a workflow task (about 15 ms
+ * on the stack's server, more on a remote one) and an upgrade made some thirty of them in a row,
+ * most around steps of 10 ms; a row of local activities is one workflow task
+ * (bench/orchestration-overhead.ts measures the difference).
+ */
+export const LOCAL_STEPS_PATCH = 'quick-steps-local';
 
-export const preflight = summarized({
-  startToCloseTimeout: '1 minute',
-  heartbeatTimeout: LIVENESS,
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 },
-});
+/**
+ * Steps that read, or make one short change that never waits for a node, and whose retry needs no
+ * checkpoint from an earlier attempt (a local activity has no heartbeat, so no heartbeat details).
+ * Not here: the waits and the backups and restores (they heartbeat and may take minutes, and a
+ * status query is answered only between workflow tasks); stopNode (it waits up to the node-stop
+ * timeout, and the worker-kill e2e aims its kills by the server's pending activities);
+ * suspendRestartPolicy (its retry reads the previous policy from the first attempt's heartbeat);
+ * pruneBackups (it drops whole databases); holdLoadBalancer (a watch for as long as a human takes).
+ */
+export const LOCAL_STEPS: ReadonlySet<keyof Activities> = new Set<keyof Activities>([
+  'checkBlackout',
+  'describeCluster',
+  'findLeftovers',
+  'checkClusterInvariants',
+  'checkDatabase',
+  'checkBackupRoom',
+  'imageVersion',
+  'inspectImages',
+  'probeNode',
+  'recentWindow',
+  'fleetClusters',
+  'describeProcedures',
+  'setMaintenanceMode',
+  'setLoadBalancerServers',
+  'startNode',
+  'replaceNodeImage',
+  'discardSavedNode',
+  'restoreRestartPolicy',
+  'releaseLoadBalancerHold',
+  'verifyApprovalToken',
+  'sendDecisionRequest',
+  'sendNotification',
+]);
+
+const QUICK_RETRY: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 };
+export const quick = summarized(
+  { startToCloseTimeout: '2 minutes', heartbeatTimeout: LIVENESS, retry: QUICK_RETRY },
+  { startToCloseTimeout: '2 minutes', retry: QUICK_RETRY },
+);
+
+const PREFLIGHT_RETRY: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 };
+export const preflight = summarized(
+  { startToCloseTimeout: '1 minute', heartbeatTimeout: LIVENESS, retry: PREFLIGHT_RETRY },
+  { startToCloseTimeout: '1 minute', retry: PREFLIGHT_RETRY },
+);
 
 export const longRunning = summarized({
   startToCloseTimeout: '2 hours',
@@ -54,17 +98,24 @@ function settledOnCancel(): Pick<ActivityOptions, 'cancellationType'> {
   return patched('wait-cancellation-completed') ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {};
 }
 
-/** Activity proxies whose every call is scheduled with `summary` derived from its input. */
-function summarized(options: ActivityOptions): ActivityInterfaceFor<Activities> {
+/**
+ * Activity proxies whose every call is scheduled with `summary` derived from its input; with
+ * `local` options, the LOCAL_STEPS run as local activities in runs that have the patch.
+ */
+function summarized(options: ActivityOptions, local?: LocalActivityOptions): ActivityInterfaceFor<Activities> {
   const activities = proxyActivities<Activities>(options);
+  const locals = local ? proxyLocalActivities<Activities>(local) : undefined;
   return new Proxy(activities, {
     get(target, property, receiver) {
       const activity: unknown = Reflect.get(target, property, receiver);
       if (typeof property !== 'string' || typeof activity !== 'function') return activity;
       const name = property as keyof Activities;
       const proxied = activity as ActivityInterfaceFor<Activities>[typeof name];
-      const call = (input: Parameters<Activities[typeof name]>[0]) =>
-        proxied.executeWithOptions({ summary: summarizeActivity(name, input), ...settledOnCancel() }, [input] as never);
+      const call = (input: Parameters<Activities[typeof name]>[0]) => {
+        const options = { summary: summarizeActivity(name, input), ...settledOnCancel() };
+        if (locals && LOCAL_STEPS.has(name) && patched(LOCAL_STEPS_PATCH)) return locals[name].executeWithOptions(options, [input] as never);
+        return proxied.executeWithOptions(options, [input] as never);
+      };
       return Object.assign(call, { executeWithOptions: proxied.executeWithOptions });
     },
   });

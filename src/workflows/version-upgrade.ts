@@ -7,7 +7,7 @@ import { longRunning, preflight, quick } from './activity-options';
 import type { DryRunPlan } from './dry-run';
 import type { IgnoredDecision, RecordedDecision } from './messages';
 import { bringUp, inParallel, restoreTraffic, rolloutOrder, startFirstThenOthers, stopNodes, whileHolding } from './node-rollout';
-import { commonPreflight } from './preflight';
+import { commonPreflight, fulfilled, PARALLEL_READS_PATCH } from './preflight';
 import { runProcedure, type ProcedureRun } from './procedure';
 import { maintenanceWindowMs, outcomeReport } from './procedure-mail';
 import type { ProcedureTracker } from './procedure-tracker';
@@ -226,10 +226,20 @@ function smokeSummary(node: string, image: string, smoke: NodeReadiness | undefi
 /** Touches nothing: the common checks, room for the backup, the image on every host and its version. */
 async function upgradePreflight(input: CheckedUpgradeInput, tracker: ProcedureTracker, from: VersionUpgradeResult['from']) {
   const { cluster, image } = input;
-  const { plan, version } = await commonPreflight(VERSION_UPGRADE, input, tracker);
+  const backupRoom = () => preflight.checkBackupRoom({ cluster, ...(input.backupMethod ? { method: input.backupMethod } : {}) });
+  let checked: Awaited<ReturnType<typeof commonPreflight>>;
+  if (patched(PARALLEL_READS_PATCH)) {
+    // Read beside the common checks; judged after them, as before.
+    const [common, room] = await Promise.allSettled([commonPreflight(VERSION_UPGRADE, input, tracker), backupRoom()]);
+    checked = fulfilled(common);
+    fulfilled(room);
+  } else {
+    checked = await commonPreflight(VERSION_UPGRADE, input, tracker);
+    await backupRoom();
+  }
+  const { plan, version } = checked;
   for (const node of plan.nodes) from.images[node.name] = node.image;
   from.version = version;
-  await preflight.checkBackupRoom({ cluster, ...(input.backupMethod ? { method: input.backupMethod } : {}) });
   await longRunning.ensureImages({ cluster, images: [image] });
   const targetVersion = await preflight.imageVersion({ cluster, image });
   return { plan, targetVersion };

@@ -7,6 +7,7 @@ import { payloadCodecsFromEnv } from '../../src/client/data-converter';
 import { decodeHistory } from '../../src/codec/decode-history';
 import { procedureSummary } from '../../src/procedures';
 import { procedureWorkflowId } from '../../src/common/task-queue';
+import { LOCAL_STEPS } from '../../src/workflows/activity-options';
 import { summarizeActivity } from '../../src/workflows/activity-summary';
 import { mockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
@@ -20,15 +21,21 @@ after(async () => {
   await env?.teardown();
 });
 
-/** The `summary` of every ActivityTaskScheduled event, in history order (what the UI shows). */
+/**
+ * The `summary` of every ActivityTaskScheduled event and every local activity's marker, in history
+ * order (what the UI shows; a local activity appears once it has run).
+ */
 async function scheduledSummaries(workflowId: string): Promise<{ activity: string; summary: string | undefined }[]> {
   // Summaries are payloads: encrypted when the codec is on (the UI decodes them through the codec server).
   const history = await decodeHistory(await env.client.workflow.getHandle(workflowId).fetchHistory(), payloadCodecsFromEnv());
   return (history.events ?? []).flatMap((event) => {
     const scheduled = event.activityTaskScheduledEventAttributes;
-    if (!scheduled) return [];
+    const marker = event.markerRecordedEventAttributes;
+    const local = marker?.markerName === 'core_local_activity' ? marker.details?.data?.payloads?.[0] : undefined;
+    const activity = scheduled ? scheduled.activityType?.name : local ? defaultPayloadConverter.fromPayload<{ activity_type?: string }>(local).activity_type : undefined;
+    if (activity === undefined || activity === null) return [];
     const payload = event.userMetadata?.summary;
-    return [{ activity: scheduled.activityType?.name ?? '', summary: payload ? defaultPayloadConverter.fromPayload<string>(payload) : undefined }];
+    return [{ activity, summary: payload ? defaultPayloadConverter.fromPayload<string>(payload) : undefined }];
   });
 }
 
@@ -52,6 +59,23 @@ describe('activity summaries in the UI', () => {
     assert.ok(texts.includes('wait until node-2 is healthy'), texts.join(' | '));
     assert.ok(texts.indexOf('start node-1') < texts.indexOf('start node-2'), 'summaries follow the history order');
     assert.ok(texts.includes('load balancer: `node-1`, `node-2`, `node-3` to ready'), texts.join(' | '));
+  });
+
+  it('runs the quick steps as local activities (a marker each, no task of their own) and the waits as activities', async () => {
+    const cluster = `unit-${randomUUID().slice(0, 8)}`;
+    const { activities } = mockCluster(cluster);
+    await withMockedWorker(env, activities, (taskQueue) =>
+      env.client.workflow.execute(firstStart, { taskQueue, workflowId: procedureWorkflowId(cluster), args: [{ cluster }] }),
+    );
+    const history = await decodeHistory(await env.client.workflow.getHandle(procedureWorkflowId(cluster)).fetchHistory(), payloadCodecsFromEnv());
+    const events = history.events ?? [];
+    const scheduled = events.flatMap((event) => (event.activityTaskScheduledEventAttributes ? [event.activityTaskScheduledEventAttributes.activityType?.name ?? ''] : []));
+    const local = (await scheduledSummaries(procedureWorkflowId(cluster))).map((entry) => entry.activity).filter((name) => !scheduled.includes(name));
+    assert.deepEqual(scheduled.filter((name) => LOCAL_STEPS.has(name as never)), [], 'no quick step scheduled as an activity');
+    for (const name of ['checkBlackout', 'describeCluster', 'startNode', 'setLoadBalancerServers', 'sendNotification']) assert.ok(local.includes(name), `${name} ran locally: ${local.join(' ')}`);
+    for (const name of ['ensureImages', 'waitNodeReady', 'waitLoadBalancerServing']) assert.ok(scheduled.includes(name), `${name} is an activity: ${scheduled.join(' ')}`);
+    const tasks = events.filter((event) => event.workflowTaskCompletedEventAttributes).length;
+    assert.ok(tasks < scheduled.length + local.length, `${tasks} workflow tasks for ${scheduled.length} activities and ${local.length} local ones`);
   });
 
   it('keeps a summary on one line even when the input carries newlines', () => {

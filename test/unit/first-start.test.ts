@@ -11,6 +11,7 @@ import type { FirstStartInput, FirstStartResult } from '../../src/workflows/firs
 import { failWith, heartbeatUntil, mockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
 import { firstStart } from '../../src/workflows';
+import { notReads } from '../support/preflight-reads';
 
 let env: TestWorkflowEnvironment;
 before(async () => {
@@ -154,7 +155,14 @@ describe('firstStart workflow', () => {
     const failure = await failureOf(runFirstStart(refused.plan.cluster, refused.activities));
     assert.equal(failure.type, FailureType.InBlackout);
     assert.match(failure.message, /holiday freeze/);
-    assert.deepEqual(refused.calls.filter((call) => !call.endsWith(':done') && call !== 'sendNotification'), ['checkBlackout'], 'nothing but the refusal mail');
+    const asked = refused.calls.filter((call) => !call.endsWith(':done') && call !== 'sendNotification');
+    assert.ok(asked.includes('checkBlackout'), asked.join(' '));
+    assert.deepEqual(notReads(asked), [], 'nothing but the pre-flight\'s reads and the refusal mail');
+
+    // Read at the same moment as the blackout calendar, a database that is down is reported only
+    // once the blackout no longer refuses: the blackout is judged first.
+    const downToo = mockCluster(uniqueCluster(), { checkBlackout: async () => blackout, checkDatabase: () => failWith(FailureType.DatabaseUnreachable, 'connect ECONNREFUSED') });
+    assert.equal((await failureOf(runFirstStart(downToo.plan.cluster, downToo.activities))).type, FailureType.InBlackout);
 
     const forced = mockCluster(uniqueCluster(), { checkBlackout: async () => blackout });
     const cluster = forced.plan.cluster;

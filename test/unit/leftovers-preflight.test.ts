@@ -11,6 +11,7 @@ import { leftoverProblems } from '../../src/procedures/leftovers';
 import type { DryRunPlan } from '../../src/workflows/dry-run';
 import { failWith, mockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
+import { notReads } from '../support/preflight-reads';
 
 // A terminated or reset run runs no undo: every procedure's pre-flight must find what it left and
 // refuse before touching anything, and the dry run must say the same.
@@ -72,8 +73,9 @@ describe('leftovers of interrupted runs', () => {
       assert.ok(failure.cause instanceof ApplicationFailure && failure.cause.type === FailureType.LeftoversFound, String(failure.cause));
       assert.deepEqual((failure.cause.details as [{ leftovers: Leftover[] }])[0].leftovers, LEFTOVERS);
       assert.match(failure.message, /failed at step preflight/);
-      // Read before the invariants (nodes on two images are explained by the leftovers), and nothing after.
-      assert.deepEqual(asked(mock.calls), ['checkBlackout', 'describeCluster', 'findLeftovers']);
+      // Nothing but the pre-flight's reads.
+      assert.ok(asked(mock.calls).includes('findLeftovers'), asked(mock.calls).join(' '));
+      assert.deepEqual(notReads(asked(mock.calls)), []);
     });
 
     it(`make ${workflow}'s dry run list the refusal the real pre-flight fails with`, async () => {
@@ -91,8 +93,25 @@ describe('leftovers of interrupted runs', () => {
     const mock = cluster(false, {});
     await run(mock, 'firstStart', {});
     const calls = asked(mock.calls);
-    assert.deepEqual(calls.slice(0, 4), ['checkBlackout', 'describeCluster', 'findLeftovers', 'checkClusterInvariants']);
+    assert.deepEqual([...calls.slice(0, 5)].sort(), ['checkBlackout', 'checkClusterInvariants', 'checkDatabase', 'describeCluster', 'findLeftovers'], 'the reads first, all of them');
     assert.ok(calls.includes('startNode:node-1'));
+  });
+
+  it('are judged before the invariants, though all the reads run at once: nodes on two images are explained by the leftovers', async () => {
+    const twoImages = () => failWith(FailureType.ClusterInvariantViolated, 'node-2 runs registry.test/nocobase:1.7.0, the others 1.6.0');
+    const mock = cluster(true, { findLeftovers: async () => LEFTOVERS, checkClusterInvariants: twoImages });
+    const failure = await failureOf(run(mock, 'versionUpgrade', { image: 'registry.test/nocobase:1.7.0' }));
+    assert.ok(asked(mock.calls).includes('checkClusterInvariants'), 'the invariants were read too');
+    assert.equal(failure.type, FailureType.LeftoversFound, failure.message);
+  });
+
+  it('refuse before a read that failed after them is reported, and after a read judged before them', async () => {
+    const down = () => failWith(FailureType.DatabaseUnreachable, 'connect ECONNREFUSED 10.0.0.5:5432');
+    const leftoversFirst = await failureOf(run(cluster(true, { findLeftovers: async () => LEFTOVERS, checkDatabase: down }), 'versionUpgrade', { image: 'registry.test/nocobase:1.7.0' }));
+    assert.equal(leftoversFirst.type, FailureType.LeftoversFound, leftoversFirst.message);
+    const plan = () => failWith(FailureType.DatabaseUnreachable, 'docker: connect ECONNREFUSED /var/run/docker.sock');
+    const planFirst = await failureOf(run(cluster(true, { findLeftovers: async () => LEFTOVERS, describeCluster: plan }), 'versionUpgrade', { image: 'registry.test/nocobase:1.7.0' }));
+    assert.match(planFirst.message, /docker\.sock/, 'the plan is judged before the leftovers');
   });
 
   it('that cannot be read fail the real pre-flight but are one more problem in the dry run', async () => {

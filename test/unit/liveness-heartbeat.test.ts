@@ -4,9 +4,9 @@ import { describe, it } from 'node:test';
 import { livenessHeartbeat } from '../../src/worker/liveness-heartbeat';
 
 /** A stand-in for the SDK's activity context: only what the interceptor touches. */
-function fakeContext(previousAttempt: unknown): { context: Context; sent: unknown[] } {
+function fakeContext(previousAttempt: unknown, isLocal = false): { context: Context; sent: unknown[] } {
   const sent: unknown[] = [];
-  const context = { info: { heartbeatDetails: previousAttempt }, heartbeat: (details?: unknown) => sent.push(details) } as unknown as Context;
+  const context = { info: { heartbeatDetails: previousAttempt, isLocal }, heartbeat: (details?: unknown) => sent.push(details) } as unknown as Context;
   return { context, sent };
 }
 
@@ -32,5 +32,15 @@ describe('the liveness heartbeat every activity gets from the worker', () => {
     assert.deepEqual(sent, [{ commandId: 'c-1', exitCode: 0 }, { commandId: 'c-1', exitCode: 0 }]);
     await sleep(3_500);
     assert.equal(sent.length, 2, 'no tick after the activity ended');
+  });
+
+  it('leaves a local activity alone: it has no heartbeat, its workflow task notices a dead worker', { timeout: 20_000 }, async () => {
+    const { context, sent } = fakeContext(undefined, true);
+    const result = await livenessHeartbeat(context).inbound!.execute!({ args: [], headers: {} }, async () => {
+      await sleep(3_500);
+      return 'done';
+    });
+    assert.equal(result, 'done');
+    assert.deepEqual(sent, [], 'no tick for a local activity');
   });
 });

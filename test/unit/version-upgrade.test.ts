@@ -99,7 +99,9 @@ describe('versionUpgrade workflow', () => {
       return handle.result();
     });
     const calls = mock.calls.filter((call) => !call.endsWith(':done'));
-    assert.deepEqual(calls.slice(0, 9), ['checkBlackout', 'describeCluster', 'findLeftovers', 'checkClusterInvariants', 'checkDatabase', 'checkBackupRoom', 'ensureImages', 'imageVersion', 'setMaintenanceMode:on']);
+    // The pre-flight's reads at once (in any order), then the image, then the first change.
+    assert.deepEqual([...calls.slice(0, 6)].sort(), ['checkBackupRoom', 'checkBlackout', 'checkClusterInvariants', 'checkDatabase', 'describeCluster', 'findLeftovers']);
+    assert.deepEqual(calls.slice(6, 9), ['ensureImages', 'imageVersion', 'setMaintenanceMode:on']);
     const before = (a: string, b: string) => assert.ok(calls.indexOf(a) < calls.indexOf(b), `${a} before ${b}: ${calls.join(' ')}`);
     for (const node of ['node-1', 'node-2', 'node-3']) before(`stopNode:${node}`, 'backupDatabase');
     before('backupDatabase', 'replaceNodeImage:node-1');
