@@ -16,6 +16,7 @@ import type { RollbackDecision } from './messages';
 import { applyRetention, retentionReport } from './retention';
 import { RollbackGuide } from './rollback-guide';
 import { describeFailure, failureType, Saga, type UndoOptions } from './saga';
+import { takePatchesUpFront } from './patches';
 
 /** What a procedure's steps work with: one run's tracker, undo stack, approval and label. */
 export interface ProcedureRun<Step extends string> {
@@ -103,6 +104,7 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
   const { descriptor, input, wording } = script;
   const { cluster } = input;
   checkWorkflowId(cluster);
+  takePatchesUpFront();
   if (input.dryRun) return dryRun(descriptor, input);
   const tracker = new ProcedureTracker(descriptor.name, cluster);
   // Registered for every procedure, so a decision sent to one that asks none is recorded as

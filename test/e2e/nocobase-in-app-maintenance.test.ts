@@ -14,6 +14,7 @@ import { startProber } from '../support/prober';
 import { putSamplePluginInDemoStorage, SAMPLE_PLUGIN_PACKAGE } from '../support/nocobase-plugin-tarball';
 import { inStandinStorage } from '../support/storage-listing';
 import { stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { historyActivities } from '../support/history-activities';
 
 type Maintenance = WorkflowHandle<(input: InAppMaintenanceInput) => Promise<InAppMaintenanceResult>>;
 
@@ -63,14 +64,8 @@ describe('inAppMaintenance on three real NocoBase nodes, through the real worker
     assert.deepEqual((await applicationPlugins(stackEnv().DATABASE_URL)).get(SAMPLE_PLUGIN_PACKAGE), { enabled: true, installed: true });
     assert.equal((await inStandinStorage('[ -e /storage/.upgrading ] && echo pending || echo none', {}, 'demo')).trim(), 'none', 'the upgrade pm add asked for has run');
     // From the history: after the add, node-1 was stopped and started again and became ready
-    // before any other node was started.
-    const scheduled = ((await decodeHistory(await handle.fetchHistory(), payloadCodecsFromEnv())).events ?? []).flatMap((event) => {
-      const attributes = event.activityTaskScheduledEventAttributes;
-      if (!attributes) return [];
-      const payload = attributes.input?.payloads?.[0]?.data;
-      const input = payload ? (JSON.parse(Buffer.from(payload).toString('utf8')) as { node?: string; command?: string[] }) : {};
-      return [{ activity: attributes.activityType?.name ?? '', node: input.node }];
-    });
+    // before any other node was started (startNode is a local activity: recorded once it ran).
+    const scheduled = historyActivities((await decodeHistory(await handle.fetchHistory(), payloadCodecsFromEnv())).events ?? []);
     const added = scheduled.findIndex((entry) => entry.activity === 'runNodeCommand');
     const after = scheduled.slice(added).filter((entry) => ['stopNode', 'startNode', 'waitNodeReady'].includes(entry.activity));
     const othersStart = after.findIndex((entry) => entry.activity === 'startNode' && entry.node !== 'node-1');
