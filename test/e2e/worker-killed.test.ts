@@ -23,6 +23,11 @@ async function images(): Promise<string[]> {
   return Promise.all(containers.map(async (name) => (await docker.getContainer(name).inspect()).Config.Image));
 }
 
+/** The answer if it comes within `ms`, else undefined (the question is left to answer late). */
+function briefly<T>(answer: Promise<T>, ms = 300): Promise<T | undefined> {
+  return Promise.race([answer.catch(() => undefined), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms))]);
+}
+
 /**
  * The worker process SIGKILLed, and started again, once in every stage of a run that `stageOf`
  * names (a step, an undo) — the first moment the test sees it — until `ended` settles. Returns the
@@ -48,7 +53,9 @@ function killInEveryStage(
       if (description) {
         const pending = (description.raw.pendingActivities ?? []).map((activity) => activity.activityType?.name ?? '').filter((name) => name && !BESIDE_STEPS.has(name));
         let stage = stageOf(undefined, pending);
-        if (!stage && needsStatus) stage = stageOf(await handle.query(statusQuery).catch(() => undefined), pending);
+        // A query waits for a worker (seconds after a kill, while the server gives up on the dead
+        // one's sticky queue): a short stage would pass unseen meanwhile, so it gets 300 ms.
+        if (!stage && needsStatus) stage = stageOf(await briefly(handle.query(statusQuery)), pending);
         if (stage && !killed.includes(stage) && !done) {
           killed.push(stage);
           await suite.worker.kill();
