@@ -89,8 +89,10 @@ describe('payloads encrypted end to end on the real Temporal server', () => {
     assert.ok(stored.some(({ path }) => path.includes('workflowExecutionStartedEventAttributes.input')), 'the input is a payload of the history');
     assert.ok(stored.some(({ path }) => path.includes('encodedAttributes')), 'the failure message is a payload of the history');
     for (const { path, payload } of stored) {
-      // patched() markers: the SDK's own patch IDs, written by the worker's core below the codec.
-      if (!path.includes('markerRecordedEventAttributes.details.patch-data')) {
+      // Written by the worker's core below the codec: patched() markers (the SDK's own patch IDs)
+      // and a local activity's bookkeeping (sequence, attempt, activity type, times; its input is
+      // not recorded and its result is encrypted like any other). None of it names the cluster.
+      if (!path.includes('markerRecordedEventAttributes.details.patch-data') && !path.includes('markerRecordedEventAttributes.details.data')) {
         assert.equal(text(payload.metadata?.encoding), ENCRYPTED_ENCODING, `${path} is stored unencrypted`);
         assert.equal(text(payload.metadata?.[KEY_ID_METADATA]), keyId, path);
       }
