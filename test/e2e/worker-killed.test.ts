@@ -2,6 +2,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Client as PgClient } from 'pg';
+import { nodeContainerSpec } from '../../scripts/stack/demo-cluster';
 import { taskQueue } from '../../src/client/task-queue';
 import { UPGRADE_STEPS } from '../../src/procedures/version-upgrade';
 import { approveSignal, rejectSignal, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
@@ -9,10 +10,11 @@ import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workfl
 import { versionUpgrade } from '../../src/workflows';
 import { fingerprint } from '../support/business-data';
 import { STANDIN_WORKFLOW_ID as workflowId, e2eSuite, until } from '../support/e2e-suite';
-import { stackDeps, stackEnv } from '../support/stack';
+import { stackDeps, stackEnv, standinOptions } from '../support/stack';
 import { standinStorageListing } from '../support/storage-listing';
 import { startWorkerProcess } from '../support/worker-process';
 
+type E2eClient = ReturnType<typeof e2eSuite>['client'];
 type Upgrade = WorkflowHandle<(input: VersionUpgradeInput) => Promise<VersionUpgradeResult>>;
 const containers = ['standin-node-1', 'standin-node-2', 'standin-node-3'];
 /** The load-balancer watch runs beside every wait and is no step of its own. */
@@ -23,9 +25,27 @@ async function images(): Promise<string[]> {
   return Promise.all(containers.map(async (name) => (await docker.getContainer(name).inspect()).Config.Image));
 }
 
-/** The answer if it comes within `ms`, else undefined (the question is left to answer late). */
-function briefly<T>(answer: Promise<T>, ms = 300): Promise<T | undefined> {
-  return Promise.race([answer.catch(() => undefined), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms))]);
+/**
+ * Node 3 recreated as a NocoBase that ignores SIGTERM, and serving again: the stop-nodes step then
+ * lasts until Docker kills it after timeouts.nodeStop. A stand-in that obeys stops in about 0.2 s,
+ * less than one look after the kill in the pre-flight, which CI once saw pass unseen.
+ */
+async function nodeThreeIgnoresSigterm(): Promise<void> {
+  const options = standinOptions();
+  const docker = stackDeps().docker(options.dockerHost);
+  await docker.getContainer('standin-node-3').remove({ force: true });
+  await (await docker.createContainer(nodeContainerSpec(options, 3, { env: { STANDIN_IGNORE_SIGTERM: 'true' } }))).start();
+  const health = `http://127.0.0.1:${options.nodePorts[2]}/api/__health_check`;
+  await until('node 3 serving again', async () => ((await fetch(health)).status === 200 ? true : undefined));
+}
+
+/**
+ * The status if a worker answers within `ms`, else undefined. The gRPC deadline ends the call
+ * itself: a query merely raced against a timer went on retrying after the test, and its retry on
+ * the closed connection failed the file.
+ */
+function briefStatus(client: E2eClient, handle: Upgrade, ms = 300): Promise<ProcedureStatus | undefined> {
+  return client.withDeadline(Date.now() + ms, () => handle.query(statusQuery)).catch(() => undefined);
 }
 
 /**
@@ -55,7 +75,7 @@ function killInEveryStage(
         let stage = stageOf(undefined, pending);
         // A query waits for a worker (seconds after a kill, while the server gives up on the dead
         // one's sticky queue): a short stage would pass unseen meanwhile, so it gets 300 ms.
-        if (!stage && needsStatus) stage = stageOf(await briefly(handle.query(statusQuery)), pending);
+        if (!stage && needsStatus) stage = stageOf(await briefStatus(suite.client, handle), pending);
         if (stage && !killed.includes(stage) && !done) {
           killed.push(stage);
           await suite.worker.kill();
@@ -84,14 +104,19 @@ describe('versionUpgrade with its worker SIGKILLed in every step, on the stand-i
     await db.connect();
     await db.query(`CREATE TABLE padding AS SELECT g AS id, md5(g::text) || repeat('x', 400) AS filler FROM generate_series(1, 150000) g`);
     await db.end();
+    await nodeThreeIgnoresSigterm();
     const handle = await start();
     const ended = handle.result();
     // The server's pending activities answer at once, a query only between workflow tasks: a
     // node's wait is start-first-node before the approval and start-other-nodes after it (the
     // quick steps around it run as local activities and are never pending).
     let approved = false;
-    const stageOf = (status: ProcedureStatus | undefined, pending: string[]) =>
-      pending.includes('waitNodeReady') ? (approved ? 'start-other-nodes' : 'start-first-node') : status?.outcome === 'running' ? status.step : undefined;
+    const stageOf = (status: ProcedureStatus | undefined, pending: string[]) => {
+      if (pending.includes('waitNodeReady')) return approved ? 'start-other-nodes' : 'start-first-node';
+      if (pending.some((name) => name === 'stopNode' || name === 'suspendRestartPolicy')) return 'stop-nodes';
+      if (pending.some((name) => name.startsWith('backup'))) return 'backup';
+      return status?.outcome === 'running' ? status.step : undefined;
+    };
     const killer = killInEveryStage(suite, handle, stageOf, ended);
     await until('a kill while the decision is awaited', async () => (killer.killed.includes('verify') ? true : undefined), 600_000);
     await until('the decision request', async () => ((await handle.query(statusQuery)).approval?.state === 'awaiting' ? true : undefined));
