@@ -2,7 +2,6 @@ import type { WorkflowHandle } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Client as PgClient } from 'pg';
-import { nodeContainerSpec } from '../../scripts/stack/demo-cluster';
 import { taskQueue } from '../../src/client/task-queue';
 import { UPGRADE_STEPS } from '../../src/procedures/version-upgrade';
 import { approveSignal, rejectSignal, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
@@ -10,7 +9,7 @@ import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workfl
 import { versionUpgrade } from '../../src/workflows';
 import { fingerprint } from '../support/business-data';
 import { STANDIN_WORKFLOW_ID as workflowId, e2eSuite, until } from '../support/e2e-suite';
-import { stackDeps, stackEnv, standinOptions } from '../support/stack';
+import { recreateStandinNode, stackDeps, stackEnv, standinOptions } from '../support/stack';
 import { standinStorageListing } from '../support/storage-listing';
 import { startWorkerProcess } from '../support/worker-process';
 
@@ -31,10 +30,9 @@ async function images(): Promise<string[]> {
  * less than one look after the kill in the pre-flight, which CI once saw pass unseen.
  */
 async function nodeThreeIgnoresSigterm(): Promise<void> {
+  await recreateStandinNode(3, { STANDIN_IGNORE_SIGTERM: 'true' });
   const options = standinOptions();
-  const docker = stackDeps().docker(options.dockerHost);
-  await docker.getContainer('standin-node-3').remove({ force: true });
-  await (await docker.createContainer(nodeContainerSpec(options, 3, { env: { STANDIN_IGNORE_SIGTERM: 'true' } }))).start();
+  await stackDeps().docker(options.dockerHost).getContainer(containers[2]!).start();
   const health = `http://127.0.0.1:${options.nodePorts[2]}/api/__health_check`;
   await until('node 3 serving again', async () => ((await fetch(health)).status === 200 ? true : undefined));
 }

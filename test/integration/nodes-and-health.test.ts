@@ -5,10 +5,10 @@ import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { Client } from 'pg';
-import { nodeContainerSpec, readStandinEvents } from '../../scripts/stack/demo-cluster';
+import { readStandinEvents } from '../../scripts/stack/demo-cluster';
 import { createActivities } from '../../src/activities';
 import { FailureType } from '../../src/common/failure-types';
-import { standinActivities, standinOptions, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { recreateStandinNode, standinActivities, standinOptions, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
 
 const cluster = 'standin';
 
@@ -43,13 +43,6 @@ async function withAdmin<T>(work: (client: Client) => Promise<T>): Promise<T> {
 }
 
 /** Recreates a stand-in container with extra settings (the suite's reset puts it back). */
-async function recreateNode(index: number, env: Record<string, string>): Promise<void> {
-  const options = standinOptions();
-  const docker = stackDeps().docker(options.dockerHost);
-  await docker.getContainer(`standin-node-${index}`).remove({ force: true });
-  await docker.createContainer(nodeContainerSpec(options, index, { env }));
-}
-
 describe('node and health activities against the real Docker engine and stand-in', () => {
   const suite = standinActivities();
 
@@ -175,7 +168,7 @@ describe('node and health activities against the real Docker engine and stand-in
     await db.connect();
     await db.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
     await db.end();
-    await recreateNode(1, { DB_USER: role, DB_PASSWORD: password });
+    await recreateStandinNode(1, { DB_USER: role, DB_PASSWORD: password });
     try {
       await runActivity(short.startNode, { cluster, node: 'node-1' });
       await runActivity(short.waitNodeReady, { cluster, node: 'node-1', requirePlugins: true, expectVersion: '1.6.0' });
@@ -190,7 +183,7 @@ describe('node and health activities against the real Docker engine and stand-in
     } finally {
       await runActivity(short.stopNode, { cluster, node: 'node-1' });
       await shortDeps.close();
-      await recreateNode(1, {});
+      await recreateStandinNode(1, {});
       await withAdmin(async (client) => {
         await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]);
         // DROP OWNED revokes the grants in the database it runs in; a dropped database has none.
@@ -204,7 +197,7 @@ describe('node and health activities against the real Docker engine and stand-in
   });
 
   it('stops a node that ignores SIGTERM: killed after timeouts.nodeStop, its process gone when the activity returns', async () => {
-    await recreateNode(3, { STANDIN_IGNORE_SIGTERM: 'true' });
+    await recreateStandinNode(3, { STANDIN_IGNORE_SIGTERM: 'true' });
     const config = stackConfig((standin) => {
       standin.timeouts.nodeStop = 2_000;
     });
@@ -224,7 +217,7 @@ describe('node and health activities against the real Docker engine and stand-in
       assert.equal(events.at(-1), 'stop-ignored', 'SIGTERM arrived and was ignored; SIGKILL left no event');
     } finally {
       await shortDeps.close();
-      await recreateNode(3, {});
+      await recreateStandinNode(3, {});
     }
   });
 

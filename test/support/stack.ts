@@ -5,7 +5,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { loadConfig } from '../../src/config/load';
 import type { ClusterConfig, MaintenanceConfig } from '../../src/config/schema';
 import { buildDeps, type WorkerDeps } from '../../src/worker/deps';
-import { demoOptionsFromEnv, resetDemoCluster, resetLoadBalancer as resetClusterLoadBalancer, standinOptionsFromEnv, type DemoClusterOptions } from '../../scripts/stack/demo-cluster';
+import { demoOptionsFromEnv, nodeContainerSpec, resetDemoCluster, resetLoadBalancer as resetClusterLoadBalancer, standinOptionsFromEnv, type DemoClusterOptions } from '../../scripts/stack/demo-cluster';
 
 const REQUIRED = [
   'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'DOCKER_HOST', 'REGISTRY', 'DATABASE_URL', 'LB_URL', 'SMTP_MAILDIR',
@@ -42,6 +42,17 @@ export function stackDeps(config: MaintenanceConfig = stackConfig()): WorkerDeps
 export function standinOptions(): DemoClusterOptions {
   stackEnv();
   return { ...standinOptionsFromEnv(process.env), seconds: { install: 2, upgrade: 2, plugin: 1 }, log: () => undefined };
+}
+
+/**
+ * Stand-in node `index` removed and created again (stopped) with extra environment: a node that
+ * behaves differently for one test (another database role, SIGTERM ignored). `{}` puts it back.
+ */
+export async function recreateStandinNode(index: number, env: Record<string, string>): Promise<void> {
+  const options = standinOptions();
+  const docker = stackDeps().docker(options.dockerHost);
+  await docker.getContainer(`standin-node-${index}`).remove({ force: true });
+  await docker.createContainer(nodeContainerSpec(options, index, { env }));
 }
 
 /** The `demo` cluster: three real NocoBase nodes. */
