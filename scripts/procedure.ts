@@ -7,7 +7,7 @@
  *   npm run in-app           -- --cluster demo [--operations '<JSON list>'] [--dry-run] [--wait]
  *   npm run approve          -- --cluster demo (--token TOKEN | --by alice) [--run-id RUN] [--comment TEXT]
  *   npm run reject           -- --cluster demo (--token TOKEN | --by alice) [--run-id RUN] [--reason TEXT]
- *   npm run maintenance-done -- --cluster demo --by bob
+ *   npm run maintenance-done -- --cluster demo (--by bob | --token TOKEN)
  *   npm run status           -- --cluster demo
  *
  * Any start also accepts --force-reason TEXT (start on a blackout day). Starts print the workflow
@@ -114,7 +114,8 @@ async function main(): Promise<void> {
         return;
       }
       case 'maintenance-done':
-        await handle.signal(maintenanceDoneSignal, { by: values.by ?? fail('--by is required: who did the work') });
+        // Signed mode: the token mailed for maintenanceDone; open mode: who did the work.
+        await handle.signal(maintenanceDoneSignal, values.token !== undefined ? { token: values.token } : { by: values.by ?? fail('--by (open mode) or --token (signed mode, from your mail) is required') });
         console.log(`told ${workflowId} the manual work is done`);
         return;
       case 'status':

@@ -40,7 +40,10 @@ export function createApprovalPage({ client, keys }: ApprovalPageOptions): Serve
       if (description.status.name !== 'RUNNING') return send(response, 410, refusedPage('This procedure has ended', `run ${claims.rid} of ${claims.wid} is ${description.status.name.toLowerCase()}: nothing awaits a decision`));
       const status = await handle.query(statusQuery);
       const wanted = url.searchParams.get('d') === 'reject' ? 'reject' : 'approve';
-      const decision = claims.kinds.includes(wanted) ? wanted : claims.kinds[0]!;
+      // The page decides approve and reject only; a token for a rollback's decision is used from the CLI or the UI.
+      const kinds = claims.kinds.filter((kind): kind is 'approve' | 'reject' => kind === 'approve' || kind === 'reject');
+      if (kinds.length === 0) return send(response, 400, refusedPage('Not decided on this page', `this token is for ${claims.kinds.join(' or ')}: use the command in your mail`));
+      const decision = kinds.includes(wanted) ? wanted : kinds[0]!;
       return send(response, 200, decisionPage(claims, status, decision, url.pathname));
     }
     if (request.method !== 'POST') return send(response, 405, refusedPage('Not allowed', 'open the link, then confirm with the button'));

@@ -9,7 +9,14 @@
 
 export const TOKEN_PREFIX = 'nma1';
 
-export type DecisionKind = 'approve' | 'reject';
+/**
+ * What a token may decide: the approval (approve, reject), the end of manual work
+ * (maintenanceDone), and a blocked rollback's decisions (retryRollback, abandon, and
+ * confirmDataLoss: a retryRollback that accepts losing what users wrote). A token mailed for one
+ * kind of decision never takes another.
+ */
+export const DECISION_KINDS = ['approve', 'reject', 'maintenanceDone', 'retryRollback', 'abandon', 'confirmDataLoss'] as const;
+export type DecisionKind = (typeof DECISION_KINDS)[number];
 
 export interface TokenClaims {
   /** The key that signed it (its `id` in the configuration's `approvals.keys`). */
@@ -94,7 +101,7 @@ export function parseToken(token: unknown): ParsedToken | { malformed: string } 
     typeof claims !== 'object' || claims === null ||
     strings.some((key) => typeof claims[key] !== 'string' || claims[key] === '') ||
     typeof claims.iat !== 'number' || typeof claims.exp !== 'number' ||
-    !Array.isArray(claims.kinds) || claims.kinds.some((kind) => kind !== 'approve' && kind !== 'reject')
+    !Array.isArray(claims.kinds) || claims.kinds.some((kind) => !(DECISION_KINDS as readonly unknown[]).includes(kind))
   ) {
     return { malformed: 'the token is damaged (its claims are incomplete): copy it whole from the mail' };
   }

@@ -118,4 +118,18 @@ export interface ApprovalPolicyPlan {
   maxApprovalWaitMs?: number;
   /** Whether the worker can mail signed links (it has `approvals.keys` and `pageUrl`). */
   links: boolean;
+  /**
+   * Other names of the approvers (a login, a second address) → the name they stand for, all in
+   * lower case: decisions are compared and recorded under that one canonical name. Plans made
+   * before it carry none, and compare names as they did then.
+   */
+  aliases?: Record<string, string>;
+}
+
+/**
+ * Distinct approvals a run needs: under the two-person rule at least two, whatever the input says
+ * about who started it (so the starter can be at most one of them).
+ */
+export function approvalsNeeded(rules: Pick<ApprovalPolicyPlan, 'minApprovals' | 'twoPersonRule'>): number {
+  return rules.twoPersonRule ? Math.max(2, rules.minApprovals) : rules.minApprovals;
 }

@@ -16,14 +16,27 @@ export const approvalPolicySchema = z
     mode: z.enum(['open', 'signed'], { error: 'expected open or signed' }).default('open'),
     /** Distinct approvers whose approval is needed; one rejection is enough to reject. */
     minApprovals: z.number().int().min(1).default(1),
-    /** Whoever started the run (its input's `startedBy`) may not approve it. */
+    /**
+     * At least two distinct approvers must approve (more if `minApprovals` says so), whatever the
+     * input's `startedBy` claims: the starter can be at most one of them. Signed mode only: in
+     * open mode a name is typed, so one person could approve twice under two names.
+     */
     twoPersonRule: z.boolean().default(false),
+    /**
+     * Other names of an approver → the name in `approvers` they stand for (a login such as
+     * `alice` → `alice@example.com`): names are compared, case-insensitively, in that one form.
+     */
+    aliases: z.record(z.string().min(1), z.string().min(1)).default({}),
     /** Whether a start may say `approval.onTimeout: proceed` (go on when nobody answers). */
     allowProceedOnTimeout: z.boolean().default(false),
     /** The longest a decision may be waited for: a longer `approval.timeout` is shortened to it, `wait` refused. */
     maxApprovalWait: duration.optional(),
   })
-  .default({ approvers: [], mode: 'open', minApprovals: 1, twoPersonRule: false, allowProceedOnTimeout: false });
+  .refine((policy) => !policy.twoPersonRule || policy.mode === 'signed', {
+    path: ['twoPersonRule'],
+    message: 'the two-person rule needs mode: signed (in open mode anyone can type two names); set mode: signed, or drop twoPersonRule',
+  })
+  .default({ approvers: [], mode: 'open', minApprovals: 1, twoPersonRule: false, aliases: {}, allowProceedOnTimeout: false });
 
 const keySchema = z
   .strictObject({

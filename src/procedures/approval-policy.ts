@@ -1,5 +1,5 @@
 import { FailureType } from '../common/failure-types';
-import type { ApprovalPolicyPlan, ClusterPlan } from '../common/procedure-types';
+import { approvalsNeeded, type ApprovalPolicyPlan, type ClusterPlan } from '../common/procedure-types';
 import type { ApprovalPolicy } from './approval-input';
 import type { Problem } from './descriptor';
 
@@ -20,14 +20,17 @@ export function approvalPolicyProblems(plan: Pick<ClusterPlan, 'cluster' | 'appr
   if (input.policy.onTimeout === 'wait' && rules.maxApprovalWaitMs !== undefined) {
     refuse(`"approval.onTimeout": "wait" is not allowed on ${cluster}: its approval policy waits at most maxApprovalWait (${rules.maxApprovalWaitMs / 1000} s); use "rollback"`);
   }
-  if (rules.twoPersonRule && !input.startedBy) {
-    refuse(`${cluster} has the two-person rule: say who starts the run with "startedBy": "<you>" (the npm wrappers and maintenance windows fill it in), so that someone else approves it`);
+  // No refusal without "startedBy" (a maintenance window names nobody): the rule needs two
+  // distinct signed approvals whoever started the run.
+  if (rules.twoPersonRule && rules.mode !== 'signed') {
+    refuse(`${cluster} has the two-person rule but takes decisions in open mode, where one person can type two names: set its approval mode to signed`, FailureType.Misconfigured);
   }
   if (rules.mode === 'signed' && !rules.links) {
     refuse(`${cluster} takes only signed approvals, but the worker's configuration has no "approvals:" section (signing keys and page URL) to mail the links with`, FailureType.Misconfigured);
   }
-  if (plan.approvers.length > 0 && rules.minApprovals > plan.approvers.length) {
-    refuse(`${cluster} needs ${rules.minApprovals} distinct approvals but lists only ${plan.approvers.length} approver(s)`, FailureType.Misconfigured);
+  const needed = approvalsNeeded(rules);
+  if (plan.approvers.length > 0 && needed > plan.approvers.length) {
+    refuse(`${cluster} needs ${needed} distinct approvals${rules.twoPersonRule ? ' (the two-person rule)' : ''} but lists only ${plan.approvers.length} approver(s)`, FailureType.Misconfigured);
   }
   return problems;
 }

@@ -1,6 +1,6 @@
 import { ApplicationFailure, condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
-import { claimsRefusal, parseToken, type TokenClaims } from '../common/approval-token';
-import type { ApprovalPolicyPlan } from '../common/procedure-types';
+import { claimsRefusal, parseToken, type DecisionKind, type TokenClaims } from '../common/approval-token';
+import { approvalsNeeded, type ApprovalPolicyPlan } from '../common/procedure-types';
 import type { TimeoutPolicy } from '../procedures/approval-input';
 import { quick } from './activity-options';
 import { approveSignal, decideUpdate, rejectSignal, type ApprovalStatus, type Decision, type DecisionChannel, type IgnoredDecision, type RecordedDecision } from './messages';
@@ -11,6 +11,10 @@ const MAX_IGNORED = 20;
 const MAX_INVALID_TOKENS = 10;
 /** The failure type of a decision the `decide` update refused after its validator let it through. */
 const REFUSED = 'DecisionRefused';
+/** Two-person rule: two distinct approvals whatever `startedBy` says; names compared through the aliases. */
+export const TWO_PERSON_PATCH = 'two-person-needs-two-approvers';
+/** Signed mode: maintenanceDone and the rollback's decisions take mailed tokens too. */
+export const SIGNED_EVERY_DECISION_PATCH = 'signed-every-decision';
 
 type Judged = { refusal: string } | { who: string; how: DecisionChannel; claims?: TokenClaims };
 
@@ -34,6 +38,10 @@ export class Approval {
   /** nonce → what it did: a token decides once, across worker restarts (replayed from history). */
   private readonly used = new Map<string, string>();
   private invalidTokens = 0;
+  /** Under a policy whose plan carries aliases: other name → canonical name. */
+  private aliases: Record<string, string> | undefined;
+  /** Signed mode covers maintenanceDone and the rollback's decisions too (runs since the patch). */
+  private signedEverywhere = false;
 
   constructor(approvers: string[] = []) {
     this.approvers = approvers;
@@ -48,6 +56,12 @@ export class Approval {
     this.approvers = approvers;
     this.status.approvers = approvers;
     if (!rules) return;
+    // Taken here, in the workflow's own flow: a validator must never record a patch.
+    if (patched(TWO_PERSON_PATCH)) {
+      rules = { ...rules, minApprovals: approvalsNeeded(rules) };
+      this.aliases = rules.aliases ?? {};
+    }
+    this.signedEverywhere = rules.mode === 'signed' && patched(SIGNED_EVERY_DECISION_PATCH);
     this.rules = rules;
     this.startedBy = startedBy;
     // Nobody learns from the status whose name to claim.
@@ -64,7 +78,60 @@ export class Approval {
 
   /** Whether `who` may decide on this cluster. */
   isApprover(who: string): boolean {
-    return this.approvers.length === 0 || this.approvers.includes(who);
+    if (this.approvers.length === 0) return true;
+    if (!this.aliases) return this.approvers.includes(who);
+    const name = this.canonical(who);
+    return this.approvers.some((approver) => this.canonical(approver) === name);
+  }
+
+  /**
+   * The one form a person's names are compared and recorded in: trimmed, lower case, through the
+   * policy's aliases. Runs from before the aliases keep the name as given.
+   */
+  canonical(who: string): string {
+    if (!this.aliases) return who;
+    const name = who.trim().toLowerCase();
+    return this.aliases[name] ?? name;
+  }
+
+  /** Whether every decision of this run (maintenanceDone, retryRollback, abandon) needs a mailed token. */
+  get signedOnly(): boolean {
+    return this.signedEverywhere;
+  }
+
+  /**
+   * Why `token` cannot take a decision of this `kind` now (the checks that need no key), or its
+   * claims. For the decisions other than approve and reject; the caller then redeems it.
+   */
+  judgeToken(token: unknown, kind: DecisionKind): { refusal: string } | { claims: TokenClaims } {
+    if (token === undefined) return { refusal: signedOnlyRefusal(kind) };
+    const parsed = parseToken(token);
+    if ('malformed' in parsed) return { refusal: parsed.malformed };
+    if (this.invalidTokens >= MAX_INVALID_TOKENS) return { refusal: `this run refused ${MAX_INVALID_TOKENS} tokens with a bad signature and checks no more` };
+    const { workflowId, runId } = workflowInfo();
+    const wrong = claimsRefusal(parsed.claims, { workflowId, runId, nowMs: Date.now(), decision: kind });
+    if (wrong) return { refusal: wrong };
+    const used = this.used.get(parsed.claims.nonce);
+    if (used) return { refusal: `this link was already used (${used}): each link decides once` };
+    if (!this.isApprover(parsed.claims.sub)) return { refusal: `${parsed.claims.sub} is not an approver of this cluster` };
+    return { claims: parsed.claims };
+  }
+
+  /**
+   * Has the token's signature checked where the key is (an activity) and uses it up: it decides
+   * once. Returns who decides (the person it was mailed to); a bad token throws DecisionRefused.
+   */
+  async redeem(token: string, claims: TokenClaims, what: string): Promise<string> {
+    // Reserved before the check: the same token sent twice at once decides once.
+    this.used.set(claims.nonce, 'being checked');
+    const verdict = await quick.verifyApprovalToken({ token });
+    if (!verdict.valid) {
+      this.used.delete(claims.nonce);
+      this.invalidTokens++;
+      throw ApplicationFailure.nonRetryable(verdict.reason ?? 'the token is not valid', REFUSED);
+    }
+    this.used.set(claims.nonce, `${what}, at ${now()}`);
+    return this.canonical(claims.sub);
   }
 
   get policy(): ApprovalPolicyPlan | undefined {
@@ -149,11 +216,13 @@ export class Approval {
       how = 'open';
     }
     if (!this.isApprover(who)) return refuse(`${who} is not an approver of this cluster`);
-    if (input.decision === 'approve' && rules?.twoPersonRule && samePerson(who, this.startedBy)) {
+    who = this.canonical(who);
+    // Since the patch the rule needs two distinct approvers instead, which a starter cannot sidestep.
+    if (input.decision === 'approve' && rules?.twoPersonRule && !this.aliases && samePerson(who, this.startedBy)) {
       return refuse(`${who} started this run; under the two-person rule someone else must approve it`);
     }
     const approvals = (this.status.audit ?? []).filter((entry) => entry.decision === 'approve');
-    if (input.decision === 'approve' && approvals.some((entry) => samePerson(entry.by, who))) {
+    if (input.decision === 'approve' && approvals.some((entry) => samePerson(this.canonical(entry.by), who))) {
       return refuse(`${who} has already approved; ${(rules?.minApprovals ?? 1) - approvals.length} more approval(s) from other approvers are needed`);
     }
     return { who, how, ...(claims ? { claims } : {}) };
@@ -206,6 +275,12 @@ export class Approval {
     this.status.state = input.decision === 'approve' ? 'approved' : 'rejected';
     return decision;
   }
+}
+
+function signedOnlyRefusal(kind: DecisionKind): string {
+  const { workflowId, runId } = workflowInfo();
+  const how = kind === 'maintenanceDone' ? `temporal workflow signal --workflow-id ${workflowId} --run-id ${runId} --name maintenanceDone --input '{"token":"<token from the mail>"}'` : `temporal workflow update execute --workflow-id ${workflowId} --run-id ${runId} --name ${kind === 'confirmDataLoss' ? 'retryRollback' : kind} --input '{"token":"<token from the mail>"${kind === 'confirmDataLoss' ? ',"confirmDataLoss":true' : ''}${kind === 'abandon' ? ',"reason":"<why>"' : ''}}'`;
+  return `this cluster takes only signed decisions: send the token mailed to you for ${kind}: ${how}`;
 }
 
 function samePerson(a: string | undefined, b: string | undefined): boolean {

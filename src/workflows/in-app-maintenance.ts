@@ -8,7 +8,7 @@ import { maintenanceDoneSignal, type IgnoredDecision, type OperationOutcome, typ
 import type { Approval } from './approval';
 import { KeptNodeUpgrade } from './kept-node-upgrade';
 import { bringUp, restoreTraffic, rolloutOrder, startAppsThenWorkers, stopNodes, whileHolding } from './node-rollout';
-import { notify } from './notify';
+import { notify, requestSigned } from './notify';
 import { commonPreflight } from './preflight';
 import { runProcedure, type ProcedureRun } from './procedure';
 import { outcomeReport } from './procedure-mail';
@@ -57,7 +57,20 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
   /** Set while the maintenance step waits for the signal; the runner's approval, once it runs. */
   let awaitingDone = false;
   let approval: Approval | undefined;
-  setHandler(maintenanceDoneSignal, (done) => {
+  setHandler(maintenanceDoneSignal, async (done) => {
+    if (approval?.signedOnly) {
+      // Signed mode: only the token mailed for it ends the manual work, as the person it names.
+      const by = String(done?.by ?? '(a token)');
+      const judged = awaitingDone ? approval.judgeToken(done?.token, 'maintenanceDone') : { refusal: 'maintenanceDone is taken only while the maintenance step waits for it' };
+      if ('refusal' in judged) return approval.ignore({ decision: 'maintenanceDone', by, why: judged.refusal });
+      try {
+        const who = await approval.redeem(done.token!, judged.claims, 'maintenanceDone');
+        if (awaitingDone) doneBy ??= who;
+      } catch (error) {
+        approval.ignore({ decision: 'maintenanceDone', by, why: describeFailure(error) });
+      }
+      return;
+    }
     if (typeof done?.by !== 'string' || done.by.trim() === '') return;
     const refusal = checkDone ? maintenanceDoneRefusal(done.by, awaitingDone, approval) : undefined;
     if (refusal) approval?.ignore({ decision: 'maintenanceDone', by: done.by, why: refusal });
@@ -136,7 +149,9 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
         if (input.operations.length === 0) {
           tracker.waitingFor(`the maintenanceDone signal: work in the application on ${first}, then send it`);
           awaitingDone = true;
-          await notify(cluster, `in-app maintenance: ${first} alone serves, waiting for your work`, manualWorkMail(first), 'approvers');
+          const subject = `in-app maintenance: ${first} alone serves, waiting for your work`;
+          if (run.approval.signedOnly) await requestSigned(cluster, subject, manualWorkMail(first, true), ['maintenanceDone']);
+          else await notify(cluster, subject, manualWorkMail(first, false), 'approvers');
           await condition(() => doneBy !== undefined);
           awaitingDone = false;
           tracker.status.maintenanceDoneBy = doneBy;
@@ -247,11 +262,12 @@ function maintenanceDoneRefusal(by: string, awaiting: boolean, approval: Approva
   return undefined;
 }
 
-function manualWorkMail(node: string): string {
+function manualWorkMail(node: string, signed: boolean): string {
   const { namespace, workflowId, runId } = workflowInfo();
   return [
     `${node} alone serves the application now; the other nodes are stopped and out of the load balancer.`,
-    'Do the plugin management, backup or migration in the application, then tell the procedure:',
-    `  temporal workflow signal --namespace ${namespace} --workflow-id ${workflowId} --run-id ${runId} --name maintenanceDone --input '{"by":"<you>"}'`,
+    // Signed mode: each approver's copy adds the command with their own token.
+    `Do the plugin management, backup or migration in the application, then tell the procedure${signed ? ' with your token below.' : ':'}`,
+    ...(signed ? [] : [`  temporal workflow signal --namespace ${namespace} --workflow-id ${workflowId} --run-id ${runId} --name maintenanceDone --input '{"by":"<you>"}'`]),
   ].join('\n');
 }

@@ -119,16 +119,22 @@ export interface RollbackStatus {
   /** Set when the next undo destroys data people wrote: the words an operator confirms with `confirmDataLoss`. */
   dataLoss?: string;
   attempts: number;
-  decisions: (RollbackDecision & { action: 'retryRollback' | 'abandon'; at: string })[];
+  decisions: (TakenRollbackDecision & { action: 'retryRollback' | 'abandon'; at: string })[];
 }
 
 /** `retryRollback` once the cause is fixed, or `abandon` to leave the cluster as it is, with who and why. */
 export interface RollbackDecision {
-  by: string;
+  /** Who decides (open mode); with a token, the person it was mailed to decides, whatever this says. */
+  by?: string;
+  /** Signed mode: the token mailed with the rollback-blocked mail for this kind of decision. */
+  token?: string;
   reason?: string;
   /** Required when the status names a `dataLoss`: the operator read it and accepts it. */
   confirmDataLoss?: boolean;
 }
+
+/** A rollback decision as taken: who decided, never the token. */
+export type TakenRollbackDecision = Omit<RollbackDecision, 'by' | 'token'> & { by: string };
 
 export interface OperationOutcome {
   /** e.g. "pm enable @nocobase/plugin-map" or "backup". */
@@ -154,8 +160,11 @@ export const rejectSignal = defineSignal<[RejectDecision]>('reject');
  */
 export const decideUpdate = defineUpdate<RecordedDecision, [Decision]>('decide');
 
-/** `temporal workflow signal --name maintenanceDone --input '{"by":"alice"}'`: the manual work is finished. */
-export const maintenanceDoneSignal = defineSignal<[{ by: string }]>('maintenanceDone');
+/**
+ * `temporal workflow signal --name maintenanceDone --input '{"by":"alice"}'`: the manual work is
+ * finished. In signed mode `{"token": "<from the mail>"}` instead.
+ */
+export const maintenanceDoneSignal = defineSignal<[{ by?: string; token?: string }]>('maintenanceDone');
 
 /**
  * `temporal workflow update execute --name retryRollback --input '{"by":"alice"}'`: run the undos

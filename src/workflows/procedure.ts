@@ -12,7 +12,7 @@ import { checkWorkflowId, runLabel } from './run-identity';
 import { notify } from './notify';
 import { outcomeReport } from './procedure-mail';
 import { ProcedureTracker } from './procedure-tracker';
-import type { RollbackDecision } from './messages';
+import type { TakenRollbackDecision } from './messages';
 import { applyRetention, retentionReport } from './retention';
 import { RollbackGuide } from './rollback-guide';
 import { describeFailure, failureType, Saga, type UndoOptions } from './saga';
@@ -112,7 +112,7 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
   const approval = new Approval();
   tracker.status.approval = approval.status;
   const saga = new Saga();
-  const guide = new RollbackGuide(tracker.status, () => approval.allowed());
+  const guide = new RollbackGuide(tracker.status, approval);
   let rollbackDeadlineMs = DEFAULT_ROLLBACK_DEADLINE_MS;
   const run: ProcedureRun<Step> = {
     cluster,
@@ -208,7 +208,7 @@ async function undoAll(
   saga: Saga,
   guide: RollbackGuide,
   deadlineMs: number,
-): Promise<{ compensations: CompensationOutcome[]; abandoned?: RollbackDecision }> {
+): Promise<{ compensations: CompensationOutcome[]; abandoned?: TakenRollbackDecision }> {
   const budget = { deadlineMs, dataLossConfirmed: false };
   let compensations = await saga.compensate(budget);
   if (!script.undoFailureIsFatal) return { compensations };
@@ -228,7 +228,7 @@ async function undoAll(
  * Why the retention must not run after this rollback, or undefined when it was undone cleanly on
  * its own: after a failed, helped or abandoned rollback a person may need every copy there is.
  */
-function notCleanlyUndone(compensations: CompensationOutcome[], abandoned: RollbackDecision | undefined, tracker: ProcedureTracker): string | undefined {
+function notCleanlyUndone(compensations: CompensationOutcome[], abandoned: TakenRollbackDecision | undefined, tracker: ProcedureTracker): string | undefined {
   if (abandoned) return `the rollback was abandoned by ${abandoned.by}: what is on the database server may be needed`;
   const broken = compensations.filter((outcome) => !outcome.ok);
   if (broken.length > 0) return `undoing did not finish (${broken.map((outcome) => outcome.step).join('; ')}): what is on the database server may be needed`;

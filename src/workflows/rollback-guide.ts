@@ -1,7 +1,9 @@
-import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { DecisionKind, TokenClaims } from '../common/approval-token';
 import type { CompensationOutcome } from '../common/procedure-types';
-import { abandonUpdate, retryRollbackUpdate, type ProcedureStatus, type RollbackDecision, type RollbackStatus } from './messages';
-import { notify } from './notify';
+import type { Approval } from './approval';
+import { abandonUpdate, retryRollbackUpdate, type ProcedureStatus, type RollbackDecision, type RollbackStatus, type TakenRollbackDecision } from './messages';
+import { notify, requestSigned } from './notify';
 
 type Action = 'retryRollback' | 'abandon';
 
@@ -13,19 +15,24 @@ type Action = 'retryRollback' | 'abandon';
  * (nothing waits, no name, data loss not confirmed, not an approver) reaches the caller at once.
  */
 export class RollbackGuide {
-  private pending: { action: Action; decision: RollbackDecision } | undefined;
+  private pending: { action: Action; decision: TakenRollbackDecision } | undefined;
   private waiting = false;
 
+  /**
+   * In signed mode (`approval.signedOnly`) each decision takes a token mailed with the
+   * rollback-blocked mail for that kind (retryRollback, confirmDataLoss, abandon), as the decision
+   * at verify does: the most destructive decisions are guarded at least as well as the approval.
+   */
   constructor(
     private readonly status: ProcedureStatus,
-    private readonly approvers: () => string[],
+    private readonly approval: Approval,
   ) {
     setHandler(retryRollbackUpdate, (decision) => this.take('retryRollback', decision), { validator: (decision) => this.validate('retryRollback', decision) });
     setHandler(abandonUpdate, (decision) => this.take('abandon', decision), { validator: (decision) => this.validate('abandon', decision) });
   }
 
   /** Records the undo's state in the status, asks the recipients, and waits for a person. */
-  async ask(cluster: string, unfinished: CompensationOutcome[], dataLoss: string | undefined): Promise<{ action: Action; decision: RollbackDecision }> {
+  async ask(cluster: string, unfinished: CompensationOutcome[], dataLoss: string | undefined): Promise<{ action: Action; decision: TakenRollbackDecision }> {
     const rollback = this.rollback();
     rollback.state = 'blocked';
     rollback.unfinished = unfinished;
@@ -36,7 +43,12 @@ export class RollbackGuide {
       ? `an operator: retryRollback with "confirmDataLoss": true to undo (${dataLoss}), or abandon`
       : 'an operator: fix what the rollback names, then retryRollback; or abandon';
     this.waiting = true;
-    await notify(cluster, dataLoss ? 'undo waits for your confirmation' : 'ROLLBACK BLOCKED: a person is needed', blockedMail(this.status), 'recipients');
+    const subject = dataLoss ? 'undo waits for your confirmation' : 'ROLLBACK BLOCKED: a person is needed';
+    if (this.approval.signedOnly) {
+      await requestSigned(cluster, subject, blockedMail(this.status, true), dataLoss ? ['confirmDataLoss', 'abandon'] : ['retryRollback', 'abandon']);
+    } else {
+      await notify(cluster, subject, blockedMail(this.status, false), 'recipients');
+    }
     await condition(() => this.pending !== undefined);
     const taken = this.pending!;
     this.pending = undefined;
@@ -58,26 +70,54 @@ export class RollbackGuide {
   }
 
   private validate(action: Action, decision: RollbackDecision | undefined): void {
-    if (!this.waiting || this.pending) throw new Error(`nothing waits for ${action}: the procedure is ${this.status.outcome} at step ${this.status.step}`);
-    if (typeof decision?.by !== 'string' || decision.by.trim() === '') throw new Error(`${action} must say who decides ("by")`);
-    const approvers = this.approvers();
-    if (approvers.length > 0 && !approvers.includes(decision.by)) throw new Error(`${decision.by} may not decide on this cluster's rollback`);
-    if (action === 'abandon' && !decision.reason?.trim()) throw new Error('abandon must say why ("reason"): the cluster stays as the status describes it');
-    if (action === 'retryRollback' && this.status.rollback?.dataLoss && decision.confirmDataLoss !== true) {
-      throw new Error(`the next undo loses data (${this.status.rollback.dataLoss}): send "confirmDataLoss": true to accept it, or abandon`);
-    }
+    const judged = this.judge(action, decision);
+    if ('refusal' in judged) throw new Error(judged.refusal);
   }
 
-  private take(action: Action, decision: RollbackDecision): RollbackStatus {
+  /** Why the decision cannot be taken now (no key needed), or who takes it (open mode) or the token's claims. */
+  private judge(action: Action, decision: RollbackDecision | undefined): { refusal: string } | { by: string } | { claims: TokenClaims; token: string } {
+    const refuse = (refusal: string) => ({ refusal });
+    if (!this.waiting || this.pending) return refuse(`nothing waits for ${action}: the procedure is ${this.status.outcome} at step ${this.status.step}`);
+    if (action === 'abandon' && !decision?.reason?.trim()) return refuse('abandon must say why ("reason"): the cluster stays as the status describes it');
+    const dataLoss = this.status.rollback?.dataLoss;
+    if (action === 'retryRollback' && dataLoss && decision?.confirmDataLoss !== true) {
+      return refuse(`the next undo loses data (${dataLoss}): send "confirmDataLoss": true to accept it, or abandon`);
+    }
+    if (this.approval.signedOnly) {
+      const kind: DecisionKind = action === 'abandon' ? 'abandon' : dataLoss ? 'confirmDataLoss' : 'retryRollback';
+      const judged = this.approval.judgeToken(decision?.token, kind);
+      return 'refusal' in judged ? judged : { claims: judged.claims, token: decision!.token! };
+    }
+    if (typeof decision?.by !== 'string' || decision.by.trim() === '') return refuse(`${action} must say who decides ("by")`);
+    if (!this.approval.isApprover(decision.by)) return refuse(`${decision.by} may not decide on this cluster's rollback`);
+    return { by: decision.by };
+  }
+
+  private async take(action: Action, decision: RollbackDecision): Promise<RollbackStatus> {
+    const judged = this.judge(action, decision);
+    if ('refusal' in judged) throw ApplicationFailure.nonRetryable(judged.refusal, 'DecisionRefused');
+    let by: string;
+    if ('claims' in judged) {
+      by = await this.approval.redeem(judged.token, judged.claims, action);
+      if (!this.waiting || this.pending) throw ApplicationFailure.nonRetryable(`nothing waits for ${action} any more`, 'DecisionRefused');
+    } else {
+      by = judged.by;
+    }
+    // The token decided once and is never recorded: only who, what and why.
+    const taken: TakenRollbackDecision = {
+      by,
+      ...(decision.reason !== undefined ? { reason: decision.reason } : {}),
+      ...(decision.confirmDataLoss !== undefined ? { confirmDataLoss: decision.confirmDataLoss } : {}),
+    };
     const rollback = this.rollback();
-    rollback.decisions.push({ ...decision, action, at: new Date(Date.now()).toISOString() });
+    rollback.decisions.push({ ...taken, action, at: new Date(Date.now()).toISOString() });
     if (action === 'retryRollback') rollback.attempts += 1;
-    this.pending = { action, decision };
+    this.pending = { action, decision: taken };
     return rollback;
   }
 }
 
-function blockedMail(status: ProcedureStatus): string {
+function blockedMail(status: ProcedureStatus, signed: boolean): string {
   const { namespace, workflowId, runId } = workflowInfo();
   const target = `--namespace ${namespace} --workflow-id ${workflowId} --run-id ${runId}`;
   const rollback = status.rollback!;
@@ -91,9 +131,14 @@ function blockedMail(status: ProcedureStatus): string {
     ...Object.entries(status.nodes).map(([name, node]) => `  - ${name}: ${node.state}${node.image ? ` on ${node.image}` : ''}`),
     ...(status.backup ? [`Backup: ${status.backup.method} at ${status.backup.location}`] : []),
     '',
-    'Once the cause is fixed, undo the rest:',
-    `  temporal workflow update execute ${target} --name retryRollback --input '{"by":"<you>"${rollback.dataLoss ? ',"confirmDataLoss":true' : ''}}'`,
-    'Or leave the cluster exactly as described above and close the procedure:',
-    `  temporal workflow update execute ${target} --name abandon --input '{"by":"<you>","reason":"<why>"}'`,
+    // Signed mode: each approver's copy adds the commands with their own tokens.
+    ...(signed
+      ? ['Once the cause is fixed, undo the rest with your token below (retryRollback); or leave the cluster exactly as described above and close the procedure (abandon, with a reason).']
+      : [
+          'Once the cause is fixed, undo the rest:',
+          `  temporal workflow update execute ${target} --name retryRollback --input '{"by":"<you>"${rollback.dataLoss ? ',"confirmDataLoss":true' : ''}}'`,
+          'Or leave the cluster exactly as described above and close the procedure:',
+          `  temporal workflow update execute ${target} --name abandon --input '{"by":"<you>","reason":"<why>"}'`,
+        ]),
   ].join('\n');
 }

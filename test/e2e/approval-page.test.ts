@@ -126,9 +126,10 @@ describe('approval from the mail in a real browser, on the stand-in cluster in s
     const forgedPage = await open(forged);
     assert.equal(forgedPage.status, 403);
     assert.match(await forgedPage.page.$eval('#reason', (element) => element.textContent ?? ''), /signature is not valid/);
+    // The two-person rule: the starter's approval counts once, and one approval is not enough.
     const starter = await open(links[ALICE]!.approve);
-    assert.match(await confirm(starter.page, 'my own change'), /alice@demo\.test started this run; under the two-person rule someone else must approve it/);
-    await starter.page.screenshot({ path: join(ARTIFACTS, 'refused-starter.png'), fullPage: true });
+    assert.match(await confirm(starter.page, 'my own change'), /Recorded: approve by alice@demo\.test .*waits for 1 more approval/);
+    await starter.page.screenshot({ path: join(ARTIFACTS, 'starter-approved-once.png'), fullPage: true });
     assert.equal((await handle.query(statusQuery)).approval?.state, 'awaiting');
 
     const recorded = await confirm(page, 'checked in the browser');
@@ -151,6 +152,8 @@ describe('approval from the mail in a real browser, on the stand-in cluster in s
     const { runId } = await handle.describe();
     const [line, ...more] = readmeCommandsRunBy('test/e2e/approval-page.test.ts');
     assert.ok(line && more.length === 0, 'the README shows one CLI line for a signed decision');
+    // The two-person rule: one approval first, the README's line gives the second.
+    await handle.executeUpdate(decideUpdate, { args: [{ decision: 'approve', token: links[ALICE]!.token }] });
     const command = line.replaceAll('maintenance-demo', workflowId).replace('<run>', runId).replace('nma1.…', links[OPS]!.token);
     // As an approver runs it after `source .stack/env`: the codec settings make the CLI encrypt the input.
     await run('bash', ['-c', command], { env: { ...process.env, PATH: `${dirname(process.env.TEMPORAL_BIN ?? '/usr/bin/temporal')}:${process.env.PATH ?? ''}` } });

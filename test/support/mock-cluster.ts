@@ -15,6 +15,8 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
   const calls: string[] = [];
   /** The last token mailed to each approver (sendDecisionRequest). */
   const tokens = new Map<string, string>();
+  /** The kinds of every decision request mailed, in order ("approve,reject", "retryRollback,abandon", …). */
+  const requests: string[] = [];
   const nodes: NodeSnapshot[] = ['node-1', 'node-2', 'node-3'].map((name) => ({
     name,
     container: `${cluster}-${name}`,
@@ -70,6 +72,7 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
         tokens.set(recipient, token);
         return { recipient, tokenId: claims.nonce, expiresAt: new Date(claims.exp * 1000).toISOString() };
       });
+      requests.push(kinds.join(','));
       return { sent: true, recipients: links.map((link) => link.recipient), links };
     },
     verifyApprovalToken: async ({ token }) => {
@@ -144,7 +147,7 @@ export function mockCluster(cluster: string, overrides: Overrides = {}) {
     ]),
   ) as unknown as Activities;
 
-  return { activities, calls, plan, tokens };
+  return { activities, calls, plan, tokens, requests };
 }
 
 export function failWith(type: string, message = `${type} (injected by the test)`): never {

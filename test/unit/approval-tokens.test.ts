@@ -4,6 +4,7 @@ import { readSigningKey, signToken, verifyToken } from '../../src/adapters/appro
 import { claimsRefusal, fromBase64url, base64url, parseToken } from '../../src/common/approval-token';
 import { FailureType } from '../../src/common/failure-types';
 import type { ApprovalPolicyPlan, ClusterPlan } from '../../src/common/procedure-types';
+import { approvalPolicyPlan } from '../../src/activities/cluster/lookup';
 import { approvalPolicyProblems, boundedPolicy } from '../../src/procedures/approval-policy';
 import { parseConfig } from '../../src/config/load';
 import { TEST_SIGNING_KEY } from '../support/approval-keys';
@@ -81,10 +82,14 @@ describe('approval policies', () => {
     assert.deepEqual(approvalPolicyProblems(plan(undefined), input), [], 'plans from before policies refuse nothing');
   });
 
-  it('need the starter named under the two-person rule', () => {
+  it('start a two-person run without "startedBy" (a maintenance window), but refuse the rule in open mode or with fewer than two approvers', () => {
     const policy = { timeoutMs: 1000, onTimeout: 'rollback' as const };
-    assert.match(approvalPolicyProblems(plan({ twoPersonRule: true }), { policy })[0]?.message ?? '', /two-person rule: say who starts the run with "startedBy"/);
-    assert.deepEqual(approvalPolicyProblems(plan({ twoPersonRule: true }), { policy, startedBy: 'alice@example.test' }), []);
+    assert.deepEqual(approvalPolicyProblems(plan({ twoPersonRule: true }), { policy }), []);
+    const [open] = approvalPolicyProblems(plan({ twoPersonRule: true, mode: 'open' }), { policy });
+    assert.equal(open?.type, FailureType.Misconfigured);
+    assert.match(open?.message ?? '', /two-person rule but takes decisions in open mode/);
+    const lonely = approvalPolicyProblems({ ...plan({ twoPersonRule: true }), approvers: ['alice@example.test'] }, { policy });
+    assert.match(lonely[0]?.message ?? '', /needs 2 distinct approvals \(the two-person rule\) but lists only 1/);
   });
 
   it('refuse signed mode without keys, more approvals than approvers, and waiting past maxApprovalWait', () => {
@@ -113,5 +118,21 @@ ${approval}`;
     );
     assert.deepEqual([signed.clusters.prod!.approval.mode, signed.clusters.prod!.approval.maxApprovalWait, signed.approvals?.linkTtl], ['signed', 14_400_000, 86_400_000]);
     assert.throws(() => parseConfig(yaml('', 'approvals: { keys: [{ id: k1, keyFile: /k, keyEnv: K }], pageUrl: "https://x.test" }'), 'c.yaml'), /exactly one of keyFile or keyEnv/);
+    assert.throws(() => parseConfig(yaml('    approval: { twoPersonRule: true, approvers: [a@x.test, b@x.test] }'), 'c.yaml'), /twoPersonRule.*the two-person rule needs mode: signed/s);
+  });
+
+  it('map an approver\'s other names to one canonical, lower-case name in the plan', () => {
+    const config = parseConfig(
+      `clusters:
+  prod:
+    nodes: [{ name: node-1, dockerHost: "unix:///var/run/docker.sock", container: c1, healthUrl: "http://10.0.0.1:13000/api/__health_check" }]
+    database: { host: db, database: nocobase, user: nocobase, passwordEnv: DB_PASSWORD }
+    loadBalancer: { runtimeApi: "unix:///run/haproxy.sock", backend: nodes, maintenanceMap: /etc/haproxy/maintenance.map }
+    backup: { directory: /backups }
+    approval: { approvers: [Alice@Example.com], aliases: { alice: Alice@Example.com, " A.Smith ": alice@example.com } }
+`,
+      'clusters.yaml',
+    );
+    assert.deepEqual(approvalPolicyPlan({ config }, config.clusters.prod!).aliases, { alice: 'alice@example.com', 'a.smith': 'alice@example.com' });
   });
 });

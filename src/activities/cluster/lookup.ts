@@ -68,5 +68,6 @@ export function approvalPolicyPlan(deps: Pick<ActivityDeps, 'config'>, cluster: 
     allowProceedOnTimeout: cluster.approval.allowProceedOnTimeout,
     ...(cluster.approval.maxApprovalWait === undefined ? {} : { maxApprovalWaitMs: cluster.approval.maxApprovalWait }),
     links: deps.config.approvals !== undefined,
+    aliases: Object.fromEntries(Object.entries(cluster.approval.aliases).map(([alias, name]) => [alias.trim().toLowerCase(), name.trim().toLowerCase()])),
   };
 }

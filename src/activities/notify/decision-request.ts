@@ -37,6 +37,36 @@ export function approvalLink(pageUrl: string, token: string, decision: DecisionK
   return `${pageUrl.replace(/\/$/, '')}/a/${token}?d=${decision}`;
 }
 
+/**
+ * What an approver's copy adds: approve and reject go through the page's links (or the `decide`
+ * update); the other kinds are commands with the token, one per kind.
+ */
+function tokenLines(pageUrl: string, run: { workflowId: string; runId: string }, kinds: DecisionKind[], token: string, recipient: string, expiresAt: string): string[] {
+  const target = `--workflow-id ${run.workflowId} --run-id ${run.runId}`;
+  const paged = kinds.filter((kind) => kind === 'approve' || kind === 'reject');
+  const lines: string[] = [];
+  if (paged.length > 0) {
+    lines.push(
+      `Your links (they decide as ${recipient}, once, until ${expiresAt}; opening one only shows the page, its button decides):`,
+      ...paged.map((kind) => `  ${kind === 'approve' ? 'Approve' : 'Reject'}: ${approvalLink(pageUrl, token, kind)}`),
+      'Or from the CLI, with the same token:',
+      `  temporal workflow update execute ${target} --name decide --input '{"decision":"${paged[0]}","token":"${token}"}'`,
+    );
+  }
+  const commands: Partial<Record<DecisionKind, string>> = {
+    maintenanceDone: `temporal workflow signal ${target} --name maintenanceDone --input '{"token":"${token}"}'`,
+    retryRollback: `temporal workflow update execute ${target} --name retryRollback --input '{"token":"${token}"}'`,
+    confirmDataLoss: `temporal workflow update execute ${target} --name retryRollback --input '{"token":"${token}","confirmDataLoss":true}'`,
+    abandon: `temporal workflow update execute ${target} --name abandon --input '{"token":"${token}","reason":"<why>"}'`,
+  };
+  const other = kinds.filter((kind) => commands[kind]);
+  if (other.length > 0) {
+    lines.push(`Your token decides as ${recipient}, once, until ${expiresAt} (${other.join(' or ')}):`);
+    for (const kind of other) lines.push(`  ${kind}: ${commands[kind]}`);
+  }
+  return lines;
+}
+
 export function createDecisionRequestActivities(deps: ActivityDeps) {
   return {
     /**
@@ -65,14 +95,7 @@ export function createDecisionRequestActivities(deps: ActivityDeps) {
       for (const recipient of approvers) {
         const { token, claims } = signToken(key, { workflowId: execution.workflowId, runId: execution.runId, recipient, kinds: input.kinds, expiresAtMs, nowMs });
         const expiresAt = new Date(claims.exp * 1000).toISOString();
-        const text = [
-          input.text,
-          '',
-          `Your links (they decide as ${recipient}, once, until ${expiresAt}; opening one only shows the page, its button decides):`,
-          ...input.kinds.map((kind) => `  ${kind === 'approve' ? 'Approve' : 'Reject'}: ${approvalLink(approvals.pageUrl, token, kind)}`),
-          'Or from the CLI, with the same token:',
-          `  temporal workflow update execute --workflow-id ${execution.workflowId} --run-id ${execution.runId} --name decide --input '{"decision":"${input.kinds[0] ?? 'approve'}","token":"${token}"}'`,
-        ].join('\n');
+        const text = [input.text, '', ...tokenLines(approvals.pageUrl, execution, input.kinds, token, recipient, expiresAt)].join('\n');
         messageId = await sendReport(deps.mailer, { from, to: [recipient], subject, text, ...(link ? { link } : {}) });
         links.push({ recipient, tokenId: claims.nonce, expiresAt });
       }
