@@ -21,6 +21,7 @@ export const PATCHES: readonly string[] = [
   'hold-load-balancer',
   'let-go-of-watch-lazily',
   'maintenance-done-checked',
+  'point-of-no-return-before-switch',
   'preflight-reads-in-parallel',
   'preflight-refuses-leftovers',
   'prune-backups-after-run',
