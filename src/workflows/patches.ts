@@ -18,6 +18,7 @@ export const PATCHES: readonly string[] = [
   'approval-open-before-mail',
   'approval-signed-links',
   'approval-token-verify',
+  'finish-after-point-of-no-return',
   'hold-load-balancer',
   'let-go-of-watch-lazily',
   'maintenance-done-checked',
