@@ -109,8 +109,11 @@ export class Fleet {
         entry.runId = child.firstExecutionRunId;
         return child.result();
       });
-      if ('outcome' in result && result.outcome === 'upgraded') entry.state = 'upgraded';
-      else Object.assign(entry, { state: 'rolled-back', reason: 'reason' in result && result.reason ? result.reason : 'rolled back' });
+      if ('outcome' in result && result.outcome === 'upgraded') {
+        entry.state = 'upgraded';
+        // The abort reached it after its point of no return: it finished there rather than undo users' work.
+        if (this.aborted) entry.reason = `the fleet's abort (${this.aborted.by}) came after its point of no return: left upgraded`;
+      } else Object.assign(entry, { state: 'rolled-back', reason: 'reason' in result && result.reason ? result.reason : 'rolled back' });
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) {
         Object.assign(entry, { state: 'refused', reason: `another procedure is running on ${cluster} (${entry.workflowId})` });
@@ -238,7 +241,8 @@ export class Fleet {
 
   private abort(control: FleetControl): void {
     this.aborted = { action: 'abort', ...control, at: now() };
-    // Each cancelled child runs its own rollback; the fleet waits for them to finish (WAIT_CANCELLATION_COMPLETED).
+    // Each cancelled child runs its own rollback, or, past its point of no return, finishes the
+    // upgrade; the fleet waits for them to end (WAIT_CANCELLATION_COMPLETED).
     for (const scope of this.scopes.values()) scope.cancel();
   }
 }

@@ -40,8 +40,9 @@ export interface FleetDryRun {
  * ordinary `versionUpgrade` as a child under its own `maintenance-<cluster>` ID, so its
  * exclusivity, approval and rollback are exactly those of a single upgrade. The fleet stops
  * starting upgrades once more clusters ended not upgraded than `failureBudget` (default 0: the
- * first rollback stops it); running ones finish on their own. `abort` cancels the running ones
- * (each rolls back); clusters already upgraded stay upgraded.
+ * first rollback stops it); running ones finish on their own. `abort` cancels the running ones:
+ * each rolls back, except one past its point of no return (users are on the new version), which
+ * finishes its upgrade without asking anyone; clusters already upgraded stay upgraded.
  *
  * Side effects: only through its children (and a mail to the next wave's approvers before a
  * between-wave approval). All its state is in its history: a worker restart resumes it. Children

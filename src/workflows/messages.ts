@@ -105,8 +105,12 @@ export interface ProcedureStatus {
   rollback?: RollbackStatus;
   /** What the load balancer watch found changed (a reload) and put back while the procedure waited. */
   loadBalancerDrifts?: { at: string; what: string }[];
-  /** Set once users were given the new state (traffic back on it): a failure no longer rolls data back on its own. */
-  pointOfNoReturn?: { at: string; what: string };
+  /**
+   * Set once users were given the new state (traffic back on it): a failure no longer rolls data
+   * back on its own, and a cancellation (a fleet's abort) that comes after it, noted in
+   * `cancelRequestedAt`, no longer stops the run: it finishes, on the new state.
+   */
+  pointOfNoReturn?: { at: string; what: string; cancelRequestedAt?: string };
   /** Once the run finished: what the retention (`backup.keep`) pruned, why it failed, or why it was not applied. */
   retention?: RetentionOutcome;
 }

@@ -140,8 +140,10 @@ export function rolloutOrder<Node extends NodeSnapshot>(cluster: string, nodes: 
 
 /**
  * Gives traffic back to the nodes: servers ready, wait until HAProxy sees them UP, then the
- * maintenance page off and the public URL answering 200. `onServing` runs the moment users can
- * reach the nodes (before the public URL is checked). Idempotent.
+ * maintenance page off and the public URL answering 200. `onServing` runs just before the page is
+ * asked to go: users may reach the nodes from the moment HAProxy's memory switches, and the switch
+ * may fail after that (the map file a reload reads could not be written), or its answer be lost.
+ * Idempotent.
  */
 export async function restoreTraffic(tracker: ProcedureTracker, cluster: string, nodes: string[], onServing?: () => void): Promise<void> {
   await tracker.watchesStopped();
@@ -149,8 +151,11 @@ export async function restoreTraffic(tracker: ProcedureTracker, cluster: string,
     await quick.setLoadBalancerServers({ cluster, nodes, state: 'ready' });
     await longRunning.waitLoadBalancerServing({ cluster, nodes, publicUrl: false });
   }
+  // Runs recorded before passed the point only once the switch had succeeded, and replay so.
+  const beforeSwitch = onServing !== undefined && patched('point-of-no-return-before-switch');
+  if (beforeSwitch) onServing();
   await quick.setMaintenanceMode({ cluster, on: false });
-  onServing?.();
+  if (!beforeSwitch) onServing?.();
   if (nodes.length > 0) await longRunning.waitLoadBalancerServing({ cluster, nodes });
 }
 

@@ -17,6 +17,7 @@ import { applyRetention, retentionReport } from './retention';
 import { RollbackGuide } from './rollback-guide';
 import { describeFailure, failureType, Saga, type UndoOptions } from './saga';
 import { takePatchesUpFront } from './patches';
+import { cancellableUntilPointOfNoReturn } from './point-of-no-return';
 
 /** What a procedure's steps work with: one run's tracker, undo stack, approval and label. */
 export interface ProcedureRun<Step extends string> {
@@ -133,18 +134,22 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
     },
   };
 
+  const passed = () => tracker.status.pointOfNoReturn !== undefined;
+  const noteCancel = () => void (tracker.status.pointOfNoReturn && (tracker.status.pointOfNoReturn.cancelRequestedAt ??= new Date(Date.now()).toISOString()));
   try {
-    const completed = await script.steps(run);
-    // A watch let go of must not outlive the run: it would put its state back over the result.
-    await tracker.watchesStopped();
-    // Before the mail, so that it says what was pruned; a prune that fails is reported, not thrown.
-    const retention = await applyRetention(cluster, run.label, tracker, undefined);
-    const notification = await tracker.step('notify', () => {
-      const { subject, text } = completed.mail();
-      return notify(cluster, subject, [text, ...retentionReport(retention)].join('\n'));
+    return await cancellableUntilPointOfNoReturn(passed, noteCancel, async () => {
+      const completed = await script.steps(run);
+      // A watch let go of must not outlive the run: it would put its state back over the result.
+      await tracker.watchesStopped();
+      // Before the mail, so that it says what was pruned; a prune that fails is reported, not thrown.
+      const retention = await applyRetention(cluster, run.label, tracker, undefined);
+      const notification = await tracker.step('notify', () => {
+        const { subject, text } = completed.mail();
+        return notify(cluster, subject, [text, ...retentionReport(retention)].join('\n'));
+      });
+      tracker.succeeded();
+      return { ...completed.result(notification), ...(retention ? { retention } : {}) };
     });
-    tracker.succeeded();
-    return { ...completed.result(notification), ...(retention ? { retention } : {}) };
   } catch (error) {
     tracker.failing(error);
     const step = tracker.status.step;

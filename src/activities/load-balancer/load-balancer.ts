@@ -66,7 +66,9 @@ export function createLoadBalancerActivities(deps: ActivityDeps) {
       const { maintenanceMap, maintenanceMapFile, maintenanceKey, runtimeApi } = cluster.loadBalancer;
       const key = maintenanceKey ?? input.cluster;
       const value = input.on ? 'on' : 'off';
-      // Memory first: it also proves the map exists before a file is touched.
+      // Memory first: it also proves the map exists before a file is touched. So a failure may
+      // come after users were switched: the workflow passes its point of no return before an
+      // `off` (src/workflows/node-rollout.ts restoreTraffic), not after it succeeded.
       await setMapEntry(deps.haproxy(runtimeApi), maintenanceMap, key, value);
       await writeMapFileEntry(maintenanceMapFile ?? maintenanceMap, key, value);
     },
