@@ -18,6 +18,7 @@ import { HaproxyRuntime } from '../../src/adapters/haproxy/runtime';
 import { isNotFound } from '../../src/adapters/docker/errors';
 import { ensureImage as pullIfMissing } from '../../src/adapters/docker/image-pull';
 import { dropDerivedDatabases, removeSavedContainers } from './cluster-leftovers';
+import { forgetHeldPolicy } from '../../src/adapters/docker/restart-policy';
 import { demoOptionsFromEnv, standinOptionsFromEnv } from './cluster-options';
 import { dockerFromHost } from './docker-build';
 import { writeMapFileEntry } from '../../src/adapters/haproxy/map-file';
@@ -240,7 +241,7 @@ export async function ensureDemoCluster(options: DemoClusterOptions): Promise<st
 }
 
 /**
- * Destroys the cluster's containers (saved ones too), storage volume, database with its clone
+ * Destroys the cluster's containers (saved ones too, and records of held restart policies), storage volume, database with its clone
  * backups and set-aside copies, and event files, and (when given) resets its load balancer, then runs
  * ensureDemoCluster: a reset cluster has nothing findLeftovers would report.
  */
@@ -255,6 +256,8 @@ export async function resetDemoCluster(options: DemoClusterOptions): Promise<str
       if (!isNotFound(err)) throw err;
     }
     fs.rmSync(path.join(options.eventsDir, `${name}.jsonl`), { force: true });
+    // The record of a restart policy a terminated run held: findLeftovers would report it.
+    await forgetHeldPolicy(docker, name);
   }
   await removeSavedContainers(docker, nodeContainerNames(options), log);
   await removeStorageVolume(docker, options, log);

@@ -3,11 +3,11 @@
  * as findLeftovers reports it. Crosses the activity/workflow boundary, so plain JSON only.
  */
 
-export type LeftoverKind = 'saved-container' | 'set-aside-database' | 'clone-backup' | 'maintenance-on';
+export type LeftoverKind = 'saved-container' | 'set-aside-database' | 'clone-backup' | 'maintenance-on' | 'suspended-restart-policy';
 
 export interface Leftover {
   kind: LeftoverKind;
-  /** The container, the database, or the maintenance map key. */
+  /** The container (saved, or the node's own whose restart policy is held), the database, or the maintenance map key. */
   name: string;
   createdAt?: string;
   /** What it is, and the exact command or step that resolves it, in words. */

@@ -9,6 +9,7 @@ const KIND: Record<LeftoverKind, string> = {
   'set-aside-database': 'set-aside database',
   'clone-backup': 'clone backup',
   'maintenance-on': 'maintenance page on, map key',
+  'suspended-restart-policy': 'restart policy held at `no` on container',
 };
 
 /**

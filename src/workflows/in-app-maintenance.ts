@@ -6,6 +6,7 @@ import { longRunning, quick } from './activity-options';
 import type { DryRunPlan } from './dry-run';
 import { maintenanceDoneSignal, type IgnoredDecision, type OperationOutcome, type RecordedDecision } from './messages';
 import type { Approval } from './approval';
+import { HeldPolicies, IN_APP_POLICIES_PATCH } from './held-policies';
 import { KeptNodeUpgrade } from './kept-node-upgrade';
 import { bringUp, restoreTraffic, rolloutOrder, startAppsThenWorkers, stopNodes, whileHolding } from './node-rollout';
 import { notify, requestSigned } from './notify';
@@ -44,8 +45,9 @@ export interface InAppMaintenanceResult {
  * (see kept-node-upgrade.ts). Data changes are undone only when asked (`restoreBackupOnFailure`,
  * from the backup an operation took).
  *
- * Side effects: LB server states, container stops/starts, `docker exec yarn pm ...`, a pg_dump
- * backup, a restore when asked, emails.
+ * Side effects: LB server states, container stops/starts, restart policies of held nodes (set to
+ * `no`, given back once they run), `docker exec yarn pm ...`, a pg_dump backup, a restore when
+ * asked, emails.
  */
 export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise<InAppMaintenanceResult | DryRunPlan> {
   const input = IN_APP_MAINTENANCE.checkInput(rawInput);
@@ -79,6 +81,10 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
   let node = '';
   let smoke: NodeReadiness | undefined;
   const pendingUpgrade = new KeptNodeUpgrade(cluster);
+  // No restart policy on a node while it is held stopped: a dockerd restart must not start the
+  // others next to a `pm add` (several nodes migrating at once, unlocked), nor node 1 on a
+  // half-restored database. Runs recorded before replay without it.
+  const held = patched(IN_APP_POLICIES_PATCH) ? new HeldPolicies(cluster) : undefined;
 
   const result = ({ tracker, approval }: ProcedureRun<string>, outcome: InAppMaintenanceResult['outcome'], notification: NotificationOutcome): InAppMaintenanceResult => ({
     cluster,
@@ -130,7 +136,10 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
       const bringBackOthers = async () => {
         await pendingUpgrade.runAlone(first, version, tracker);
         await startAppsThenWorkers(cluster, otherApps, workers, tracker);
+        await held?.giveBack(others);
       };
+      // An abandoned rollback: whichever node runs gets its policy back; one left stopped stays held.
+      if (held) run.whenAbandoned(() => held.giveBack(undefined, true));
 
       await step('reduce-to-one-node', async () => {
         undo('give traffic back to every node', () => restoreTraffic(tracker, cluster, apps), { needs: ['serving'] });
@@ -142,6 +151,7 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
           await longRunning.waitServersDrained({ cluster, nodes: otherApps });
           await quick.setLoadBalancerServers({ cluster, nodes: otherApps, state: 'maint' });
         }
+        await held?.hold(others);
         await stopNodes(cluster, others, tracker);
       });
 
@@ -231,10 +241,12 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
   /** The data goes back only with node 1 stopped (nobody connected), which then starts again. */
   async function restoreOnFirstNode({ tracker, label }: ProcedureRun<string>, backup: BackupRecord, storage: StorageBackupRecord | null): Promise<void> {
     const restoreLabel = `${label}-restore`;
+    await held?.hold([node]);
     await stopNodes(cluster, [node], tracker);
     await longRunning.restoreDatabase({ cluster, backup, label: restoreLabel });
     if (storage) await longRunning.restoreStorage({ cluster, backup: storage, label: restoreLabel });
     await bringUp(cluster, node, tracker, { requirePlugins: true });
+    await held?.giveBack([node]);
     // Started alone and ready: whatever upgrade an add left pending has run.
     pendingUpgrade.settled();
   }

@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, log } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
 import type { ClusterPlan, CompensationOutcome, NotificationOutcome } from '../common/procedure-types';
 import type { RetentionOutcome } from '../common/retention';
@@ -40,6 +40,11 @@ export interface ProcedureRun<Step extends string> {
   pointOfNoReturn(what: string): void;
   /** What the pre-flight learned that the runner needs: the approvers and the rollback deadline. */
   adopt(plan: Pick<ClusterPlan, 'approvers' | 'rollbackDeadlineMs' | 'approvalPolicy'>): void;
+  /**
+   * Runs `body` also when a person abandons the rollback (after the undo stack, which then did not
+   * finish), non-cancellable; its failure is logged, not thrown: what every ending must do.
+   */
+  whenAbandoned(body: () => Promise<unknown>): void;
   /** Asks the approvers and waits; a rejection or a timeout under `rollback` throws, so the undo runs. */
   decide(request: DecisionRequest, policy: ApprovalPolicy): Promise<void>;
 }
@@ -115,6 +120,7 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
   const saga = new Saga();
   const guide = new RollbackGuide(tracker.status, approval);
   let rollbackDeadlineMs = DEFAULT_ROLLBACK_DEADLINE_MS;
+  const onAbandon: (() => Promise<unknown>)[] = [];
   const run: ProcedureRun<Step> = {
     cluster,
     tracker,
@@ -122,6 +128,7 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
     label: runLabel(),
     step: (name, body) => tracker.step(name, body),
     undo: (description, body, options) => saga.push(description, body, options),
+    whenAbandoned: (body) => void onAbandon.push(body),
     decide: (request, policy) => awaitDecision(request, approval, policy, tracker),
     pointOfNoReturn(what) {
       const at = new Date(Date.now()).toISOString();
@@ -154,6 +161,7 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
     tracker.failing(error);
     const step = tracker.status.step;
     const { compensations, abandoned } = await undoAll(script, saga, guide, rollbackDeadlineMs);
+    if (abandoned) await CancellationScope.nonCancellable(() => Promise.allSettled(onAbandon.map((body) => body().catch((cause: unknown) => log.error('after abandon', { error: describeFailure(cause) })))));
     await tracker.watchesStopped();
     const broken = compensations.filter((outcome) => !outcome.ok);
     tracker.failed(compensations);

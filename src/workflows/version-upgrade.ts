@@ -12,6 +12,7 @@ import { runProcedure, type ProcedureRun } from './procedure';
 import { maintenanceWindowMs, outcomeReport } from './procedure-mail';
 import type { ProcedureTracker } from './procedure-tracker';
 import { describeFailure } from './saga';
+import { EVERY_ENDING_PATCH } from './held-policies';
 
 export type { VersionUpgradeInput } from '../procedures/version-upgrade';
 
@@ -120,13 +121,16 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
       // long verification must not start an old node on the upgraded database.
       const holdPolicies = patched('suspend-restart-policies');
       const policies: Record<string, RestartPolicy> = {};
-      const givePoliciesBack = () =>
+      const givePoliciesBack = (ifRunning = false) =>
         inParallel(all, async (node) => {
           const policy = policies[node];
-          if (policy) await quick.restoreRestartPolicy({ cluster, node, policy });
+          if (policy) await quick.restoreRestartPolicy({ cluster, node, policy, ...(ifRunning ? { ifRunning } : {}) });
         });
       await step('stop-nodes', async () => {
-        if (holdPolicies) undo('give the nodes their restart policies back', givePoliciesBack, { needs: ['serving'] });
+        if (holdPolicies) undo('give the nodes their restart policies back', () => givePoliciesBack(), { needs: ['serving'] });
+        // An abandoned rollback ran no further undo: the nodes that run (the new version after the
+        // point of no return, or old ones a person started) get their policies back all the same.
+        if (holdPolicies && patched(EVERY_ENDING_PATCH)) run.whenAbandoned(() => givePoliciesBack(true));
         // Old nodes start only on restored data and storage, on their own images.
         const quorum = Math.min(plan.rollbackQuorum ?? running.length, running.length);
         undo('start the previous version, first node first', async () => (serving = await startFirstThenOthers(cluster, running, tracker, quorum, runningWorkers)), {

@@ -135,6 +135,48 @@ describe('inAppMaintenance workflow', () => {
     }
   });
 
+  it('holds the other nodes without a restart policy while they are stopped, and gives it back once they run again', async () => {
+    const mock = servingCluster();
+    await withMaintenance(mock, { operations: OPERATIONS }, async (handle) => {
+      await awaitingDecision(handle);
+      await handle.signal(approveSignal, { by: 'alice' });
+      return handle.result();
+    });
+    const at = (call: string) => {
+      assert.ok(mock.calls.includes(call), `${call} missing: ${mock.calls.join(' ')}`);
+      return mock.calls.indexOf(call);
+    };
+    for (const node of ['node-2', 'node-3']) {
+      // A dockerd restart while they are held must not start them next to a `pm add` on node 1.
+      assert.ok(at(`suspendRestartPolicy:${node}:done`) < at(`stopNode:${node}`), `${node} loses its policy before it stops`);
+      assert.ok(at(`startNode:${node}:done`) < at(`restoreRestartPolicy:${node}`), `${node} gets it back once it runs`);
+      assert.ok(at(`restoreRestartPolicy:${node}:done`) < at('sendNotification'), 'before the outcome mail');
+    }
+    assert.ok(!mock.calls.some((call) => /RestartPolicy:node-1/.test(call)), 'node 1 keeps serving with its policy');
+  });
+
+  it('takes node 1\'s restart policy away while the backup is restored under it, and gives it back once it is ready', async () => {
+    const mock = servingCluster();
+    await withMaintenance(mock, { operations: OPERATIONS, restoreBackupOnFailure: true }, async (handle) => {
+      await awaitingDecision(handle);
+      await handle.signal(rejectSignal, { by: 'alice', reason: 'map plugin breaks the dashboard' });
+      await until(handle, (status) => status.rollback?.dataLoss !== undefined);
+      await handle.executeUpdate(retryRollbackUpdate, { args: [{ by: 'alice', confirmDataLoss: true }] });
+      return handle.result();
+    });
+    const order = mock.calls.filter((call) => /^(suspendRestartPolicy:node-1|stopNode:node-1|restoreDatabase|startNode:node-1|waitNodeReady:node-1|restoreRestartPolicy:node-1)$/.test(call));
+    const restored = order.indexOf('restoreDatabase');
+    assert.deepEqual(order.slice(restored - 2, restored + 4), [
+      'suspendRestartPolicy:node-1',
+      'stopNode:node-1',
+      'restoreDatabase',
+      'startNode:node-1',
+      'waitNodeReady:node-1',
+      'restoreRestartPolicy:node-1',
+    ]);
+    for (const node of ['node-2', 'node-3']) assert.ok(mock.calls.includes(`restoreRestartPolicy:${node}:done`), `${node} gets its policy back`);
+  });
+
   it('refuses malformed operations and an unhealthy cluster before touching anything', async () => {
     const mock = servingCluster();
     const bad = async (input: Partial<InAppMaintenanceInput>) => {

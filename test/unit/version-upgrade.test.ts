@@ -358,6 +358,27 @@ describe('versionUpgrade workflow', () => {
     assert.match(failure.message, /abandoned by alice: restoring by hand/);
   });
 
+  it('after an abandoned rollback, offers every held node its restart policy back, given only to those that run', async () => {
+    const given: { node: string; ifRunning?: boolean }[] = [];
+    const mock = runningCluster({
+      restoreDatabase: () => failWith('RestoreFailed', 'dump checksum mismatch'),
+      restoreRestartPolicy: (input) => void given.push({ node: input.node, ...(input.ifRunning === undefined ? {} : { ifRunning: input.ifRunning }) }),
+    });
+    await failureOf(
+      withUpgrade(mock, {}, async (handle) => {
+        await awaitingDecision(handle);
+        await handle.signal(rejectSignal, { by: 'alice', reason: 'no' });
+        await untilStatus(handle, (status) => status.rollback?.state === 'blocked');
+        assert.deepEqual(given, [], 'blocked: the stopped old nodes stay without a policy');
+        await handle.executeUpdate(abandonUpdate, { args: [{ by: 'alice', reason: 'restoring by hand' }] });
+        return handle.result();
+      }),
+    );
+    // A node the person left stopped keeps `no` (and its record, which the next pre-flight names); one that runs gets its policy.
+    assert.deepEqual(given.sort((a, b) => a.node.localeCompare(b.node)), ['node-1', 'node-2', 'node-3'].map((node) => ({ node, ifRunning: true })));
+    assert.ok(mock.calls.indexOf('restoreRestartPolicy:node-1:done') < mock.calls.lastIndexOf('sendNotification'), 'before the outcome mail');
+  });
+
   it('gives traffic back to a quorum of old nodes after a rollback, taking a sick one out and reporting it', async () => {
     const mock = runningCluster({ waitNodeReady: ({ node }) => (node === 'node-3' ? failWith(FailureType.NodeNotReady, 'node-3 never came back') : undefined) });
     mock.plan.rollbackQuorum = 2;

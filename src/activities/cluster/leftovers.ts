@@ -1,4 +1,5 @@
 import { containersNamedWithPrefix } from '../../adapters/docker/container-list';
+import { heldPolicyRecordName, readHeldPolicy, restartFlag } from '../../adapters/docker/restart-policy';
 import { mapEntry } from '../../adapters/haproxy/backend';
 import { withMaintenanceClient } from '../../adapters/postgres/maintenance-client';
 import { databaseUnreachable } from '../../adapters/postgres/errors';
@@ -56,6 +57,24 @@ export function createLeftoverActivities(deps: ActivityDeps) {
     return found;
   }
 
+  /** Nodes whose restart policy a run suspended and never gave back (see restart-policy.ts). */
+  async function heldPolicies(cluster: ClusterConfig): Promise<Leftover[]> {
+    const found: Leftover[] = [];
+    for (const node of cluster.nodes) {
+      const policy = await readHeldPolicy(deps.docker(node.dockerHost), node.container);
+      if (!policy) continue;
+      const docker = `DOCKER_HOST=${node.dockerHost} docker`;
+      found.push({
+        kind: 'suspended-restart-policy',
+        name: node.container,
+        recovery:
+          `node ${node.name}'s restart policy was set to \`no\` by a run that did not give it back (it was \`${restartFlag(policy)}\`): a dockerd restart or a reboot leaves the node down. ` +
+          `Once ${node.container} runs the version and data you want, give it back and drop the record: \`${docker} update --restart ${restartFlag(policy)} ${node.container} && ${docker} volume rm ${heldPolicyRecordName(node.container)}\`.`,
+      });
+    }
+    return found;
+  }
+
   async function databases(clusterName: string, cluster: ClusterConfig): Promise<Leftover[]> {
     const database = cluster.database.database;
     const login = loginFor(deps, clusterName);
@@ -96,13 +115,13 @@ export function createLeftoverActivities(deps: ActivityDeps) {
      * Lists what a terminated, reset or abandoned run left behind, each with the exact command or
      * step that resolves it: saved `<container>-pre-<label>` containers, databases set aside by a
      * restore that did not complete, clone backups no finished run kept (pruneBackups keeps them),
-     * and the maintenance page left on. Read-only (Docker, PostgreSQL, HAProxy's runtime API); safe
+     * restart policies held at `no` and never given back, and the maintenance page left on. Read-only (Docker, PostgreSQL, HAProxy's runtime API); safe
      * to retry. An empty list: nothing left over. Procedures refuse to start otherwise
      * (LeftoversFound).
      */
     async findLeftovers(input: { cluster: string }): Promise<Leftover[]> {
       const cluster = getCluster(deps, input.cluster);
-      return [...(await savedContainers(cluster)), ...(await databases(input.cluster, cluster)), ...(await maintenanceSwitch(input.cluster, cluster))];
+      return [...(await savedContainers(cluster)), ...(await heldPolicies(cluster)), ...(await databases(input.cluster, cluster)), ...(await maintenanceSwitch(input.cluster, cluster))];
     },
   };
 }

@@ -1,6 +1,9 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { inspectContainer } from '../../adapters/docker/containers';
 import {
+  forgetHeldPolicy,
+  readHeldPolicy,
+  recordHeldPolicy,
   RESTART_POLICY_NAMES,
   restartPolicyFrom,
   sameRestartPolicy,
@@ -24,10 +27,11 @@ export interface RestartPolicyChange {
 
 const NO: RestartPolicy = { name: 'no' };
 
-// Design: the previous policy is the activity's result, kept by the workflow, and not a label or a
-// file: labels cannot change on an existing container, and a worker-local file is not there when
-// another worker retries. The one gap, a retry after the update whose result was lost, is closed
-// by recording the policy in a heartbeat before the update and reading it back on the retry.
+// Design: the previous policy is the activity's result, kept by the workflow, AND recorded before
+// the update on the node's Docker host (adapters/docker/restart-policy.ts: labels cannot change on
+// an existing container, and a worker-local file is not there when another worker retries). The
+// record outlives the run: a terminated run, a retry whose result was lost, or the next run finds
+// the policy to give back instead of the `no` it set, and the next pre-flight names the node.
 
 export function createRestartPolicyActivities(deps: ActivityDeps) {
   async function locate(input: { cluster: string; node: string }) {
@@ -35,22 +39,26 @@ export function createRestartPolicyActivities(deps: ActivityDeps) {
     const docker = deps.docker(node.dockerHost);
     const info = await inspectContainer(docker, node.container);
     if (!info) throw missingContainer(node);
-    return { node, docker, current: restartPolicyFrom(info.HostConfig) };
+    return { node, docker, current: restartPolicyFrom(info.HostConfig), running: info.State?.Running === true };
   }
 
   return {
     /**
      * Sets the node's container restart policy to `no`, so a dockerd restart while the procedure
      * holds the node stopped (or replaces its image: the replacement and the saved `-pre-`
-     * container both copy it) does not start it on data it must not see. Returns the policy it
-     * had, for restoreRestartPolicy. Safe to retry: a container already at `no` is left alone and
-     * the policy recorded by the earlier attempt (its heartbeat) is returned, or `no` if none was.
+     * container both copy it) does not start it on data it must not see. Records the policy it had
+     * on the node's Docker host first (until restoreRestartPolicy gives it back) and returns it.
+     * Safe to retry: a container already at `no` is left alone and the policy recorded by an earlier
+     * attempt or run (the record, else the attempt's heartbeat) is returned, or `no` if none was.
      */
     async suspendRestartPolicy(input: { cluster: string; node: string }): Promise<RestartPolicyChange> {
       const context = Context.current();
       const { node, docker, current } = await locate(input);
-      const recorded = (context.info.heartbeatDetails as { previous?: RestartPolicy } | undefined)?.previous;
-      if (current.name === 'no') return { node: node.name, container: node.container, policy: recorded ?? current, changed: false };
+      if (current.name === 'no') {
+        const recorded = (await readHeldPolicy(docker, node.container)) ?? (context.info.heartbeatDetails as { previous?: RestartPolicy } | undefined)?.previous;
+        return { node: node.name, container: node.container, policy: recorded ?? current, changed: false };
+      }
+      await recordHeldPolicy(docker, node.container, current);
       context.heartbeat({ previous: current });
       await setRestartPolicy(docker, node.container, NO);
       log.info('restart policy suspended', { cluster: input.cluster, node: node.name, previous: current.name });
@@ -59,17 +67,23 @@ export function createRestartPolicyActivities(deps: ActivityDeps) {
 
     /**
      * Gives the node's container (whichever it is now: the replacement or the restored previous
-     * one) the restart policy `policy`, usually what suspendRestartPolicy returned. Changes nothing
+     * one) the restart policy `policy`, usually what suspendRestartPolicy returned, and removes the
+     * record of the suspension. With `ifRunning`, a stopped container is left at its policy and its
+     * record kept (a person holds it stopped: a dockerd restart must not start it). Changes nothing
      * else and never starts or stops it. Idempotent and safe to retry. An unknown policy name is
      * refused (InvalidInput).
      */
-    async restoreRestartPolicy(input: { cluster: string; node: string; policy: RestartPolicy }): Promise<RestartPolicyChange> {
+    async restoreRestartPolicy(input: { cluster: string; node: string; policy: RestartPolicy; ifRunning?: boolean }): Promise<RestartPolicyChange> {
       if (!RESTART_POLICY_NAMES.includes(input.policy.name)) {
         throw ApplicationFailure.nonRetryable(`unknown restart policy "${String(input.policy.name)}" (expected ${RESTART_POLICY_NAMES.join(', ')})`, FailureType.InvalidInput);
       }
-      const { node, docker, current } = await locate(input);
-      if (sameRestartPolicy(current, input.policy)) return { node: node.name, container: node.container, policy: current, changed: false };
-      await setRestartPolicy(docker, node.container, input.policy);
+      const { node, docker, current, running } = await locate(input);
+      if (input.ifRunning && !running) return { node: node.name, container: node.container, policy: current, changed: false };
+      const same = sameRestartPolicy(current, input.policy);
+      // Set before the record goes: a retry after a lost result finds the policy set and removes it.
+      if (!same) await setRestartPolicy(docker, node.container, input.policy);
+      await forgetHeldPolicy(docker, node.container);
+      if (same) return { node: node.name, container: node.container, policy: current, changed: false };
       log.info('restart policy restored', { cluster: input.cluster, node: node.name, policy: input.policy.name });
       return { node: node.name, container: node.container, policy: input.policy, changed: true };
     },
