@@ -77,4 +77,10 @@ export enum FailureType {
    * the exact command or step that resolves it (findLeftovers).
    */
   LeftoversFound = 'LeftoversFound',
+  /**
+   * The worker's database login could not undo the procedure's database step: it may not act as
+   * (SET ROLE to) the owner of the database or of objects in it, so a restore could not give them
+   * back to the nodes' role, or it may not create databases. Refused at pre-flight; nothing was touched.
+   */
+  RestoreNotPossible = 'RestoreNotPossible',
 }

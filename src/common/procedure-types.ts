@@ -88,6 +88,12 @@ export interface BackupRecord {
   createdAt: string;
   /** The application version NocoBase had recorded when the backup was taken. */
   applicationVersion: string | null;
+  /**
+   * The role that owned the database when the backup was taken (the nodes' DB_USER, usually not
+   * the worker's login): a restore gives the database back to it. Absent in records written
+   * before it was kept; then the restore takes the owner of the database it sets aside.
+   */
+  owner?: string;
 }
 
 /**

@@ -44,7 +44,7 @@ export const databaseSchema = z
     passwordFile: z.string().min(1).optional(),
     /** TLS to the server, verified (chain and host name) for the worker's connections and pg_dump/pg_restore alike. */
     ssl: z.boolean().default(false),
-    /** With ssl: the CA file the server's certificate must chain to; unset, the system's CAs. */
+    /** With ssl: the CA file the server's certificate must chain to, for the pool and libpq alike; unset, the system bundle (SYSTEM_CA_BUNDLE). */
     sslRootCert: z.string().min(1).optional(),
     /** Database to connect to while the cluster's database is cloned, renamed or recreated. */
     maintenanceDatabase: z.string().min(1).default('postgres'),

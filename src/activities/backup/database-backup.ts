@@ -4,6 +4,7 @@ import { ensureDirectory, removeStalePartial } from '../../adapters/backup-files
 import { readApplicationState } from '../../adapters/nocobase/application-state';
 import { databaseUnreachable, withSqlFailure } from '../../adapters/postgres/errors';
 import type { PostgresLogin } from '../../adapters/postgres/login';
+import { currentDatabaseOwner } from '../../adapters/postgres/owners';
 import { withMaintenanceClient } from '../../adapters/postgres/maintenance-client';
 import type { FreeSpaceOptions } from '../../adapters/postgres/server-space';
 import { databaseInfo, ddlOnFreeDatabase, derivedName, ident, setComment } from '../../adapters/postgres/whole-database';
@@ -19,6 +20,7 @@ import { asideMark } from './derived-backups';
 import { loginFor } from './login';
 import { cloneRoom, dumpRoom, type BackupRoom } from './room';
 import { countTables, dumpFiles, finishedDump, restoreDump, takeDump, verifyDump, type DumpTools } from './dump-method';
+import { ensureDumpable, ensureRestorable } from './restorable';
 
 export interface RestoreOutcome {
   /** The dump file or clone the database now comes from. */
@@ -79,11 +81,17 @@ export function createBackupActivities(deps: ActivityDeps, options: BackupActivi
      * tablespace on the database server, which only a login allowed to run programs there can
      * learn (otherwise `enough: null` and `unknown` says why; nothing is pretended). Read-only
      * apart from that; safe to retry. Fails non-retryable as InsufficientBackupSpace when the
-     * backup would not fit (a clone needs twice the database: the copy and its WAL).
+     * backup would not fit (a clone needs twice the database: the copy and its WAL), as
+     * RestoreNotPossible when the login could not give a restored database back to its owners
+     * (ensureRestorable), and, for pg_dump, when `pg_dump --schema-only` fails (ensureDumpable).
      */
     async checkBackupRoom(input: { cluster: string; method?: BackupMethod }): Promise<BackupRoom> {
       const cluster = getCluster(deps, input.cluster);
-      return room(input.cluster, cluster, input.method ?? cluster.backup.method);
+      const method = input.method ?? cluster.backup.method;
+      const found = await room(input.cluster, cluster, method);
+      await onClusterDatabase(cluster, () => ensureRestorable(deps.database(input.cluster), cluster.database.database, method));
+      if (method === 'pg_dump') await ensureDumpable(dumpTools(input.cluster, cluster));
+      return found;
     },
 
     /**
@@ -121,8 +129,9 @@ export function createBackupActivities(deps: ActivityDeps, options: BackupActivi
       await removeStalePartial(files);
       await room(input.cluster, cluster, method);
       const version = await applicationVersion(input.cluster, cluster);
-      const tables = await onClusterDatabase(cluster, () => countTables(deps.database(input.cluster)));
-      return takeDump({ clusterName: input.cluster, files, applicationVersion: version, tables }, tools);
+      const pool = deps.database(input.cluster);
+      const [tables, owner] = await onClusterDatabase(cluster, () => Promise.all([countTables(pool), currentDatabaseOwner(pool)]));
+      return takeDump({ clusterName: input.cluster, files, applicationVersion: version, tables, owner }, tools);
     },
 
     /**
@@ -171,7 +180,9 @@ export function createBackupActivities(deps: ActivityDeps, options: BackupActivi
           if (backup.method === 'clone') {
             if (!(await databaseInfo(client, name)).exists) await restoreClone(client, cluster, backup);
           } else {
-            await restoreDump(client, backup, tools);
+            // Records from before the owner was kept: the set-aside database's owner is whom the nodes used.
+            const owner = backup.owner ?? (await databaseInfo(client, aside)).owner ?? tools.login.user;
+            await restoreDump(client, backup, owner, tools);
           }
           // Marked before the database: a set-aside database without its mark is an interrupted restore's.
           if ((await databaseInfo(client, aside)).exists) await setComment(client, aside, asideMark(name, label, backup.location, new Date()));

@@ -55,6 +55,8 @@ export interface DumpInput {
   applicationVersion: string | null;
   /** Ordinary tables in the database before the dump; a dump of a non-empty database must hold table data. */
   tables: number;
+  /** The database's owner, recorded so a restore gives the database back to it. */
+  owner: string;
 }
 
 export async function takeDump(input: DumpInput, tools: DumpTools): Promise<BackupRecord> {
@@ -92,6 +94,7 @@ export async function takeDump(input: DumpInput, tools: DumpTools): Promise<Back
     durationMs: Date.now() - started,
     createdAt: new Date(started).toISOString(),
     applicationVersion: input.applicationVersion,
+    owner: input.owner,
   };
   await writeSidecar(files, record);
   log.info('database dumped', { cluster: input.clusterName, file: files.final, sizeBytes, tableData, durationMs: record.durationMs });
@@ -124,15 +127,21 @@ export async function verifyDump(backup: BackupRecord, hooks: Hooks): Promise<vo
   }
 }
 
-/** Creates the database afresh and loads the dump into it. The caller marks it done afterwards. */
-export async function restoreDump(client: Client, backup: BackupRecord, tools: DumpTools): Promise<void> {
+/**
+ * Creates the database afresh, owned by `owner`, and loads the dump into it with the owners the
+ * dump recorded (pg_restore's ALTER … OWNER for each object): the nodes log in as those owners,
+ * not as the worker's login, and would otherwise meet "permission denied" on every table. The
+ * login must be able to act as each owner; the pre-flight checked that (ensureRestorable). The
+ * caller marks the database done afterwards.
+ */
+export async function restoreDump(client: Client, backup: BackupRecord, owner: string, tools: DumpTools): Promise<void> {
   const { login } = tools;
-  await client.query(`CREATE DATABASE ${ident(login.database)} OWNER ${ident(login.user)}`);
+  await client.query(`CREATE DATABASE ${ident(login.database)} OWNER ${ident(owner)}`);
   const started = Date.now();
   await runPgTool(
     {
       program: 'pg_restore',
-      args: [...connectionArgs(login), '--exit-on-error', `--jobs=${restoreJobs()}`, '--no-owner', `--role=${login.user}`, '-d', login.database, backup.location],
+      args: [...connectionArgs(login), '--exit-on-error', `--jobs=${restoreJobs()}`, '-d', login.database, backup.location],
       login,
       progress: async () => ({ elapsedMs: Date.now() - started }),
     },

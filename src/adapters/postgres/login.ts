@@ -21,23 +21,36 @@ export interface PostgresLogin {
   maintenanceDatabase: string;
 }
 
-/** Debian's bundle of the system's CAs: what libpq verifies against when no CA file is configured. */
+/**
+ * Debian's bundle of the system's CAs: what both the worker's connections and libpq trust when no
+ * CA file is configured.
+ */
 export const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 /**
- * The TLS options of node-postgres for a login: with ssl, the server's certificate and name are
- * verified (against the configured CA, else Node's CAs); without, no TLS.
+ * The one CA file both TLS stacks trust: the configured one, else the system bundle. Node's own
+ * bundled CAs are never used: libpq cannot read them, and a server that Node alone trusts would
+ * pass the pre-flight and fail the restore behind the maintenance page.
+ */
+export function trustedCaFile(login: Pick<PostgresLogin, 'sslRootCert'>): string {
+  return login.sslRootCert ?? SYSTEM_CA_BUNDLE;
+}
+
+/**
+ * The TLS options of node-postgres for a login: with ssl, the server's certificate chain (against
+ * trustedCaFile) and its host name are verified; without, no TLS.
  */
 export function clientSsl(login: Pick<PostgresLogin, 'ssl' | 'sslRootCert'>): false | ConnectionOptions {
   if (!login.ssl) return false;
-  return { rejectUnauthorized: true, ...(login.sslRootCert ? { ca: readFileSync(login.sslRootCert, 'utf8') } : {}) };
+  return { rejectUnauthorized: true, ca: readFileSync(trustedCaFile(login), 'utf8') };
 }
 
 /**
  * libpq's equivalent for pg_dump and pg_restore: the same verification as the worker's own
- * connections (verify-full: the chain and the host name), never a weaker `require`.
+ * connections (verify-full: the chain against the same file, and the host name), never a weaker
+ * `require`.
  */
 export function libpqSslEnv(login: Pick<PostgresLogin, 'ssl' | 'sslRootCert'>): NodeJS.ProcessEnv {
   if (!login.ssl) return { PGSSLMODE: 'prefer' };
-  return { PGSSLMODE: 'verify-full', PGSSLROOTCERT: login.sslRootCert ?? SYSTEM_CA_BUNDLE };
+  return { PGSSLMODE: 'verify-full', PGSSLROOTCERT: trustedCaFile(login) };
 }

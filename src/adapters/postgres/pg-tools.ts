@@ -11,9 +11,12 @@ import { libpqSslEnv, type PostgresLogin } from './login';
  * command line is what ends up in logs and failure messages.
  */
 
-/** stderr lines that no retry will cure: wrong credentials, missing objects, an old client. */
+/**
+ * stderr lines that no retry will cure: wrong credentials, missing objects, an old client, a
+ * server certificate the configured CAs do not vouch for, a role the login may not act as.
+ */
 const PERMANENT_STDERR =
-  /password authentication failed|no password supplied|does not exist|permission denied|must be owner|server version mismatch|unsupported version|not a valid archive|input file|did not find magic string|could not open input file|No space left on device|invalid|syntax error/i;
+  /password authentication failed|certificate|must be member of role|must be able to SET ROLE|no password supplied|does not exist|permission denied|must be owner|server version mismatch|unsupported version|not a valid archive|input file|did not find magic string|could not open input file|No space left on device|invalid|syntax error/i;
 
 const STDERR_TAIL_LINES = 12;
 
