@@ -45,7 +45,8 @@ function sharedOptions(env: NodeJS.ProcessEnv) {
 
 function loadBalancer(env: NodeJS.ProcessEnv, backend: string, key: string): Pick<DemoClusterOptions, 'loadBalancer'> {
   if (!env.HAPROXY_RUNTIME_API || !env.HAPROXY_MAINTENANCE_MAP) return {};
-  return { loadBalancer: { runtimeApi: env.HAPROXY_RUNTIME_API, backend, maintenanceMap: env.HAPROXY_MAINTENANCE_MAP, key } };
+  const serverStateFile = env.HAPROXY_SERVER_STATE_DIR ? path.join(env.HAPROXY_SERVER_STATE_DIR, backend) : undefined;
+  return { loadBalancer: { runtimeApi: env.HAPROXY_RUNTIME_API, backend, maintenanceMap: env.HAPROXY_MAINTENANCE_MAP, key, ...(serverStateFile ? { serverStateFile } : {}) } };
 }
 
 /** The `demo` cluster: three real NocoBase nodes on DEMO_IMAGE_V1. Throws naming the first missing variable. */

@@ -22,6 +22,7 @@ import { forgetHeldPolicy } from '../../src/adapters/docker/restart-policy';
 import { demoOptionsFromEnv, standinOptionsFromEnv } from './cluster-options';
 import { dockerFromHost } from './docker-build';
 import { writeMapFileEntry } from '../../src/adapters/haproxy/map-file';
+import { persistServerStates } from '../../src/adapters/haproxy/server-state';
 
 export { demoOptionsFromEnv, parsePorts, standinOptionsFromEnv } from './cluster-options';
 
@@ -50,7 +51,7 @@ export interface DemoClusterOptions {
   /** Container names are `<cluster>-node-<i>`; tests use their own cluster name. */
   cluster?: string;
   /** When given, reset also puts the nodes' HAProxy servers back in maintenance and the switch off. */
-  loadBalancer?: { runtimeApi: string; backend: string; maintenanceMap: string; key: string };
+  loadBalancer?: { runtimeApi: string; backend: string; maintenanceMap: string; key: string; serverStateFile?: string };
   log?: (line: string) => void;
 }
 
@@ -278,6 +279,8 @@ export async function resetLoadBalancer(lb: NonNullable<DemoClusterOptions['load
   await setMapEntry(runtime, lb.maintenanceMap, lb.key, 'off');
   // The file too, as the procedures write it: a later reload must not bring back a run's switch.
   await writeMapFileEntry(lb.maintenanceMap, lb.key, 'off');
+  // And the servers' states: HAProxy's next start (stack:up after a crash) loads them from it.
+  if (lb.serverStateFile) await persistServerStates(runtime, lb.backend, lb.serverStateFile);
 }
 
 /** The events a stand-in container appended to its JSON-lines file; [] if it wrote none yet. */

@@ -67,6 +67,24 @@ describe('docker-compose.yml for machines with internet', () => {
     assert.equal(config.clusters.compose!.loadBalancer.runtimeApi, `unix://${workerMount}/admin.sock`);
   });
 
+  it('has the worker write the map and server state files HAProxy reads at (re)start, through a volume both mount', () => {
+    const haproxyCfg = readFileSync(join(root, 'deploy', 'compose', 'haproxy.cfg'), 'utf8');
+    const lb = loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml')).clusters.compose!.loadBalancer;
+    // A path as the worker sees it, as HAProxy sees it: through a named volume both mount.
+    const mounts = (service: string) => (compose.services[service]!.volumes ?? []).map((volume) => volume.split(':')).filter(([source]) => !source!.startsWith('.') && !source!.startsWith('/'));
+    const inHaproxy = (workerPath: string) => {
+      const [volume, at] = mounts('worker').find(([, target]) => workerPath.startsWith(`${target}/`)) ?? assert.fail(`${workerPath} is in no volume of the worker`);
+      const [, there] = mounts('haproxy').find(([source]) => source === volume) ?? assert.fail(`HAProxy does not mount ${volume}`);
+      return `${there}${workerPath.slice(at!.length)}`;
+    };
+    assert.ok(lb.serverStateFile && lb.maintenanceMapFile, 'the cluster names the files the worker writes');
+    const base = /^\s*server-state-base (\S+)$/m.exec(haproxyCfg)?.[1];
+    const name = /^\s*server-state-file-name (\S+)$/m.exec(haproxyCfg)?.[1];
+    assert.equal(inHaproxy(lb.serverStateFile), `${base}/${name}`);
+    assert.equal(inHaproxy(lb.maintenanceMapFile), lb.maintenanceMap);
+    assert.ok(haproxyCfg.includes(`map(${lb.maintenanceMap},off)`), 'the acl reads that map');
+  });
+
   it("ships a cluster config the worker accepts, naming the compose file's containers", () => {
     const config = loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml'));
     const containers = config.clusters.compose!.nodes.map((node) => node.container);
