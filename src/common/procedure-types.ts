@@ -124,6 +124,8 @@ export interface ApprovalPolicyPlan {
   maxApprovalWaitMs?: number;
   /** Whether the worker can mail signed links (it has `approvals.keys` and `pageUrl`). */
   links: boolean;
+  /** How long a mailed token is valid at most (`approvals.linkTtl`): a long wait mails new ones before. */
+  linkTtlMs?: number;
   /**
    * Other names of the approvers (a login, a second address) → the name they stand for, all in
    * lower case: decisions are compared and recorded under that one canonical name. Plans made

@@ -45,7 +45,14 @@ export class RollbackGuide {
     this.waiting = true;
     const subject = dataLoss ? 'undo waits for your confirmation' : 'ROLLBACK BLOCKED: a person is needed';
     if (this.approval.signedOnly) {
-      await requestSigned(cluster, subject, blockedMail(this.status, true), dataLoss ? ['confirmDataLoss', 'abandon'] : ['retryRollback', 'abandon']);
+      const kinds: DecisionKind[] = dataLoss ? ['confirmDataLoss', 'abandon'] : ['retryRollback', 'abandon'];
+      await requestSigned(cluster, subject, blockedMail(this.status, true), kinds);
+      // A blocked rollback may wait longer than a token lives: new tokens go out before the last
+      // ones expire, so the cluster never waits for a decision nobody can take any more.
+      const renewEvery = renewal(this.approval.policy?.linkTtlMs);
+      while (!(await condition(() => this.pending !== undefined, renewEvery))) {
+        await requestSigned(cluster, `${subject} (new tokens: the earlier ones expire)`, blockedMail(this.status, true), kinds);
+      }
     } else {
       await notify(cluster, subject, blockedMail(this.status, false), 'recipients');
     }
@@ -115,6 +122,12 @@ export class RollbackGuide {
     this.pending = { action, decision: taken };
     return rollback;
   }
+}
+
+/** When to mail new tokens: a little before the mailed ones expire (`approvals.linkTtl`, 24 h by default). */
+function renewal(linkTtlMs: number | undefined): number {
+  const ttl = linkTtlMs ?? 86_400_000;
+  return Math.max(10_000, ttl - Math.min(ttl / 10, 3_600_000));
 }
 
 function blockedMail(status: ProcedureStatus, signed: boolean): string {

@@ -146,6 +146,25 @@ describe('signed mode covers every decision of a run', () => {
     assert.match(failure.cause.message, /abandoned by alice@example\.test: restoring by hand/);
   });
 
+  it('mails new rollback tokens before the mailed ones expire, so a long block never waits for a decision nobody can take', async () => {
+    const mock = signedCluster({ linkTtlMs: 12_000 }, { restoreDatabase: () => failWith('RestoreFailed', 'dump checksum mismatch') });
+    const failure = await upgrade(mock, {}, async (handle) => {
+      const asked = await mailedTokens(mock, handle, 'approve,reject', (status) => status.approval?.state === 'awaiting');
+      await handle.executeUpdate(decideUpdate, { args: [{ decision: 'reject', token: asked.get(BOB)!, reason: 'no' }] });
+      const first = await mailedTokens(mock, handle, 'retryRollback,abandon', (status) => status.rollback?.state === 'blocked');
+      for (let i = 0; mock.requests.filter((kinds) => kinds === 'retryRollback,abandon').length < 2; i++) {
+        if (i > 600) assert.fail(`no new tokens: ${mock.requests.join(' ')}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const renewed = new Map(mock.tokens);
+      assert.notEqual(renewed.get(CAROL), first.get(CAROL), 'a new token, not the same one again');
+      await handle.executeUpdate(abandonUpdate, { args: [{ token: renewed.get(CAROL)!, reason: 'restoring by hand' }] });
+      return handle.result().then(() => assert.fail('expected RollbackFailed'), (caught: unknown) => caught);
+    });
+    assert.ok(failure instanceof WorkflowFailedError && failure.cause instanceof ApplicationFailure, String(failure));
+    assert.match(failure.cause.message, /abandoned by carol@example\.test: restoring by hand/);
+  });
+
   it('takes maintenanceDone only with a token mailed for it', async () => {
     const mock = signedCluster();
     await withMockedWorker(env, mock.activities, async (taskQueue) => {

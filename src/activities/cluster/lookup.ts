@@ -68,6 +68,7 @@ export function approvalPolicyPlan(deps: Pick<ActivityDeps, 'config'>, cluster: 
     allowProceedOnTimeout: cluster.approval.allowProceedOnTimeout,
     ...(cluster.approval.maxApprovalWait === undefined ? {} : { maxApprovalWaitMs: cluster.approval.maxApprovalWait }),
     links: deps.config.approvals !== undefined,
+    ...(deps.config.approvals ? { linkTtlMs: deps.config.approvals.linkTtl } : {}),
     aliases: Object.fromEntries(Object.entries(cluster.approval.aliases).map(([alias, name]) => [alias.trim().toLowerCase(), name.trim().toLowerCase()])),
   };
 }
