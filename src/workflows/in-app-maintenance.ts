@@ -2,7 +2,7 @@ import { ApplicationFailure, condition, patched, setHandler, workflowInfo } from
 import { FailureType } from '../common/failure-types';
 import type { BackupRecord, CompensationOutcome, NodeReadiness, NotificationOutcome, StorageBackupRecord } from '../common/procedure-types';
 import { describeOperation, IN_APP_MAINTENANCE, type InAppMaintenanceInput, type MaintenanceOperation } from '../procedures/in-app-maintenance';
-import { longRunning, quick } from './activity-options';
+import { longRunning, preflight, quick } from './activity-options';
 import type { DryRunPlan } from './dry-run';
 import { maintenanceDoneSignal, type IgnoredDecision, type OperationOutcome, type RecordedDecision } from './messages';
 import type { Approval } from './approval';
@@ -16,6 +16,9 @@ import { outcomeReport } from './procedure-mail';
 import { describeFailure } from './saga';
 
 export type { InAppMaintenanceInput } from '../procedures/in-app-maintenance';
+
+/** Runs recorded before a backup operation was checked at pre-flight replay without the check. */
+const BACKUP_CHECKED_PATCH = 'in-app-backup-checked';
 
 export interface InAppMaintenanceResult {
   cluster: string;
@@ -122,7 +125,15 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
       tracker.status.operations = operations;
       approval = run.approval;
 
-      const { plan, version } = await step('preflight', () => commonPreflight(IN_APP_MAINTENANCE, input, tracker));
+      const { plan, version } = await step('preflight', async () => {
+        const checked = await commonPreflight(IN_APP_MAINTENANCE, input, tracker);
+        // A backup operation is checked as an upgrade's backup is (room, pg_dump against the
+        // server, a login that can restore as the owners) before any node is touched.
+        if (input.operations.some((operation) => operation.type === 'backup') && patched(BACKUP_CHECKED_PATCH)) {
+          await preflight.checkBackupRoom({ cluster, method: 'pg_dump' });
+        }
+        return checked;
+      });
       run.adopt(plan);
       // The kept node is always an app node; only app nodes are ever in the load balancer.
       const order = rolloutOrder(cluster, plan.nodes);

@@ -20,6 +20,7 @@ export const PATCHES: readonly string[] = [
   'approval-token-verify',
   'finish-after-point-of-no-return',
   'hold-load-balancer',
+  'in-app-backup-checked',
   'in-app-holds-restart-policies',
   'let-go-of-watch-lazily',
   'maintenance-done-checked',

@@ -7,7 +7,7 @@ import { FailureType } from '../../src/common/failure-types';
 import { procedureWorkflowId } from '../../src/common/task-queue';
 import type { InAppMaintenanceInput, InAppMaintenanceResult } from '../../src/workflows/in-app-maintenance';
 import { approveSignal, maintenanceDoneSignal, rejectSignal, retryRollbackUpdate, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
-import { servingMockCluster } from '../support/mock-cluster';
+import { failWith, servingMockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
 import { inAppMaintenance } from '../../src/workflows';
 
@@ -195,6 +195,17 @@ describe('inAppMaintenance workflow', () => {
     assert.equal(error.cause.type, FailureType.ClusterNotHealthy);
     assert.match(error.cause.message, /node-3 \(ECONNREFUSED\)/);
     assert.ok(!sick.calls.some((call) => /^(setLoadBalancerServers|stopNode)/.test(call)));
+  });
+
+  it('checks at pre-flight that a backup operation can be taken and restored (room, pg_dump, owners), before any node is touched', async () => {
+    const mock = servingCluster({ checkBackupRoom: () => failWith(FailureType.RestoreNotPossible, 'the login cannot act as the owner nocobase') });
+    const outcome = await withMaintenance(mock, { operations: [{ type: 'backup' }], restoreBackupOnFailure: true }, async (handle) => {
+      await until(handle, (status) => status.outcome === 'failed' || status.approval?.state === 'awaiting');
+      return handle.query(statusQuery);
+    });
+    assert.equal(outcome.error?.type, FailureType.RestoreNotPossible, `ended at ${outcome.step} as ${outcome.outcome}`);
+    assert.equal(outcome.step, 'preflight');
+    assert.ok(!mock.calls.some((call) => /^(setLoadBalancerServers|stopNode|backupDatabase)/.test(call)), mock.calls.join(' '));
   });
 });
 
