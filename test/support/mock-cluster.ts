@@ -2,7 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { randomUUID } from 'node:crypto';
 import type { Activities } from '../../src/activities';
 import { signToken, verifyToken } from '../../src/adapters/approval/signing';
-import type { ClusterPlan, NodeSnapshot } from '../../src/common/procedure-types';
+import type { ApprovalPolicyPlan, ClusterPlan, NodeSnapshot } from '../../src/common/procedure-types';
 import { TEST_SIGNING_KEY } from './approval-keys';
 
 type Overrides = Partial<{ [K in keyof Activities]: (...args: Parameters<Activities[K]>) => ReturnType<Activities[K]> | void | Promise<void> }>;
@@ -172,5 +172,16 @@ export async function heartbeatUntil(done: Promise<unknown>): Promise<void> {
 export function servingMockCluster(overrides: Overrides = {}): ReturnType<typeof mockCluster> {
   const mock = mockCluster(`unit-${randomUUID().slice(0, 8)}`, overrides);
   for (const node of mock.plan.nodes) Object.assign(node, { running: true, state: 'running' });
+  return mock;
+}
+
+/** The approvers of `signedMockCluster`, each with an address (so each gets a token). */
+export const SIGNED_APPROVERS = ['alice@example.test', 'bob@example.test', 'carol@example.test'] as const;
+
+/** A serving mock cluster whose plan carries a signed approval policy (overridden by `rules`). */
+export function signedMockCluster(rules: Partial<ApprovalPolicyPlan> = {}, overrides: Overrides = {}): ReturnType<typeof mockCluster> {
+  const mock = servingMockCluster(overrides);
+  mock.plan.approvers = [...SIGNED_APPROVERS];
+  mock.plan.approvalPolicy = { mode: 'signed', minApprovals: 1, twoPersonRule: false, allowProceedOnTimeout: false, links: true, ...rules };
   return mock;
 }

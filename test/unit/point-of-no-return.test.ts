@@ -12,7 +12,7 @@ import { fleetUpgrade, versionUpgrade } from '../../src/workflows';
 import type { FleetUpgradeResult } from '../../src/workflows/fleet-upgrade';
 import { abandonUpdate, abortUpdate, approveSignal, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
 import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workflows/version-upgrade';
-import { failWith, mockCluster } from '../support/mock-cluster';
+import { failWith, servingMockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
 
 // The point of no return (users work on the new version) and what comes after it: a failure or a
@@ -28,11 +28,7 @@ after(async () => {
 
 const TARGET = 'registry.test/nocobase:1.7.0';
 
-function runningCluster(overrides: Parameters<typeof mockCluster>[1] = {}) {
-  const mock = mockCluster(`unit-${randomUUID().slice(0, 8)}`, overrides);
-  for (const node of mock.plan.nodes) Object.assign(node, { running: true, state: 'running' });
-  return mock;
-}
+const runningCluster = servingMockCluster;
 
 type Upgrade = WorkflowHandle<(input: VersionUpgradeInput) => Promise<VersionUpgradeResult>>;
 const upgradeOf = (cluster: string) => env.client.workflow.getHandle(procedureWorkflowId(cluster)) as Upgrade;

@@ -5,13 +5,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { signToken } from '../../src/adapters/approval/signing';
 import { FailureType } from '../../src/common/failure-types';
-import type { ApprovalPolicyPlan } from '../../src/common/procedure-types';
 import { procedureWorkflowId } from '../../src/common/task-queue';
 import { inAppMaintenance, versionUpgrade } from '../../src/workflows';
 import { approveSignal, decideUpdate, maintenanceDoneSignal, statusQuery, type Decision, type ProcedureStatus } from '../../src/workflows/messages';
 import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workflows/version-upgrade';
 import { TEST_SIGNING_KEY } from '../support/approval-keys';
-import { servingMockCluster } from '../support/mock-cluster';
+import { SIGNED_APPROVERS, signedMockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
 
 let env: TestWorkflowEnvironment;
@@ -23,16 +22,10 @@ after(async () => {
 });
 
 const TARGET = 'registry.test/nocobase:1.7.0';
-const [ALICE, BOB, CAROL] = ['alice@example.test', 'bob@example.test', 'carol@example.test'];
+const [ALICE, BOB, CAROL] = SIGNED_APPROVERS;
 type Upgrade = WorkflowHandle<(input: VersionUpgradeInput) => Promise<VersionUpgradeResult>>;
 
-/** A serving mocked cluster whose plan carries a signed approval policy. */
-function signedCluster(rules: Partial<ApprovalPolicyPlan> = {}) {
-  const mock = servingMockCluster();
-  mock.plan.approvers = [ALICE, BOB, CAROL];
-  mock.plan.approvalPolicy = { mode: 'signed', minApprovals: 1, twoPersonRule: false, allowProceedOnTimeout: false, links: true, ...rules };
-  return mock;
-}
+const signedCluster = signedMockCluster;
 
 async function statusWhen(handle: Upgrade, what: (status: ProcedureStatus) => boolean): Promise<ProcedureStatus> {
   for (let i = 0; i < 200; i++) {

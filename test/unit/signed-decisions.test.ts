@@ -4,13 +4,12 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FailureType } from '../../src/common/failure-types';
-import type { ApprovalPolicyPlan } from '../../src/common/procedure-types';
 import { procedureWorkflowId } from '../../src/common/task-queue';
 import { inAppMaintenance, versionUpgrade } from '../../src/workflows';
 import { abandonUpdate, decideUpdate, maintenanceDoneSignal, retryRollbackUpdate, statusQuery, type ProcedureStatus } from '../../src/workflows/messages';
 import type { InAppMaintenanceResult } from '../../src/workflows/in-app-maintenance';
 import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workflows/version-upgrade';
-import { failWith, servingMockCluster } from '../support/mock-cluster';
+import { failWith, SIGNED_APPROVERS, signedMockCluster } from '../support/mock-cluster';
 import { startUnitEnvironment, withMockedWorker } from '../support/unit-environment';
 
 /**
@@ -28,16 +27,11 @@ after(async () => {
 });
 
 const TARGET = 'registry.test/nocobase:1.7.0';
-const [ALICE, BOB, CAROL] = ['alice@example.test', 'bob@example.test', 'carol@example.test'];
+const [ALICE, BOB, CAROL] = SIGNED_APPROVERS;
 /** Only queried: either procedure's handle. */
 type Handle = Pick<WorkflowHandle, 'query'>;
 
-function signedCluster(rules: Partial<ApprovalPolicyPlan> = {}, overrides: Parameters<typeof servingMockCluster>[0] = {}) {
-  const mock = servingMockCluster(overrides);
-  mock.plan.approvers = [ALICE, BOB, CAROL];
-  mock.plan.approvalPolicy = { mode: 'signed', minApprovals: 1, twoPersonRule: false, allowProceedOnTimeout: false, links: true, ...rules };
-  return mock;
-}
+const signedCluster = signedMockCluster;
 
 async function statusWhen(handle: Handle, what: (status: ProcedureStatus) => boolean): Promise<ProcedureStatus> {
   for (let i = 0; i < 300; i++) {
