@@ -217,6 +217,7 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
       const storage = await longRunning.backupStorage({ cluster, label });
       operations.push({ operation: name, ok: true, backup });
       tracker.status.backup = backup;
+      tracker.metrics.backup(backup.durationMs, backup.sizeBytes);
       if (storage) tracker.status.storageBackup = storage;
       if (input.restoreBackupOnFailure) {
         // node-1 kept serving users after this backup: restoring it loses their writes, so it waits for a person to confirm.
