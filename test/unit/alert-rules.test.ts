@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { METRIC } from '../../src/common/metrics';
+import { readmeCommandsRunBy } from '../support/readme-commands';
 
-const DIR = join(__dirname, '..', '..', 'deploy', 'prometheus');
+const ROOT = join(__dirname, '..', '..');
+const DIR = join(ROOT, 'deploy', 'prometheus');
 const RULES = join(DIR, 'alerts.yml');
 const TESTS = join(DIR, 'alerts.test.yml');
 
@@ -33,6 +35,14 @@ describe('alert rules (deploy/prometheus/alerts.yml)', () => {
     const { status, output } = promtool('test', 'rules', TESTS);
     assert.equal(status, 0, output);
     assert.match(output, /SUCCESS/);
+  });
+
+  it("runs as the README's Observability section says (the line CI runs)", () => {
+    const lines = readmeCommandsRunBy('test/unit/alert-rules.test.ts');
+    assert.deepEqual(lines, ['promtool test rules deploy/prometheus/alerts.test.yml']);
+    const run = spawnSync('bash', ['-c', lines[0]!], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(run.status, 0, `${run.stdout}${run.stderr}`);
+    assert.match(run.stdout, /SUCCESS/);
   });
 
   it('every alert is tested with series that fire it and at a time or with series where it must not fire', () => {
