@@ -159,11 +159,13 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
         if (input.operations.length === 0) {
           tracker.waitingFor(`the maintenanceDone signal: work in the application on ${first}, then send it`);
           awaitingDone = true;
+          tracker.metrics.waitingForPerson('maintenance-done');
           const subject = `in-app maintenance: ${first} alone serves, waiting for your work`;
           if (run.approval.signedOnly) await requestSigned(cluster, subject, manualWorkMail(first, true), ['maintenanceDone']);
           else await notify(cluster, subject, manualWorkMail(first, false), 'approvers');
           await condition(() => doneBy !== undefined);
           awaitingDone = false;
+          tracker.metrics.personAnswered('maintenance-done');
           tracker.status.maintenanceDoneBy = doneBy;
           tracker.waitingFor(undefined);
           return;

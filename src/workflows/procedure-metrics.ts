@@ -15,8 +15,8 @@ import { METRIC } from '../common/metrics';
  * A gauge lives in the worker process that set it: after a worker restart it is absent until the
  * run's next state change on a new workflow task (replayed tasks emit nothing).
  */
-/** What a person is waited for: an approval decision, or an operator for a blocked rollback. */
-export type PersonWait = 'approval' | 'rollback';
+/** What a person is waited for: an approval decision, an operator for a blocked rollback, the end of manual in-app work. */
+export type PersonWait = 'approval' | 'rollback' | 'maintenance-done';
 
 export class ProcedureMetrics {
   private readonly tags: MetricTags;

@@ -7,7 +7,8 @@ import { dataConverterFromEnv } from '../../src/client/data-converter';
 import { FailureType } from '../../src/common/failure-types';
 import { METRIC } from '../../src/common/metrics';
 import { procedureWorkflowId } from '../../src/common/task-queue';
-import { mockCluster } from '../support/mock-cluster';
+import { abandonUpdate, statusQuery } from '../../src/workflows/messages';
+import { failWith, mockCluster } from '../support/mock-cluster';
 import { quietRuntime } from '../support/quiet-runtime';
 import { startUnitEnvironment } from '../support/unit-environment';
 import type { RunnerProbeInput } from '../support/workflows/runner-probe';
@@ -40,16 +41,22 @@ function updates(cluster: string): Update[] {
  * Runs the runner's probe on a worker that caches no workflow: every workflow task replays the
  * history from the start, so whatever a replay emitted would show up as extra updates.
  */
-async function probe(input: Omit<RunnerProbeInput, 'cluster'>): Promise<{ cluster: string; updates: Update[] }> {
+async function probe(
+  input: Omit<RunnerProbeInput, 'cluster'>,
+  overrides: Parameters<typeof mockCluster>[1] = {},
+  during?: (workflowId: string, cluster: string) => Promise<Update[]>,
+): Promise<{ cluster: string; updates: Update[] }> {
   const cluster = `unit-${randomUUID().slice(0, 8)}`;
   const taskQueue = `unit-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities: mockCluster(cluster).activities, maxCachedWorkflows: 0, dataConverter: dataConverterFromEnv() });
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities: mockCluster(cluster, overrides).activities, maxCachedWorkflows: 0, dataConverter: dataConverterFromEnv() });
   const workflowId = procedureWorkflowId(cluster);
+  let before: Update[] = [];
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('runnerProbe', { taskQueue, workflowId, args: [{ cluster, ...input }] });
+    if (during) before = await during(workflowId, cluster);
     await handle.result().catch(() => undefined);
   });
-  return { cluster, updates: updates(cluster) };
+  return { cluster, updates: [...before, ...updates(cluster)] };
 }
 
 const counted = (list: Update[], name: string) => list.filter((update) => update.name === name);
@@ -80,5 +87,27 @@ describe('the procedure runner\'s metrics (replay-safe workflow metric meter)', 
     const { updates: list } = await probe({ failAt: 'two' });
     assert.deepEqual(counted(list, METRIC.runsEnded).map((update) => [update.tags.outcome, update.tags.failure_type]), [['failed', FailureType.NodeExited]]);
     assert.equal(counted(list, METRIC.runsStarted).length, 1);
+  });
+
+  it('a blocked rollback: waiting for a person (1) and counted once while blocked, 0 once abandoned; ended abandoned as RollbackFailed', async () => {
+    let whileBlocked: Update[] = [];
+    const { updates: list } = await probe({ failAt: 'three' }, { stopNode: ({ node }) => (node === 'node-2' ? failWith('DockerDown') : undefined) }, async (workflowId, cluster) => {
+      const handle = env.client.workflow.getHandle(workflowId);
+      for (;;) {
+        if ((await handle.query(statusQuery)).rollback?.state === 'blocked') break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      whileBlocked = updates(cluster);
+      await handle.executeUpdate(abandonUpdate, { args: [{ by: 'alice', reason: 'node-2 is gone for good' }] });
+      return whileBlocked;
+    });
+    assert.deepEqual(counted(whileBlocked, METRIC.waitingForPerson).map((update) => [update.tags.waiting_for, update.value]), [['rollback', 1]]);
+    assert.deepEqual(counted(whileBlocked, METRIC.rollbackBlocked).map((update) => update.value), [1]);
+    assert.deepEqual(counted(whileBlocked, METRIC.runsEnded), []);
+    const after = list.slice(whileBlocked.length);
+    assert.deepEqual(counted(after, METRIC.waitingForPerson).map((update) => [update.tags.waiting_for, update.value]), [['rollback', 0]]);
+    assert.deepEqual(counted(after, METRIC.humanWait).map((update) => update.tags.waiting_for), ['rollback']);
+    assert.deepEqual(counted(after, METRIC.runsEnded).map((update) => [update.tags.outcome, update.tags.failure_type]), [['abandoned', FailureType.RollbackFailed]]);
+    assert.deepEqual(counted(list, METRIC.rollbackBlocked).length, 1, 'counted once, whatever replays');
   });
 });
