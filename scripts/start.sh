@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 bash scripts/stack/up.sh
 # shellcheck source=/dev/null
 source .stack/env
+# The worker serves its metrics where the stack's Prometheus scrapes them.
+export NOCOBASE_MAINTENANCE_METRICS="${NOCOBASE_MAINTENANCE_METRICS:-$STACK_WORKER_METRICS}"
 temporal=temporal
 command -v temporal >/dev/null 2>&1 || temporal="$TEMPORAL_BIN"
 
@@ -20,6 +22,8 @@ cat <<TXT
  Load balancer:   $LB_URL   (503 maintenance page until the cluster is started)
  NocoBase login:  $DEMO_ROOT_EMAIL / $DEMO_ROOT_PASSWORD   (real NocoBase ${DEMO_IMAGE_V1##*:}; the 2.2.14 image is the 2.2.15 release relabelled, a test fixture)
  Mail received:   $SMTP_MAILDIR/new/
+ Worker metrics:  http://$NOCOBASE_MAINTENANCE_METRICS/metrics   (Prometheus text format)
+ Prometheus:      $PROMETHEUS_URL   (scrapes the worker every second; alert rules: deploy/prometheus/alerts.yml)
 
  In another terminal, first take the stack's settings (its Temporal address, and the codec
  endpoint and token: the stack encrypts payloads, so without them the CLI shows ciphertext):

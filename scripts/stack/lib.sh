@@ -7,7 +7,7 @@ STACK_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 # The stack's services in start order (stack:down stops them in reverse). Each has a file
 # scripts/stack/<name>.sh defining <name>_packages, _start, _stop and _status; up, down and
 # status read this one list. The demo cluster and the config writer are not services.
-STACK_SERVICES=(certs postgres docker remotedocker registry haproxy smtp codec temporal temporaltls)
+STACK_SERVICES=(certs postgres docker remotedocker registry haproxy smtp codec temporal temporaltls prometheus)
 REPO_ROOT="$(cd "$STACK_SCRIPTS/../.." && pwd -P)"
 STACK_DIR="$REPO_ROOT/.stack"
 LOG_DIR="$STACK_DIR/logs"
@@ -95,7 +95,8 @@ assign_port() { # assign_port VAR default
 # Some names (SMTP_PORT...) are also in .stack/env: values inherited from a
 # sourced env, maybe another clone's, must never stand in for ours.
 STACK_PORT_VARS=(TEMPORAL_PORT TEMPORAL_UI_PORT TEMPORAL_TLS_PORT REGISTRY_PORT PG_PORT LB_PORT HAPROXY_RUNTIME_PORT SMTP_PORT NODE_PORT_1 NODE_PORT_2 NODE_PORT_3
-  STANDIN_LB_PORT STANDIN_NODE_PORT_1 STANDIN_NODE_PORT_2 STANDIN_NODE_PORT_3 DOCKER_TLS_PORT DOCKER_SSH_PORT CODEC_PORT)
+  STANDIN_LB_PORT STANDIN_NODE_PORT_1 STANDIN_NODE_PORT_2 STANDIN_NODE_PORT_3 DOCKER_TLS_PORT DOCKER_SSH_PORT CODEC_PORT
+  PROMETHEUS_PORT METRICS_PORT TEST_METRICS_PORT)
 load_ports() {
   unset "${STACK_PORT_VARS[@]}"
   if [ -f "$PORTS_FILE" ]; then . "$PORTS_FILE"; fi
@@ -123,6 +124,10 @@ assign_ports() {
   # The Docker hosts reached over TLS and over SSH (remotedocker.sh).
   assign_port DOCKER_TLS_PORT 2376
   assign_port DOCKER_SSH_PORT 2222
+  # Prometheus, and the worker metrics addresses it scrapes (npm start's worker, test workers).
+  assign_port PROMETHEUS_PORT 9090
+  assign_port METRICS_PORT 9464
+  assign_port TEST_METRICS_PORT 9465
 }
 
 # --------------------------------------------------------------- processes

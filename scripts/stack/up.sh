@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # npm run stack:up — installs what is missing and starts the local stack:
-# PostgreSQL, Docker Engine, registry, HAProxy, SMTP sink, Temporal, then the
+# PostgreSQL, Docker Engine, registry, HAProxy, SMTP sink, Temporal, Prometheus, then the
 # demo NocoBase cluster (real NocoBase) and the stand-in cluster (a test fixture). Idempotent: a second run starts nothing twice, keeps
 # the ports, and leaves .stack/ untouched. Options: --skip-demo (or
 # STACK_SKIP_DEMO=1) stops before the images/demo cluster step.
@@ -78,6 +78,7 @@ Local stack is up ($((SECONDS))s). Endpoints:
   PostgreSQL    127.0.0.1:$PG_PORT   data $PG_DATA
   Load balancer http://127.0.0.1:$LB_PORT (demo), http://127.0.0.1:$STANDIN_LB_PORT (standin)   runtime API unix://$HAPROXY_SOCK, 127.0.0.1:$HAPROXY_RUNTIME_PORT
   SMTP          127.0.0.1:$SMTP_PORT   mail in $SMTP_MAILDIR/new
+  Prometheus    $(prometheus_url)   scrapes the worker at 127.0.0.1:$METRICS_PORT (npm start) and 127.0.0.1:$TEST_METRICS_PORT (tests)
   Demo nodes    127.0.0.1:$NODE_PORT_1 $NODE_PORT_2 $NODE_PORT_3 (real NocoBase $(image_ref DEMO_IMAGE_V1 | sed 's/.*://'))$([ "$SKIP_DEMO" = 1 ] && echo '   (skipped)')
   Stand-in      127.0.0.1:$STANDIN_NODE_PORT_1 $STANDIN_NODE_PORT_2 $STANDIN_NODE_PORT_3 (test fixture, cluster standin)
   Env           $ENV_FILE   (scripts/with-deps.sh sources it)

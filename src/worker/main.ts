@@ -6,6 +6,7 @@ import { createWorker } from './create-worker';
 import { checkMailServer } from './mail-check';
 import { buildDeps } from './deps';
 import { ensureSearchAttributes } from './search-attributes';
+import { installMetricsRuntime, metricsAddressFromEnv, MetricsConfigError } from './telemetry';
 import { deploymentVersionFromEnv, WorkerVersioningError } from './worker-versioning';
 import { workerTuningFromEnv } from './worker-tuning';
 
@@ -15,6 +16,9 @@ import { workerTuningFromEnv } from './worker-tuning';
  * `nocobase-maintenance` task queue (or NOCOBASE_MAINTENANCE_TASK_QUEUE's) until SIGINT/SIGTERM.
  */
 async function main(): Promise<void> {
+  // First: the Runtime is installed once per process, before any connection creates the default one.
+  const metricsAddress = metricsAddressFromEnv();
+  const metricsUrl = metricsAddress === undefined ? undefined : installMetricsRuntime(metricsAddress);
   const deployment = deploymentVersionFromEnv();
   const config = loadConfig();
   assertSecretsResolvable(config);
@@ -33,6 +37,7 @@ async function main(): Promise<void> {
   const { worker, connection } = await createWorker({ endpoint, deps, taskQueue, deployment, ...(tuning ? { tuning } : {}) });
   const clusters = Object.keys(config.clusters).join(', ');
   const versioning = deployment ? `deployment ${deployment.deploymentName}, build ${deployment.buildId} (runs pinned)` : 'unversioned';
+  if (metricsUrl) console.log(`worker metrics (Prometheus) at ${metricsUrl}`);
   console.log(`worker polling task queue ${taskQueue} at ${describeEndpoint(endpoint)}, ${versioning}; clusters: ${clusters}`);
   try {
     await worker.run();
@@ -50,6 +55,10 @@ main().catch((error: unknown) => {
   }
   if (error instanceof TemporalConnectionConfigError) {
     console.error(`nocobase-maintenance worker: the Temporal connection is not usable: ${error.message}`);
+    process.exit(78);
+  }
+  if (error instanceof MetricsConfigError) {
+    console.error(`nocobase-maintenance worker: ${error.message}`);
     process.exit(78);
   }
   if (error instanceof WorkerVersioningError) {

@@ -45,7 +45,9 @@ export async function awaitDecision(request: DecisionRequest, approval: Approval
   } else {
     await notify(request.cluster, subject, text, 'approvers');
   }
+  tracker.metrics.waitingForPerson('approval', bounded.onTimeout === 'wait' ? undefined : bounded.timeoutMs);
   const state = await approval.wait(bounded.timeoutMs, bounded.onTimeout);
+  tracker.metrics.personAnswered('approval');
   tracker.waitingFor(undefined);
   if (state === 'rejected') {
     const decision = approval.status.decision;

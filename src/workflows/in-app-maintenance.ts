@@ -170,11 +170,13 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
         if (input.operations.length === 0) {
           tracker.waitingFor(`the maintenanceDone signal: work in the application on ${first}, then send it`);
           awaitingDone = true;
+          tracker.metrics.waitingForPerson('maintenance-done');
           const subject = `in-app maintenance: ${first} alone serves, waiting for your work`;
           if (run.approval.signedOnly) await requestSigned(cluster, subject, manualWorkMail(first, true), ['maintenanceDone']);
           else await notify(cluster, subject, manualWorkMail(first, false), 'approvers');
           await condition(() => doneBy !== undefined);
           awaitingDone = false;
+          tracker.metrics.personAnswered('maintenance-done');
           tracker.status.maintenanceDoneBy = doneBy;
           tracker.waitingFor(undefined);
           return;
@@ -228,6 +230,7 @@ export async function inAppMaintenance(rawInput: InAppMaintenanceInput): Promise
       const storage = await longRunning.backupStorage({ cluster, label });
       operations.push({ operation: name, ok: true, backup });
       tracker.status.backup = backup;
+      tracker.metrics.backup(backup.durationMs, backup.sizeBytes);
       if (storage) tracker.status.storageBackup = storage;
       if (input.restoreBackupOnFailure) {
         // node-1 kept serving users after this backup: restoring it loses their writes, so it waits for a person to confirm.

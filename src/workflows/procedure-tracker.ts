@@ -2,6 +2,7 @@ import { setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporal
 import type { ClusterPlan, CompensationOutcome } from '../common/procedure-types';
 import { CLUSTER_ATTRIBUTE, PROCEDURE_ATTRIBUTE, STEP_ATTRIBUTE } from '../common/search-attributes';
 import type { ProcedureName } from '../procedures';
+import { ProcedureMetrics } from './procedure-metrics';
 import { statusQuery, type NodeState, type ProcedureStatus } from './messages';
 import { describeFailure, failureType } from './saga';
 
@@ -11,11 +12,15 @@ import { describeFailure, failureType } from './saga';
  */
 export class ProcedureTracker {
   readonly status: ProcedureStatus;
+  /** The run's Prometheus metrics (replay-safe; see procedure-metrics.ts). */
+  readonly metrics: ProcedureMetrics;
   /** A load-balancer watch being let go of (see whileHolding); settled before the next change. */
   private watchLetGo: Promise<void> = Promise.resolve();
 
   constructor(procedure: ProcedureName, cluster: string) {
     this.status = { procedure, cluster, step: 'starting', outcome: 'running', nodes: {}, steps: [] };
+    this.metrics = new ProcedureMetrics(procedure, cluster);
+    this.metrics.started();
     setHandler(statusQuery, () => this.status);
     upsertSearchAttributes([
       { key: CLUSTER_ATTRIBUTE, value: cluster },
@@ -30,8 +35,14 @@ export class ProcedureTracker {
     this.status.steps.push(entry);
     upsertSearchAttributes([{ key: STEP_ATTRIBUTE, value: name }]);
     setCurrentDetails(`**${this.status.procedure}** on \`${this.status.cluster}\`: ${name}`);
+    this.metrics.step(name);
     try {
-      return await run();
+      const result = await run();
+      if (name === 'preflight') this.metrics.preflight(true);
+      return result;
+    } catch (error) {
+      if (name === 'preflight') this.metrics.preflight(false);
+      throw error;
     } finally {
       entry.endedAt = now();
     }
@@ -74,6 +85,7 @@ export class ProcedureTracker {
   }
 
   failing(error: unknown): void {
+    this.metrics.failing();
     this.status.outcome = 'compensating';
     this.status.error = { type: failureType(error), message: describeFailure(error) };
     this.waitingFor(undefined);

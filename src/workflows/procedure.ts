@@ -10,7 +10,7 @@ import { awaitDecision, type DecisionRequest } from './decision-step';
 import { dryRun, type DryRunPlan } from './dry-run';
 import { checkWorkflowId, runLabel } from './run-identity';
 import { notify } from './notify';
-import { outcomeReport } from './procedure-mail';
+import { maintenanceWindowMs, outcomeReport } from './procedure-mail';
 import { ProcedureTracker } from './procedure-tracker';
 import type { TakenRollbackDecision } from './messages';
 import { applyRetention, retentionReport } from './retention';
@@ -155,12 +155,14 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
         return notify(cluster, subject, [text, ...retentionReport(retention)].join('\n'));
       });
       tracker.succeeded();
-      return { ...completed.result(notification), ...(retention ? { retention } : {}) };
+      const result = completed.result(notification);
+      endedMetrics(tracker, outcomeOf(result, 'succeeded'));
+      return { ...result, ...(retention ? { retention } : {}) };
     });
   } catch (error) {
     tracker.failing(error);
     const step = tracker.status.step;
-    const { compensations, abandoned } = await undoAll(script, saga, guide, rollbackDeadlineMs);
+    const { compensations, abandoned } = await undoAll(script, saga, guide, rollbackDeadlineMs, tracker);
     if (abandoned) await CancellationScope.nonCancellable(() => Promise.allSettled(onAbandon.map((body) => body().catch((cause: unknown) => log.error('after abandon', { error: describeFailure(cause) })))));
     await tracker.watchesStopped();
     const broken = compensations.filter((outcome) => !outcome.ok);
@@ -178,6 +180,12 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
     );
     const type = failureType(error);
     const message = describeFailure(error);
+    const { answers } = script;
+    const answered = answers !== undefined && !abandoned && !isCancellation(error) && [answers.rejectedType, FailureType.ApprovalTimedOut].includes(type as FailureType);
+    if (answered) endedMetrics(tracker, answers.outcome, type);
+    else if (abandoned) endedMetrics(tracker, 'abandoned', tracker.status.pointOfNoReturn !== undefined && !saga.anyFailed ? type : FailureType.RollbackFailed);
+    else if (isCancellation(error)) endedMetrics(tracker, 'cancelled');
+    else endedMetrics(tracker, broken.length > 0 && script.undoFailureIsFatal ? 'rollback-failed' : 'failed', type);
     if (abandoned) {
       const who = `abandoned by ${abandoned.by}: ${abandoned.reason}`;
       // Nothing was undone after the point of no return: the new state serves, which is not a broken rollback.
@@ -192,8 +200,7 @@ export async function runProcedure<Checked extends CheckedCommon, Step extends s
       });
     }
     if (isCancellation(error)) throw error;
-    const { answers } = script;
-    if (answers && [answers.rejectedType, FailureType.ApprovalTimedOut].includes(type as FailureType)) {
+    if (answered) {
       tracker.status.outcome = answers.outcome;
       // The results of procedures that take answers carry `reason` and `compensations`.
       return { ...answers.result(run, notification), reason: message, compensations, ...kept } as Result;
@@ -221,13 +228,16 @@ async function undoAll(
   saga: Saga,
   guide: RollbackGuide,
   deadlineMs: number,
+  tracker: ProcedureTracker,
 ): Promise<{ compensations: CompensationOutcome[]; abandoned?: TakenRollbackDecision }> {
   const budget = { deadlineMs, dataLossConfirmed: false };
   let compensations = await saga.compensate(budget);
   if (!script.undoFailureIsFatal) return { compensations };
   let helped = false;
   while (saga.unfinished.length > 0) {
+    tracker.metrics.waitingForPerson('rollback');
     const { action, decision } = await CancellationScope.nonCancellable(() => guide.ask(script.input.cluster, saga.unfinished, saga.awaitsConfirmation));
+    tracker.metrics.personAnswered('rollback');
     if (action === 'abandon') return { compensations, abandoned: decision };
     helped = true;
     budget.dataLossConfirmed ||= decision.confirmDataLoss === true;
@@ -247,6 +257,19 @@ function notCleanlyUndone(compensations: CompensationOutcome[], abandoned: Taken
   if (broken.length > 0) return `undoing did not finish (${broken.map((outcome) => outcome.step).join('; ')}): what is on the database server may be needed`;
   if (tracker.status.rollback) return 'the rollback needed a person (retryRollback): what is on the database server is left for them';
   return undefined;
+}
+
+/** Records how the run ended, and the 503 window users saw when it showed the maintenance page. */
+function endedMetrics(tracker: ProcedureTracker, outcome: string, failure?: string): void {
+  const window = maintenanceWindowMs(tracker.status.steps, new Date(Date.now()).toISOString());
+  if (window !== undefined) tracker.metrics.maintenancePage(window);
+  tracker.metrics.ended(outcome, failure);
+}
+
+/** The outcome a result names (`upgraded`, `completed`, ...), else `fallback`. */
+function outcomeOf(result: unknown, fallback: string): string {
+  const outcome = (result as { outcome?: unknown } | null)?.outcome;
+  return typeof outcome === 'string' ? outcome : fallback;
 }
 
 function capitalize(text: string): string {

@@ -155,6 +155,7 @@ export async function versionUpgrade(rawInput: VersionUpgradeInput): Promise<Ver
         // restored only the data would leave records pointing at files of the new version.
         const record = await longRunning.backupDatabase({ cluster, label, ...(input.backupMethod ? { method: input.backupMethod } : {}) });
         tracker.status.backup = record;
+        tracker.metrics.backup(record.durationMs, record.sizeBytes);
         undo('restore the database from the backup', () => longRunning.restoreDatabase({ cluster, backup: record, label }), { restores: 'data', needs: ['stopped'] });
         const storage = await longRunning.backupStorage({ cluster, label });
         if (storage) {

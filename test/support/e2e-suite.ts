@@ -24,15 +24,15 @@ export interface E2eSuite {
  * For an e2e suite: the real worker process and a client for the whole suite; before each test an
  * empty cluster (no procedure holding its ID), optionally brought up on v1 by firstStart; the
  * cluster emptied again at the end (with `once`, before the suite instead of each test). `cluster`: `standin` (the default, the stand-in test fixture)
- * or `demo` (real NocoBase).
+ * or `demo` (real NocoBase). `workerEnv`: more environment for the worker process (its metrics address).
  */
-export function e2eSuite(options: { startCluster: boolean; cluster?: 'standin' | 'demo'; once?: boolean }): E2eSuite {
+export function e2eSuite(options: { startCluster: boolean; cluster?: 'standin' | 'demo'; once?: boolean; workerEnv?: NodeJS.ProcessEnv }): E2eSuite {
   const suite = {} as E2eSuite;
   const cluster = options.cluster ?? 'standin';
   const reset = cluster === 'demo' ? resetDemo : resetStandin;
   const workflowId = procedureWorkflowId(cluster);
   before(async () => {
-    suite.worker = await startWorkerProcess();
+    suite.worker = await startWorkerProcess({ ...process.env, ...options.workerEnv });
     suite.client = await connectClient();
   });
   after(async () => {
