@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { HaproxyRuntime } from '../../src/adapters/haproxy/runtime';
 import { stackConfig } from './stack';
+import { haproxyOf } from './haproxy-config';
 
 /** The stack's HAProxy master (scripts/stack/haproxy.sh runs it in master-worker mode). */
 const PID_FILE = path.resolve(__dirname, '../../.stack/run/haproxy.pid');
@@ -21,7 +22,7 @@ async function workerPid(runtime: HaproxyRuntime): Promise<string | null> {
  * does the same from a shell.
  */
 export async function reloadHaproxy(): Promise<void> {
-  const runtime = new HaproxyRuntime(stackConfig().clusters.standin!.loadBalancer.runtimeApi);
+  const runtime = new HaproxyRuntime(haproxyOf(stackConfig().clusters.standin).runtimeApi);
   const before = await workerPid(runtime);
   if (!before) throw new Error('HAProxy does not answer on the runtime API before the reload');
   const master = Number(readFileSync(PID_FILE, 'utf8').trim());
