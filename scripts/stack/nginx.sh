@@ -10,8 +10,8 @@
 #     change; Nginx reads it at each start and reload, so a restart keeps what a procedure left;
 #   - `if ($<upstream>_maintenance = on) { return 503; }` before `proxy_pass`, and an
 #     `error_page 502 503 =503` to the maintenance page (502: every server is down);
-#   - a location answering `$<upstream>_generation` (`generationUrl`), so the worker can tell that
-#     a reload took;
+#   - a location answering `$<upstream>_generation $pid` (`generationUrl`), so the worker can tell
+#     that a reload took (and which master's workers to watch);
 #   - `worker_shutdown_timeout`: after a reload the old workers finish their requests and exit,
 #     but an open WebSocket would keep one (and "drained") forever.
 
@@ -81,12 +81,12 @@ http {
         listen 127.0.0.1:$NGINX_PORT;
         client_max_body_size 100m;
 
-        # Which include the serving workers read: the worker's proof that a reload took.
+        # Which include the serving workers read, and which worker answers: how the worker knows a reload took.
         location = $NGINX_GENERATION_PATH {
             allow 127.0.0.1;
             deny all;
             default_type text/plain;
-            return 200 \$${NGINX_UPSTREAM}_generation;
+            return 200 \"\$${NGINX_UPSTREAM}_generation \$pid\";
         }
 
         location = /.nocobase-maintenance/page.html {

@@ -52,16 +52,16 @@ export const nginxLoadBalancerSchema = z.strictObject({
   /** Checks the configuration with the new include before the reload, e.g. ["docker","exec","nginx","nginx","-t"]. */
   testCommand: argv('["nginx","-t"]').default(['nginx', '-t']),
   /**
-   * A location answering `$<upstream>_generation` (see the README): the worker reads it after a
-   * reload to know the new configuration is the one serving ("the reload took").
+   * A location answering `"$<upstream>_generation $pid"` (see the README): the worker reads it
+   * after a reload to know the new configuration is the one serving ("the reload took").
    */
-  generationUrl: z.url({ protocol: /^https?$/, error: 'expected the http(s) URL of the location that returns $<upstream>_generation, such as http://127.0.0.1/.nocobase-maintenance/generation' }),
+  generationUrl: z.url({ protocol: /^https?$/, error: 'expected the http(s) URL of the location that returns "$<upstream>_generation $pid", such as http://127.0.0.1/.nocobase-maintenance/generation' }),
   /**
-   * Prints Nginx's process titles, one a line, to count old workers still finishing requests
-   * after a reload ("drained"), e.g. ["docker","exec","nginx","ps","-e","-o","args="]. Unset: the
-   * worker reads /proc (Nginx runs on the worker's host).
+   * Prints Nginx's processes, `<pid> <ppid> <title>` a line, to see old workers stop accepting and
+   * finish their requests after a reload, e.g. ["docker","exec","nginx","ps","-e","-o","pid=,ppid=,args="].
+   * Unset: the worker reads /proc (Nginx runs on the worker's host).
    */
-  processesCommand: argv('["docker","exec","nginx","ps","-e","-o","args="]').optional(),
+  processesCommand: argv('["docker","exec","nginx","ps","-e","-o","pid=,ppid=,args="]').optional(),
   /** The public URL behind the load balancer, used to check that it serves. */
   url: publicUrl,
 });

@@ -215,6 +215,9 @@ describe('the traffic switch on a real Nginx (loadBalancer.kind: nginx)', () => 
   it('comes back from a restart as the last procedure left it: it reads the same include', async () => {
     await runActivity(activities.setMaintenanceMode, { cluster, on: true });
     const left = includeState();
+    // What a terminated run's leftover check reads, and the recovery it prints.
+    assert.equal(await trafficSwitch(deps, cluster).maintenance(), true);
+    assert.match(trafficSwitch(deps, cluster).maintenanceRecovery(), new RegExp(`Nginx include ${nginxEnv().include}: change the line .map \\$host \\$standin_maintenance`));
     await stopNginx();
     assert.equal(await generationServed(), null, 'Nginx is down');
     await stackUpNginx();

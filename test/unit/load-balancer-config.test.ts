@@ -58,6 +58,6 @@ describe('loadBalancer.kind', () => {
     assert.match(problemsOf(withLoadBalancer(nginx.replace('upstream: nocobase', 'upstream: no-co-base'))), /loadBalancer\.upstream: expected letters, digits and underscores/);
     assert.match(problemsOf(withLoadBalancer(nginx.replace(' }', ', reloadCommand: "nginx -s reload" }'))), /loadBalancer\.reloadCommand: expected a command as a list of arguments, such as \["nginx","-s","reload"\]/);
     assert.match(problemsOf(withLoadBalancer(nginx.replace('includeFile: /etc', 'includeFile: etc'))), /loadBalancer\.includeFile: expected an absolute path/);
-    assert.match(problemsOf(withLoadBalancer(nginx.replace('"http://127.0.0.1/.nocobase-maintenance/generation"', 'nowhere'))), /loadBalancer\.generationUrl: expected the http\(s\) URL of the location that returns \$<upstream>_generation/);
+    assert.match(problemsOf(withLoadBalancer(nginx.replace('"http://127.0.0.1/.nocobase-maintenance/generation"', 'nowhere'))), /loadBalancer\.generationUrl: expected the http\(s\) URL of the location that returns "\$<upstream>_generation \$pid"/);
   });
 });

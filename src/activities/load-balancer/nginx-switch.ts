@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/activity';
-import { runCommand, servedGeneration, shuttingDownWorkers } from '../../adapters/nginx/control';
+import { nginxWorkers, runCommand, servedBy, workersOf, type NginxWorker } from '../../adapters/nginx/control';
 import { addressOf, parseInclude, renderInclude, type IncludeState } from '../../adapters/nginx/include-file';
 import { readOptional, serialized, writeAtomically } from '../../adapters/local-files';
 import { probeHealth } from '../../adapters/nocobase/http-probes';
@@ -43,16 +43,30 @@ export function nginxSwitch(config: NginxLoadBalancerConfig, appServers: SwitchS
     return { text, state: { ...parsed, servers } };
   }
 
-  async function waitServed(generation: number): Promise<void> {
+  /**
+   * Waits until the reload took: the status location answers the new generation and none of the
+   * workers that accepted connections before the reload still does (the master starts the new
+   * workers first and only then tells the old ones to stop accepting, so one answer of the new
+   * generation alone does not prove that an old worker takes nothing new).
+   */
+  async function waitTook(generation: number, before: NginxWorker[]): Promise<void> {
     const deadline = Date.now() + RELOAD_TAKES_MS;
     let served: number | null = null;
+    let stillAccepting: number[] = [];
     while (Date.now() < deadline) {
-      served = await servedGeneration(generationUrl);
-      if (served === generation) return;
+      served = (await servedBy(generationUrl))?.generation ?? null;
+      if (served === generation) {
+        const accepting = new Set((await nginxWorkers(processesCommand)).filter((worker) => worker.accepting).map((worker) => worker.pid));
+        stillAccepting = before.map((worker) => worker.pid).filter((pid) => accepting.has(pid));
+        if (stillAccepting.length === 0) return;
+      }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     // Retryable: Nginx may be restarting; a retry finds the file written and reloads again.
-    throw new Error(`nginx did not take the reload: ${generationUrl} answers generation ${served ?? 'nothing'}, the include ${includeFile} says ${generation}`);
+    throw new Error(
+      `nginx did not take the reload: ${generationUrl} answers generation ${served ?? 'nothing'}, the include ${includeFile} says ${generation}` +
+        (stillAccepting.length > 0 ? `; workers ${stillAccepting.join(', ')} of before the reload still accept connections` : ''),
+    );
   }
 
   /**
@@ -65,8 +79,10 @@ export function nginxSwitch(config: NginxLoadBalancerConfig, appServers: SwitchS
       const next: IncludeState = structuredClone(before);
       change(next);
       const same = text !== null && renderInclude(upstream, next) === renderInclude(upstream, before) && text === renderInclude(upstream, before);
-      const served = await servedGeneration(generationUrl);
+      const answer = await servedBy(generationUrl);
+      const served = answer?.generation ?? null;
       if (same && served === before.generation) return { before, served, reloaded: false };
+      const acceptingBefore = workersOf(await nginxWorkers(processesCommand), answer?.pid).filter((worker) => worker.accepting);
       if (!same) next.generation = Math.max(before.generation, served ?? 0) + 1;
       const nextText = renderInclude(upstream, next);
       if (nextText !== text) await writeAtomically(includeFile, nextText);
@@ -82,7 +98,7 @@ export function nginxSwitch(config: NginxLoadBalancerConfig, appServers: SwitchS
       const reload = await runCommand(reloadCommand);
       // The include stays: it is what the next start or reload must read. Retryable (Nginx down).
       if (!reload.ok) throw new Error(`${reloadCommand.join(' ')} failed (the include ${includeFile} is written): ${reload.output}`);
-      await waitServed(next.generation);
+      await waitTook(next.generation, acceptingBefore);
       return { before, served, reloaded: true };
     });
   }
@@ -106,9 +122,10 @@ export function nginxSwitch(config: NginxLoadBalancerConfig, appServers: SwitchS
 
     async statuses(servers) {
       const { state } = await read();
-      const served = await servedGeneration(generationUrl);
+      const answer = await servedBy(generationUrl);
+      const served = answer?.generation ?? null;
       const took = served === state.generation;
-      const oldWorkers = await shuttingDownWorkers(processesCommand);
+      const oldWorkers = workersOf(await nginxWorkers(processesCommand), answer?.pid).filter((worker) => !worker.accepting).length;
       // Old workers are not per server: each may hold requests of any server it had.
       const sessions = took ? oldWorkers : Math.max(1, oldWorkers);
       return Promise.all(

@@ -27,19 +27,29 @@ export function runCommand(argv: readonly string[]): Promise<CommandResult> {
   });
 }
 
+/** What the status location answers: the include's generation and, when it says so, the answering worker's pid. */
+export interface Served {
+  generation: number;
+  pid?: number;
+}
+
 /**
- * The generation the status location answers, or null when Nginx does not answer (down, or
- * restarting). A fresh connection per look (no keep-alive): a kept connection could still be
- * held by an old worker, which answers the old generation.
+ * What the status location answers (`<generation>` or `<generation> <worker pid>`), or null when
+ * Nginx does not answer (down, or restarting). A fresh connection per look (no keep-alive): a
+ * kept connection could still be held by an old worker, which answers the old generation.
  */
-export function servedGeneration(url: string, timeoutMs = 3_000): Promise<number | null> {
+export function servedBy(url: string, timeoutMs = 3_000): Promise<Served | null> {
   return new Promise((resolve) => {
     const client = url.startsWith('https:') ? https : http;
     const request = client.get(url, { agent: false, timeout: timeoutMs, headers: { connection: 'close' } }, (response) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve(response.statusCode === 200 && /^\s*\d+\s*$/.test(body) ? Number(body.trim()) : null));
+      response.on('end', () => {
+        const match = /^\s*(\d+)(?:\s+(\d+))?\s*$/.exec(body);
+        if (response.statusCode !== 200 || !match) return resolve(null);
+        resolve({ generation: Number(match[1]), ...(match[2] ? { pid: Number(match[2]) } : {}) });
+      });
       response.on('error', () => resolve(null));
     });
     request.on('timeout', () => request.destroy(new Error('timeout')));
@@ -47,24 +57,58 @@ export function servedGeneration(url: string, timeoutMs = 3_000): Promise<number
   });
 }
 
-const SHUTTING_DOWN = /^nginx: worker process is shutting down/;
+/** The generation alone (null: no answer). */
+export async function servedGeneration(url: string): Promise<number | null> {
+  return (await servedBy(url))?.generation ?? null;
+}
+
+export interface NginxWorker {
+  pid: number;
+  ppid: number;
+  /** False once the worker has taken the master's graceful-shutdown order: it accepts nothing new. */
+  accepting: boolean;
+}
+
+const WORKER = /^nginx: worker process(?<closing> is shutting down)?\s*$/;
 
 /**
- * How many Nginx worker processes are still finishing requests of an older configuration (after
- * a graceful reload the old workers take no new connection and exit when their last one ends).
- * From `processesCommand`'s output (one process title a line), else from this host's /proc.
+ * Nginx's worker processes: from `processesCommand`'s output (`<pid> <ppid> <title>` a line, as
+ * `ps -e -o pid=,ppid=,args=` prints), else from this host's /proc. After a graceful reload the
+ * master starts new workers, then tells the old ones to stop accepting; they finish the requests
+ * they have, titled "worker process is shutting down", and exit.
  */
-export async function shuttingDownWorkers(processesCommand?: readonly string[]): Promise<number> {
+export async function nginxWorkers(processesCommand?: readonly string[]): Promise<NginxWorker[]> {
+  const workers: NginxWorker[] = [];
+  const add = (pid: number, ppid: number, title: string) => {
+    const match = WORKER.exec(title.trim());
+    if (match) workers.push({ pid, ppid, accepting: !match.groups?.closing });
+  };
   if (processesCommand) {
     const result = await runCommand(processesCommand);
     if (!result.ok) throw new Error(`${processesCommand.join(' ')} failed: ${result.output}`);
-    return result.output.split('\n').filter((line) => SHUTTING_DOWN.test(line.trim())).length;
+    for (const line of result.output.split('\n')) {
+      const match = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line);
+      if (match) add(Number(match[1]), Number(match[2]), match[3] ?? '');
+    }
+    return workers;
   }
-  let count = 0;
   for (const entry of await fs.readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const title = await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (SHUTTING_DOWN.test(title.replace(/\0/g, ' '))) count++;
+    const [title, stat] = await Promise.all([fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => ''), fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '')]);
+    if (!title.startsWith('nginx: worker')) continue;
+    // stat: "pid (comm) state ppid …"; comm may hold spaces, so count from the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    add(Number(entry), ppid, title.replace(/\0/g, ' '));
   }
-  return count;
+  return workers;
+}
+
+/**
+ * The workers of the Nginx whose worker `servedBy` answered: those with the same master. Another
+ * Nginx on the host is left out; without the pid (a status location answering the generation
+ * alone) every Nginx worker counts, which errs on the side of waiting.
+ */
+export function workersOf(workers: NginxWorker[], answeringPid: number | undefined): NginxWorker[] {
+  const master = workers.find((worker) => worker.pid === answeringPid)?.ppid;
+  return master === undefined ? workers : workers.filter((worker) => worker.ppid === master);
 }
