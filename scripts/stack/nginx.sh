@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034,SC1090 # variables used by the sibling files
-# Debian's Nginx in front of the stand-in nodes, the way NocoBase's cluster-mode docs put Nginx in
-# front of a cluster: an `upstream` of the app nodes and `proxy_pass` to it (with the WebSocket
-# and forwarding headers). HAProxy keeps its own frontend for the same nodes; a cluster config
+# Debian's Nginx in front of the stand-in nodes, in the shape NocoBase's cluster-mode docs give:
+# an `upstream` of the app nodes and `proxy_pass` to it, with the WebSocket and forwarding headers
+# (not yet compared line by line with that page). HAProxy keeps its own frontend for the same nodes; a cluster config
 # with `loadBalancer.kind: nginx` (test/support/nginx.ts makes one) drives this one instead.
 #
 # What an operator's nginx.conf needs for the procedures (this file's config does all of it):
