@@ -7,7 +7,7 @@ STACK_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 # The stack's services in start order (stack:down stops them in reverse). Each has a file
 # scripts/stack/<name>.sh defining <name>_packages, _start, _stop and _status; up, down and
 # status read this one list. The demo cluster and the config writer are not services.
-STACK_SERVICES=(certs postgres docker remotedocker registry haproxy smtp codec temporal temporaltls prometheus)
+STACK_SERVICES=(certs postgres docker remotedocker registry haproxy nginx smtp codec temporal temporaltls prometheus)
 REPO_ROOT="$(cd "$STACK_SCRIPTS/../.." && pwd -P)"
 STACK_DIR="$REPO_ROOT/.stack"
 LOG_DIR="$STACK_DIR/logs"
@@ -95,7 +95,7 @@ assign_port() { # assign_port VAR default
 # Some names (SMTP_PORT...) are also in .stack/env: values inherited from a
 # sourced env, maybe another clone's, must never stand in for ours.
 STACK_PORT_VARS=(TEMPORAL_PORT TEMPORAL_UI_PORT TEMPORAL_TLS_PORT REGISTRY_PORT PG_PORT LB_PORT HAPROXY_RUNTIME_PORT SMTP_PORT NODE_PORT_1 NODE_PORT_2 NODE_PORT_3
-  STANDIN_LB_PORT STANDIN_NODE_PORT_1 STANDIN_NODE_PORT_2 STANDIN_NODE_PORT_3 DOCKER_TLS_PORT DOCKER_SSH_PORT CODEC_PORT
+  STANDIN_LB_PORT STANDIN_NODE_PORT_1 STANDIN_NODE_PORT_2 STANDIN_NODE_PORT_3 DOCKER_TLS_PORT DOCKER_SSH_PORT CODEC_PORT NGINX_PORT
   PROMETHEUS_PORT METRICS_PORT TEST_METRICS_PORT)
 load_ports() {
   unset "${STACK_PORT_VARS[@]}"
@@ -118,6 +118,8 @@ assign_ports() {
   assign_port NODE_PORT_3 13003
   # The stand-in cluster (a test fixture) has its own nodes and its own frontend.
   assign_port STANDIN_LB_PORT 18090
+  # Nginx in front of the same stand-in nodes (nginx.sh), as NocoBase's docs configure it.
+  assign_port NGINX_PORT 18095
   assign_port STANDIN_NODE_PORT_1 13011
   assign_port STANDIN_NODE_PORT_2 13012
   assign_port STANDIN_NODE_PORT_3 13013

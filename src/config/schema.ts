@@ -3,6 +3,7 @@ import { duration } from './duration';
 import { CLUSTER_NAME } from '../common/cluster-name';
 import { NODE_ROLES, noAppNodeProblem, roleOf } from '../common/node-order';
 import { approvalPolicySchema, approvalsSchema } from './approval';
+import { loadBalancerSchema } from './load-balancer';
 import { DOCKER_HOST_EXAMPLES, DOCKER_HOST_PATTERN, dockerHostsProblems, dockerHostsSchema } from './docker-hosts';
 
 /**
@@ -52,30 +53,6 @@ export const databaseSchema = z
   .refine((db) => (db.passwordEnv === undefined) !== (db.passwordFile === undefined), {
     message: 'expected exactly one of passwordEnv or passwordFile (passwords never go in this file)',
   });
-
-export const loadBalancerSchema = z.strictObject({
-  /** HAProxy runtime API: unix:///path/to/admin.sock or tcp://host:port, at level admin. */
-  runtimeApi: z.string().regex(/^(unix:\/\/\/.+|tcp:\/\/[^:/]+:\d+)$/, 'expected unix:///path/to/haproxy.sock or tcp://host:port'),
-  backend: z.string().min(1),
-  /** Map file whose `<key> on|off` entry switches the frontend to the 503 maintenance page. */
-  maintenanceMap: z.string().startsWith('/', 'expected an absolute path'),
-  maintenanceKey: z.string().min(1).optional(),
-  /**
-   * The map file as the worker sees it, rewritten with every switch so a reload keeps it.
-   * Default: `maintenanceMap` (the worker runs beside HAProxy); set it when the file is mounted
-   * elsewhere on the worker.
-   */
-  maintenanceMapFile: z.string().startsWith('/', 'expected an absolute path').optional(),
-  /**
-   * The file HAProxy loads this backend's server states from on a (re)load, as the worker sees it
-   * (`server-state-file-name` with `load-server-state-from-file local`, or the global
-   * `server-state-file`). Rewritten after every server state change, so a reload keeps what a
-   * procedure set. Without it, a reload returns every server to the config's state.
-   */
-  serverStateFile: z.string().startsWith('/', 'expected an absolute path').optional(),
-  /** The public URL behind the load balancer, used to check that it serves. */
-  url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://nocobase.example.com/' }).optional(),
-});
 
 /**
  * The storage every node shares (`/app/nocobase/storage`: uploads, plugins). NocoBase's own backup
@@ -231,10 +208,10 @@ export const configSchema = z
 
 export type NodeConfig = z.infer<typeof nodeSchema>;
 export type DatabaseConfig = z.infer<typeof databaseSchema>;
-export type LoadBalancerConfig = z.infer<typeof loadBalancerSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type SmtpConfig = z.infer<typeof smtpSchema>;
 export type StorageConfig = z.infer<typeof storageSchema>;
 export type MiddlewareConfig = z.infer<typeof middlewareSchema>;
 export type BlackoutPeriod = z.infer<typeof blackoutSchema>;
 export type MaintenanceConfig = z.infer<typeof configSchema>;
+export type { HaproxyLoadBalancerConfig, LoadBalancerConfig, NginxLoadBalancerConfig } from './load-balancer';

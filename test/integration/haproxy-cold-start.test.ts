@@ -9,8 +9,9 @@ import { mapEntry, setMapEntry, setServerState, type ServerAdminState } from '..
 import { writeMapFileEntry } from '../../src/adapters/haproxy/map-file';
 import { HaproxyRuntime } from '../../src/adapters/haproxy/runtime';
 import { persistServerStates, runtimeAdminStates } from '../../src/adapters/haproxy/server-state';
-import type { LoadBalancerConfig } from '../../src/config/schema';
+import type { HaproxyLoadBalancerConfig } from '../../src/config/schema';
 import { runActivity, stackConfig, stackEnv, standinActivities } from '../support/stack';
+import { haproxyOf } from '../support/haproxy-config';
 
 const run = promisify(execFile);
 const ROOT = join(__dirname, '..', '..');
@@ -20,9 +21,9 @@ const nodes = ['node-1', 'node-2', 'node-3'];
 /** The directory whose .stack the environment points at: this repo in CI, the main checkout from a worktree. */
 const stackRoot = () => dirname(process.env.STACK_DIR ?? assert.fail('STACK_DIR is not in the environment'));
 const pidFile = () => join(process.env.STACK_DIR!, 'run', 'haproxy.pid');
-const loadBalancers = (): Record<string, LoadBalancerConfig> => {
+const loadBalancers = (): Record<string, HaproxyLoadBalancerConfig> => {
   const clusters = stackConfig().clusters;
-  return { demo: clusters.demo!.loadBalancer, standin: clusters.standin!.loadBalancer };
+  return { demo: haproxyOf(clusters.demo), standin: haproxyOf(clusters.standin) };
 };
 const runtime = () => new HaproxyRuntime(loadBalancers().standin!.runtimeApi);
 

@@ -8,6 +8,7 @@ import type { ClusterConfig } from '../../src/config/schema';
 import type { WorkerDeps } from '../../src/worker/deps';
 import { runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
 import { withClient } from '../support/pg-client';
+import { haproxyOf } from '../support/haproxy-config';
 
 // Each suite gets a cluster of its own: one node container that is never started, a database of
 // its own and a maintenance map key of its own. The shared clusters carry what other tests and
@@ -36,7 +37,7 @@ function isolatedCluster(suffix: string): Isolated {
       const cluster: ClusterConfig = structuredClone(standin);
       cluster.nodes = [{ ...standin.nodes[0]!, container: isolated.container }];
       cluster.database.database = isolated.database;
-      cluster.loadBalancer.maintenanceKey = isolated.key;
+      haproxyOf(cluster).maintenanceKey = isolated.key;
       cluster.backup.keep = 2;
       whole.clusters[name] = cluster;
     });
@@ -50,7 +51,7 @@ function isolatedCluster(suffix: string): Isolated {
     for (const entry of await docker.listContainers({ all: true, filters: { name: [isolated.container] } })) {
       await docker.getContainer(entry.Id).remove({ force: true });
     }
-    const { runtimeApi, maintenanceMap } = isolated.deps.config.clusters[name]!.loadBalancer;
+    const { runtimeApi, maintenanceMap } = haproxyOf(isolated.deps.config.clusters[name]);
     await isolated.deps.haproxy(runtimeApi).command(`del map ${maintenanceMap} ${isolated.key}`);
     await admin(async (db) => {
       const { rows } = await db.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`nm\\_${run}\\_${suffix}%`]);
@@ -83,7 +84,7 @@ describe('findLeftovers on the real Docker engine, PostgreSQL and HAProxy', () =
 
   it('finds the saved container, set-aside database, clone backup and maintenance page an interrupted run left, each with its recovery command', async () => {
     const env = stackEnv();
-    const { runtimeApi, maintenanceMap } = cluster.deps.config.clusters[cluster.name]!.loadBalancer;
+    const { runtimeApi, maintenanceMap } = haproxyOf(cluster.deps.config.clusters[cluster.name]);
     await cluster.deps.docker(env.DOCKER_HOST).createContainer({ name: saved(), Image: env.STANDIN_IMAGE_V1 });
     await admin((db) => db.query(`CREATE DATABASE ${db.escapeIdentifier(aside())} OWNER ${db.escapeIdentifier(login().user)}`));
     const clone = await runActivity(cluster.activities.backupDatabase, { cluster: cluster.name, method: 'clone', label: 'abc123' });
@@ -121,7 +122,7 @@ describe('findLeftovers on the real Docker engine, PostgreSQL and HAProxy', () =
     const [container, setAside, page] = found;
     execFileSync('sh', ['-c', quoted(container!.recovery, 'DOCKER_HOST=')]);
     await asCluster(quoted(setAside!.recovery, 'DROP'));
-    const { runtimeApi } = cluster.deps.config.clusters[cluster.name]!.loadBalancer;
+    const { runtimeApi } = haproxyOf(cluster.deps.config.clusters[cluster.name]);
     await cluster.deps.haproxy(runtimeApi).command(/^echo '(.*)' \|/.exec(quoted(page!.recovery, 'echo'))![1]!);
     assert.deepEqual(await find(), []);
   });

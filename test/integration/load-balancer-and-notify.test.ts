@@ -6,6 +6,7 @@ import { readMapFileEntry, writeMapFileEntry } from '../../src/adapters/haproxy/
 import { FailureType } from '../../src/common/failure-types';
 import { receivedMail } from '../support/maildir';
 import { standinActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { haproxyOf } from '../support/haproxy-config';
 
 const cluster = 'standin';
 
@@ -41,7 +42,7 @@ describe('load balancer activities against the real HAProxy', () => {
   });
 
   it('writes the switch to the map file too, so a reload keeps it; a map file the worker cannot write fails as LoadBalancerError', async () => {
-    const { maintenanceMap } = stackConfig().clusters.standin!.loadBalancer;
+    const { maintenanceMap } = haproxyOf(stackConfig().clusters.standin);
     // Another cluster's line (not the demo's: the real-NocoBase lane switches it meanwhile).
     await writeMapFileEntry(maintenanceMap, 'it-other-cluster', 'on');
     await runActivity(suite.activities.setMaintenanceMode, { cluster, on: true });
@@ -51,7 +52,7 @@ describe('load balancer activities against the real HAProxy', () => {
     assert.equal(await readMapFileEntry(maintenanceMap, cluster), 'off');
 
     const unwritable = createActivities(stackDeps(stackConfig((standin) => {
-      standin.loadBalancer.maintenanceMapFile = '/nonexistent-directory/maintenance.map';
+      haproxyOf(standin).maintenanceMapFile = '/nonexistent-directory/maintenance.map';
     })));
     const error = await runActivity(unwritable.setMaintenanceMode, { cluster, on: false }).catch((caught: unknown) => caught);
     assert.ok(error instanceof ApplicationFailure, String(error));
@@ -88,7 +89,7 @@ describe('load balancer activities against the real HAProxy', () => {
 
   it('fails as LoadBalancerError, not retryable, when HAProxy lacks the configured backend', async () => {
     const config = stackConfig((demo) => {
-      demo.loadBalancer.backend = 'no_such_backend';
+      haproxyOf(demo).backend = 'no_such_backend';
     });
     const wrong = createActivities(stackDeps(config));
     const error = await runActivity(wrong.setLoadBalancerServers, { cluster, nodes: ['node-1'], state: 'ready' }).catch((caught: unknown) => caught);

@@ -11,9 +11,10 @@ import { fileAdminStates, runtimeAdminStates } from '../../src/adapters/haproxy/
 import { HaproxyRuntime } from '../../src/adapters/haproxy/runtime';
 import { reloadHaproxy } from '../support/haproxy-reload';
 import { runActivity, stackConfig, stackEnv, standinActivities } from '../support/stack';
+import { haproxyOf } from '../support/haproxy-config';
 
 const cluster = 'standin';
-const lb = () => stackConfig().clusters.standin!.loadBalancer;
+const lb = () => haproxyOf(stackConfig().clusters.standin);
 const runtime = () => new HaproxyRuntime(lb().runtimeApi);
 const stateFile = () => lb().serverStateFile!;
 

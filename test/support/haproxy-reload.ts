@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { HaproxyRuntime } from '../../src/adapters/haproxy/runtime';
 import { stackConfig } from './stack';
+import { haproxyOf } from './haproxy-config';
 
 /** The stack's HAProxy master (scripts/stack/haproxy.sh runs it in master-worker mode). */
-const PID_FILE = path.resolve(__dirname, '../../.stack/run/haproxy.pid');
+// The stack the environment points at (STACK_DIR): this repo's in CI, the main checkout's from a worktree.
+const pidFile = () => path.join(process.env.STACK_DIR ?? path.resolve(__dirname, '../../.stack'), 'run', 'haproxy.pid');
 
 async function workerPid(runtime: HaproxyRuntime): Promise<string | null> {
   try {
@@ -21,10 +23,10 @@ async function workerPid(runtime: HaproxyRuntime): Promise<string | null> {
  * does the same from a shell.
  */
 export async function reloadHaproxy(): Promise<void> {
-  const runtime = new HaproxyRuntime(stackConfig().clusters.standin!.loadBalancer.runtimeApi);
+  const runtime = new HaproxyRuntime(haproxyOf(stackConfig().clusters.standin).runtimeApi);
   const before = await workerPid(runtime);
   if (!before) throw new Error('HAProxy does not answer on the runtime API before the reload');
-  const master = Number(readFileSync(PID_FILE, 'utf8').trim());
+  const master = Number(readFileSync(pidFile(), 'utf8').trim());
   process.kill(master, 'SIGUSR2');
   const deadline = Date.now() + 20_000;
   for (;;) {

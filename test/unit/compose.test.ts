@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load';
+import { haproxyOf } from '../support/haproxy-config';
 
 const root = join(__dirname, '..', '..');
 
@@ -64,12 +65,12 @@ describe('docker-compose.yml for machines with internet', () => {
     assert.deepEqual(mounting, ['haproxy', 'worker']);
     const config = loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml'));
     const workerMount = compose.services.worker!.volumes!.find((volume) => volume.startsWith('haproxy-admin:'))!.split(':')[1];
-    assert.equal(config.clusters.compose!.loadBalancer.runtimeApi, `unix://${workerMount}/admin.sock`);
+    assert.equal(haproxyOf(config.clusters.compose).runtimeApi, `unix://${workerMount}/admin.sock`);
   });
 
   it('has the worker write the map and server state files HAProxy reads at (re)start, through a volume both mount', () => {
     const haproxyCfg = readFileSync(join(root, 'deploy', 'compose', 'haproxy.cfg'), 'utf8');
-    const lb = loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml')).clusters.compose!.loadBalancer;
+    const lb = haproxyOf(loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml')).clusters.compose);
     // A path as the worker sees it, as HAProxy sees it: through a named volume both mount.
     const mounts = (service: string) => (compose.services[service]!.volumes ?? []).map((volume) => volume.split(':')).filter(([source]) => !source!.startsWith('.') && !source!.startsWith('/'));
     const inHaproxy = (workerPath: string) => {

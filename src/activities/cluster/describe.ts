@@ -18,7 +18,8 @@ export function createDescribeActivities(deps: ActivityDeps) {
         cluster: input.cluster,
         nodes,
         database: { host: cluster.database.host, port: cluster.database.port, database: cluster.database.database },
-        loadBalancer: { backend: cluster.loadBalancer.backend, url: cluster.loadBalancer.url },
+        // `backend`: HAProxy's backend or Nginx's upstream, whichever stands in front of the nodes.
+        loadBalancer: { backend: cluster.loadBalancer.kind === 'nginx' ? cluster.loadBalancer.upstream : cluster.loadBalancer.backend, url: cluster.loadBalancer.url },
         recipients: cluster.notifications.recipients,
         approvers: cluster.approval.approvers,
         approvalPolicy: approvalPolicyPlan(deps, cluster),

@@ -1,6 +1,5 @@
 import { containersNamedWithPrefix } from '../../adapters/docker/container-list';
 import { heldPolicyRecordName, readHeldPolicy, restartFlag } from '../../adapters/docker/restart-policy';
-import { mapEntry } from '../../adapters/haproxy/backend';
 import { withMaintenanceClient } from '../../adapters/postgres/maintenance-client';
 import { databaseUnreachable } from '../../adapters/postgres/errors';
 import { databaseInfo, ident, literal } from '../../adapters/postgres/whole-database';
@@ -8,16 +7,12 @@ import type { Leftover } from '../../common/leftovers';
 import type { ClusterConfig } from '../../config/schema';
 import { derivedBackups, type DerivedBackup } from '../backup/derived-backups';
 import { loginFor } from '../backup/login';
+import { trafficSwitch } from '../load-balancer/factory';
 import { savedContainerName } from '../nodes/image-replacement';
 import type { ActivityDeps } from '../deps';
 import { getCluster } from './lookup';
 
 export type { Leftover, LeftoverKind } from '../../common/leftovers';
-
-/** `socat`'s address for the HAProxy runtime API, so the recovery line can be pasted. */
-function socatAddress(runtimeApi: string): string {
-  return runtimeApi.startsWith('unix://') ? `unix-connect:${runtimeApi.slice('unix://'.length)}` : `tcp-connect:${runtimeApi.slice('tcp://'.length)}`;
-}
 
 function databaseRecovery(db: DerivedBackup, database: string, databaseExists: boolean): string {
   const drop = `DROP DATABASE ${ident(db.name)};`;
@@ -95,17 +90,13 @@ export function createLeftoverActivities(deps: ActivityDeps) {
   }
 
   async function maintenanceSwitch(clusterName: string, cluster: ClusterConfig): Promise<Leftover[]> {
-    const { runtimeApi, maintenanceMap, maintenanceKey } = cluster.loadBalancer;
-    const key = maintenanceKey ?? clusterName;
-    if ((await mapEntry(deps.haproxy(runtimeApi), maintenanceMap, key)) !== 'on') return [];
+    const lb = trafficSwitch(deps, clusterName);
+    if ((await lb.maintenance()) !== true) return [];
     return [
       {
         kind: 'maintenance-on',
-        name: key,
-        recovery:
-          `the 503 maintenance page of ${clusterName} is on (HAProxy map ${maintenanceMap}, key ${key}). ` +
-          `Once every node serves the version you want, turn it off: \`echo 'set map ${maintenanceMap} ${key} off' | socat stdio ${socatAddress(runtimeApi)}\`, ` +
-          `and make the line \`${key} off\` in ${maintenanceMap} so a reload keeps it off.`,
+        name: cluster.loadBalancer.kind === 'haproxy' ? (cluster.loadBalancer.maintenanceKey ?? clusterName) : cluster.loadBalancer.upstream,
+        recovery: `the 503 maintenance page of ${clusterName} is on. Once every node serves the version you want, turn it off: ${lb.maintenanceRecovery()}`,
       },
     ];
   }

@@ -1,10 +1,7 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { mapEntry, setMapEntry, setServerState, type ServerAdminState } from '../../adapters/haproxy/backend';
-import { readMapFileEntry, writeMapFileEntry } from '../../adapters/haproxy/map-file';
-import { fileAdminStates, persistServerStates, runtimeAdminStates } from '../../adapters/haproxy/server-state';
-import { FailureType } from '../../common/failure-types';
-import { getCluster, getNode, lbServerName } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
+import { switchServers, trafficSwitch } from './factory';
+import type { ServerAdminState } from './traffic-switch';
 
 export interface HoldLoadBalancerInput {
   cluster: string;
@@ -52,24 +49,21 @@ export function createLoadBalancerHoldActivities(deps: ActivityDeps) {
   return {
     /**
      * Holds the load balancer where the procedure put it while the procedure waits (an approval
-     * of hours): every `checkEveryMs` it reads HAProxy's maintenance switch and the listed
-     * servers' administrative states, in memory and in the files a reload reads, and puts back
+     * of hours): every `checkEveryMs` it reads the maintenance switch and the listed servers'
+     * administrative states (HAProxy: in memory and in the files a reload reads; Nginx: in the
+     * include and the generation served), and puts back
      * whatever drifted (a reload with stale files, a hand-made change), heartbeating
      * `{ checks, drifts }`. Runs until cancelled and then returns that report: run it with
      * `cancellationType: WAIT_CANCELLATION_COMPLETED` to receive it. A look that fails for a
-     * moment (HAProxy mid-reload) is logged and looked at again; a configuration mistake fails
+     * moment (a load balancer mid-reload) is logged and looked at again; a configuration mistake fails
      * (LoadBalancerError). Safe to retry: it only re-asserts, and a retry resumes the counts from
      * its heartbeat.
      */
     async holdLoadBalancer(input: HoldLoadBalancerInput): Promise<HoldLoadBalancerReport> {
       const context = Context.current();
-      const cluster = getCluster(deps, input.cluster);
-      const { runtimeApi, backend, maintenanceMap, maintenanceMapFile, maintenanceKey, serverStateFile } = cluster.loadBalancer;
-      const api = deps.haproxy(runtimeApi);
-      const key = maintenanceKey ?? input.cluster;
-      const wantedSwitch = input.maintenance ? 'on' : 'off';
-      const mapFile = maintenanceMapFile ?? maintenanceMap;
-      const wanted = input.servers.map(({ node, state }) => ({ server: lbServerName(getNode(deps, input.cluster, node)), state }));
+      const lb = trafficSwitch(deps, input.cluster);
+      const servers = switchServers(deps, input.cluster, input.servers.map(({ node }) => node));
+      const wanted = { maintenance: input.maintenance, servers: input.servers.map(({ state }, index) => ({ server: servers[index]!, state })) };
       const resumed = context.info.heartbeatDetails as Partial<HoldLoadBalancerReport> | undefined;
       const report: HoldLoadBalancerReport = { checks: resumed?.checks ?? 0, drifts: [...(resumed?.drifts ?? [])] };
 
@@ -80,32 +74,7 @@ export function createLoadBalancerHoldActivities(deps: ActivityDeps) {
       };
 
       async function check(): Promise<void> {
-        const running = await mapEntry(api, maintenanceMap, key);
-        if (running !== wantedSwitch) {
-          await setMapEntry(api, maintenanceMap, key, wantedSwitch);
-          drift(`maintenance switch ${key} was ${running ?? 'absent'} in HAProxy, set ${wantedSwitch}`);
-        }
-        const inFile = await readMapFileEntry(mapFile, key);
-        if (inFile !== wantedSwitch) {
-          await writeMapFileEntry(mapFile, key, wantedSwitch);
-          drift(`maintenance switch ${key} was ${inFile ?? 'absent'} in ${mapFile}, written ${wantedSwitch}`);
-        }
-
-        const states = await runtimeAdminStates(api, backend);
-        let serversChanged = false;
-        for (const { server, state } of wanted) {
-          const actual = states.get(server);
-          if (actual === undefined) throw ApplicationFailure.nonRetryable(`load balancer has no server ${backend}/${server}`, FailureType.LoadBalancerError);
-          if (actual === state) continue;
-          await setServerState(api, backend, server, state);
-          serversChanged = true;
-          drift(`server ${backend}/${server} was ${actual} in HAProxy, set ${state}`);
-        }
-        if (!serverStateFile) return;
-        const persisted = await fileAdminStates(serverStateFile, backend);
-        const stale = wanted.filter(({ server, state }) => persisted.get(server) !== state);
-        if (serversChanged || stale.length > 0) await persistServerStates(api, backend, serverStateFile);
-        for (const { server, state } of stale) drift(`server ${backend}/${server} was ${persisted.get(server) ?? 'absent'} in ${serverStateFile}, written ${state}`);
+        for (const what of await lb.reassert(wanted)) drift(what);
       }
 
       // The workflow's release (releaseLoadBalancerHold) ends the watch without waiting for a

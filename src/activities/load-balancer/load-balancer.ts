@@ -1,32 +1,27 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { serverStatuses, setMapEntry, setServerState, type ServerAdminState, type ServerStatus } from '../../adapters/haproxy/backend';
-import { writeMapFileEntry } from '../../adapters/haproxy/map-file';
-import { persistServerStates } from '../../adapters/haproxy/server-state';
 import { probeStatus } from '../../adapters/nocobase/http-probes';
 import { FailureType } from '../../common/failure-types';
 import type { ClusterConfig } from '../../config/schema';
 import { pollUntilDeadline, type Look } from '../activity-context';
-import { getCluster, getNode, lbServerName } from '../cluster/lookup';
+import { getCluster } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
+import { switchServers, trafficSwitch } from './factory';
 import { createLoadBalancerHoldActivities } from './hold';
+import type { ServerAdminState, ServerStatus } from './traffic-switch';
 
-export type { ServerAdminState, ServerStatus } from '../../adapters/haproxy/backend';
+export type { ServerAdminState, ServerStatus } from './traffic-switch';
 export type { HoldLoadBalancerInput, HoldLoadBalancerReport, LoadBalancerDrift } from './hold';
 
 /**
  * The load balancer's part in a procedure: servers taken out of and put back into the cluster's
- * HAProxy backend, and the frontend switched to the 503 maintenance page and back. Changes are
- * made through HAProxy's runtime API (adapters/haproxy), in memory, without a reload, and written
- * to the files a reload reads (the map file; the server state file when the cluster names one),
- * so a reload by an operator or a certificate renewal keeps them. What the operator's haproxy.cfg
- * needs for that is in scripts/stack/haproxy.sh.
+ * load balancer, and the site switched to the 503 maintenance page and back. The activities speak
+ * the traffic switch port (traffic-switch.ts); factory.ts picks HAProxy (haproxy-switch.ts:
+ * runtime API plus the files a reload reads) or Nginx (nginx-switch.ts: an include file and a
+ * checked reload) from `loadBalancer.kind`. Every change lasts across a reload and a restart.
  */
 export function createLoadBalancerActivities(deps: ActivityDeps) {
   function target(input: { cluster: string; nodes: string[] }) {
-    const cluster = getCluster(deps, input.cluster);
-    const api = deps.haproxy(cluster.loadBalancer.runtimeApi);
-    const servers = input.nodes.map((name) => lbServerName(getNode(deps, input.cluster, name)));
-    return { cluster, api, backend: cluster.loadBalancer.backend, servers };
+    return { cluster: getCluster(deps, input.cluster), lb: trafficSwitch(deps, input.cluster), servers: switchServers(deps, input.cluster, input.nodes) };
   }
 
   /** The waits: read the servers' status until `check` says done, for at most `timeouts.loadBalancerReady`. */
@@ -34,8 +29,8 @@ export function createLoadBalancerActivities(deps: ActivityDeps) {
     input: { cluster: string; nodes: string[] },
     check: (cluster: ClusterConfig, statuses: ServerStatus[]) => Promise<Look<ServerStatus[]>>,
   ): Promise<ServerStatus[]> {
-    const { cluster, api, backend, servers } = target(input);
-    return pollUntilDeadline(cluster.timeouts.loadBalancerReady, deps.pollIntervalMs ?? 500, async () => check(cluster, await serverStatuses(api, backend, servers)));
+    const { cluster, lb, servers } = target(input);
+    return pollUntilDeadline(cluster.timeouts.loadBalancerReady, deps.pollIntervalMs ?? 500, async () => check(cluster, await lb.statuses(servers)));
   }
 
   const after = (cluster: ClusterConfig) => `${Math.round(cluster.timeouts.loadBalancerReady / 1000)}s`;
@@ -44,33 +39,27 @@ export function createLoadBalancerActivities(deps: ActivityDeps) {
     ...createLoadBalancerHoldActivities(deps),
 
     /**
-     * Sets the administrative state of the given nodes' servers in the cluster's backend, then
-     * writes the backend's states to `loadBalancer.serverStateFile` when configured.
+     * Sets the administrative state of the given nodes' servers in the cluster's load balancer,
+     * where a reload or restart reads it too (HAProxy: runtime API, then
+     * `loadBalancer.serverStateFile` when configured; Nginx: the include, checked and reloaded).
      * Idempotent and safe to retry: setting a state a server already has changes nothing.
      */
     async setLoadBalancerServers(input: { cluster: string; nodes: string[]; state: ServerAdminState }): Promise<ServerStatus[]> {
-      const { cluster, api, backend, servers } = target(input);
-      for (const server of servers) await setServerState(api, backend, server, input.state);
-      if (cluster.loadBalancer.serverStateFile) await persistServerStates(api, backend, cluster.loadBalancer.serverStateFile);
-      return serverStatuses(api, backend, servers);
+      const { lb, servers } = target(input);
+      await lb.setServers(servers, input.state);
+      return lb.statuses(servers);
     },
 
     /**
-     * Switches the cluster's frontend to (on) or away from (off) the 503 maintenance page by
-     * setting the cluster's key in `maintenanceMap`, in HAProxy's memory and in the map file
-     * (`maintenanceMapFile`, default `maintenanceMap`) that a reload re-reads. Idempotent and
-     * safe to retry. A map file the worker cannot write fails as LoadBalancerError (not retried).
+     * Switches the cluster's site to (on) or away from (off) the 503 maintenance page (HAProxy:
+     * the cluster's key in `maintenanceMap`, in memory and in the map file a reload re-reads;
+     * Nginx: `$<upstream>_maintenance` in the include, checked and reloaded). Idempotent and
+     * safe to retry. A file the worker cannot write, or a configuration Nginx refuses, fails as
+     * LoadBalancerError (not retried).
      */
     async setMaintenanceMode(input: { cluster: string; on: boolean }): Promise<void> {
-      const cluster = getCluster(deps, input.cluster);
-      const { maintenanceMap, maintenanceMapFile, maintenanceKey, runtimeApi } = cluster.loadBalancer;
-      const key = maintenanceKey ?? input.cluster;
-      const value = input.on ? 'on' : 'off';
-      // Memory first: it also proves the map exists before a file is touched. So a failure may
-      // come after users were switched: the workflow passes its point of no return before an
-      // `off` (src/workflows/node-rollout.ts restoreTraffic), not after it succeeded.
-      await setMapEntry(deps.haproxy(runtimeApi), maintenanceMap, key, value);
-      await writeMapFileEntry(maintenanceMapFile ?? maintenanceMap, key, value);
+      getCluster(deps, input.cluster);
+      await trafficSwitch(deps, input.cluster).setMaintenance(input.on);
     },
 
     /**
@@ -90,7 +79,8 @@ export function createLoadBalancerActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Waits until HAProxy's health checks report every given node's server UP and, when the
+     * Waits until the load balancer reports every given node's server UP (HAProxy: its health
+     * checks; Nginx: the reload took and the node's health URL answers 200) and, when the
      * cluster has a public `url` (and `publicUrl` is not false), that URL answers 200.
      * Read-only, heartbeats, safe to retry.
      */

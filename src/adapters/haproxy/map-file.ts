@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failure-types';
-import { readOptional, serialized, writeAtomically } from './files';
+import { readOptional, serialized, writeAtomically } from '../local-files';
 
 /**
  * The maintenance switch as HAProxy reads it on a reload: a map file of `<key> <value>` lines

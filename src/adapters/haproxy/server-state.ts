@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failure-types';
 import type { ServerAdminState } from './backend';
-import { readOptional, serialized, writeAtomically } from './files';
+import { readOptional, serialized, writeAtomically } from '../local-files';
 import type { HaproxyRuntime } from './runtime';
 
 /**

@@ -2,8 +2,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 /**
- * The files HAProxy reads when it (re)starts, as the worker writes them. A reload (certificate
- * renewal, config push) re-reads them, so what a procedure set in memory must also be here.
+ * The files a load balancer reads when it (re)starts or reloads, as the worker writes them
+ * (HAProxy's map and server state files, Nginx's include): what a procedure set must be here, so
+ * a reload or a restart keeps it. Shared by the adapters: one lock and one atomic write for all.
  */
 
 const queues = new Map<string, Promise<unknown>>();
