@@ -16,6 +16,7 @@ import { parseConfig } from '../../src/config/load';
 import { buildDeps } from '../../src/worker/deps';
 import { dockerHostsYaml, foreignCertificates, remoteDockerEnv, type RemoteDockerEnv } from '../support/remote-docker';
 import { stackEnv } from '../support/stack';
+import { configProblems } from '../support/config-problems';
 
 /** A one-cluster configuration whose nodes live on `hosts`, with `top` (dockerHosts…) above it. */
 function configText(hosts: string[], top: string): string {
@@ -30,15 +31,7 @@ ${nodes.join('\n')}
 `;
 }
 
-function problemsOf(text: string): string {
-  try {
-    parseConfig(text, 'clusters.yaml');
-  } catch (error) {
-    assert.ok(error instanceof ConfigError);
-    return error.problems.join('\n');
-  }
-  return assert.fail('expected a ConfigError');
-}
+const problemsOf = (text: string): string => configProblems(text).join('\n');
 
 /** Where an Engine keeps its data: tells the stack's two dockerds apart. */
 async function rootDir(docker: Docker): Promise<string> {

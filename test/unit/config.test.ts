@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError } from '../../src/config/config-error';
 import { assertSecretsResolvable, loadConfig, parseConfig, resolveDatabasePassword } from '../../src/config/load';
+import { configProblems } from '../support/config-problems';
 
 const valid = `
 smtp: { host: 127.0.0.1, port: 2525, from: "maint <m@localhost>" }
@@ -20,15 +20,7 @@ clusters:
     backup: { directory: /var/backups/nocobase }
 `;
 
-function problemsOf(text: string): readonly string[] {
-  try {
-    parseConfig(text, 'clusters.yaml');
-  } catch (error) {
-    assert.ok(error instanceof ConfigError);
-    return error.problems;
-  }
-  return assert.fail('expected a ConfigError');
-}
+const problemsOf = configProblems;
 
 describe('cluster configuration', () => {
   it('accepts a valid file and fills in the defaults', () => {

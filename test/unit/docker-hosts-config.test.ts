@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { dockerConnectionOptions, DockerConnectionError, sshFingerprint } from '../../src/adapters/docker/connection';
-import { ConfigError } from '../../src/config/config-error';
+import type { ConfigError } from '../../src/config/config-error';
 import { resolveDockerHostCredentials } from '../../src/config/docker-hosts';
 import { assertSecretsResolvable, parseConfig } from '../../src/config/load';
+import { configProblems } from '../support/config-problems';
 
 const FINGERPRINT = 'SHA256:QNscb/W1GUzoqsVka1mvqe1kMJ9UG0doWv9/bblbqb8';
 
@@ -23,15 +24,7 @@ function text(node2Host: string, dockerHosts = '', extraHost?: string): string {
 ${extraHost ? `    storage: { dockerHost: "${extraHost}", volume: v }\n    middleware: [{ name: redis, dockerHost: "${extraHost}", container: redis }]\n` : ''}`;
 }
 
-function problemsOf(yaml: string): string {
-  try {
-    parseConfig(yaml, 'clusters.yaml');
-  } catch (error) {
-    assert.ok(error instanceof ConfigError);
-    return error.problems.join('\n');
-  }
-  return assert.fail('expected a ConfigError');
-}
+const problemsOf = (text: string): string => configProblems(text).join('\n');
 
 describe('Docker hosts in the cluster configuration', () => {
   it('accepts TLS hosts (certPath or ca/cert/key), SSH hosts with a key file or the agent and a pinned host key, and plain TCP said to be insecure', () => {

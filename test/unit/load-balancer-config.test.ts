@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError } from '../../src/config/config-error';
 import { parseConfig } from '../../src/config/load';
+import { configProblems } from '../support/config-problems';
 
 const withLoadBalancer = (loadBalancer: string) => `
 clusters:
@@ -16,15 +16,7 @@ clusters:
 const haproxy = '{ runtimeApi: "unix:///run/haproxy/admin.sock", backend: prod_nodes, maintenanceMap: /etc/haproxy/maintenance.map }';
 const nginx = '{ kind: nginx, includeFile: /etc/nginx/nocobase-upstream.conf, upstream: nocobase, generationUrl: "http://127.0.0.1/.nocobase-maintenance/generation" }';
 
-function problemsOf(text: string): string {
-  try {
-    parseConfig(text, 'clusters.yaml');
-  } catch (error) {
-    assert.ok(error instanceof ConfigError);
-    return error.problems.join('\n');
-  }
-  return assert.fail('expected a ConfigError');
-}
+const problemsOf = (text: string): string => configProblems(text).join('\n');
 
 describe('loadBalancer.kind', () => {
   it('is haproxy when absent, so a configuration written before Nginx keeps its meaning', () => {
