@@ -18,7 +18,7 @@ const name = z.string().regex(CLUSTER_NAME, 'expected lower-case letters, digits
 /** tcp://, http(s):// and ssh:// hosts also need their entry under the top-level `dockerHosts:`. */
 const dockerHost = z.string().regex(DOCKER_HOST_PATTERN, `expected a Docker host such as ${DOCKER_HOST_EXAMPLES}`);
 
-export const nodeSchema = z.strictObject({
+export const dockerNodeSchema = z.strictObject({
   name,
   dockerHost,
   container: z.string().min(1),
@@ -32,6 +32,39 @@ export const nodeSchema = z.strictObject({
    */
   role: z.enum(NODE_ROLES, { error: 'expected app (serves users, the default) or worker (WORKER_MODE, background jobs only)' }).optional(),
 });
+const nodeRole = z.enum(NODE_ROLES, { error: 'expected app (serves users, the default) or worker (WORKER_MODE, background jobs only)' }).optional();
+
+/**
+ * A node of a cluster on Kubernetes: one replica of a Deployment in the cluster's namespace. The
+ * replicas of a Deployment are interchangeable, so a node is a count: "replica 2 of nocobase" is
+ * running while the Deployment has at least two replicas, and stopping it scales the Deployment
+ * down to one. List replica 1..N of each Deployment, N being its size at full strength.
+ */
+export const kubernetesNodeSchema = z.strictObject({
+  name,
+  deployment: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a Deployment name such as nocobase'),
+  replica: z.number().int().min(1).max(32),
+  role: nodeRole,
+});
+
+/** A node is a Docker container (dockerHost, container) or a replica of a Kubernetes Deployment (deployment, replica). */
+export const nodeSchema = z.union([dockerNodeSchema, kubernetesNodeSchema], {
+  error: 'expected a Docker node (name, dockerHost, container, healthUrl) or a Kubernetes node (name, deployment, replica)',
+});
+
+/** How the worker reaches the Kubernetes API of a cluster on Kubernetes, and where the cluster lives. */
+export const kubernetesSchema = z.strictObject({
+  /** A kubeconfig file the worker reads; absent: the worker's own service account (in-cluster). */
+  kubeconfig: z.string().startsWith('/', 'expected an absolute path').optional(),
+  /** A context of that file; absent: its current context. */
+  context: z.string().min(1).optional(),
+  namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a namespace name such as nocobase'),
+  /** The port NocoBase listens on in its pods (APP_PORT), probed on each pod's address. */
+  appPort: z.number().int().min(1).max(65535).default(13000),
+  /** The image of the Job that archives and restores the storage PVC (needs sh and tar). */
+  toolImage: z.string().min(1).optional(),
+});
+
 
 export const databaseSchema = z
   .strictObject({
@@ -59,7 +92,7 @@ export const databaseSchema = z
  * covers it, and so must ours: a rollback that restores the database but not the files leaves
  * records pointing at files that changed.
  */
-export const storageSchema = z
+export const dockerStorageSchema = z
   .strictObject({
     /** The Docker host where the volume or directory lives. */
     dockerHost,
@@ -70,6 +103,16 @@ export const storageSchema = z
   .refine((storage) => (storage.volume === undefined) !== (storage.hostPath === undefined), {
     message: 'expected exactly one of volume or hostPath',
   });
+/** On Kubernetes: the ReadWriteMany PVC every app pod mounts, archived and restored by a Job that mounts it. */
+export const kubernetesStorageSchema = z.strictObject({
+  pvc: z.string().min(1),
+  mountPath: z.string().startsWith('/').default('/app/nocobase/storage'),
+});
+
+export const storageSchema = z.union([dockerStorageSchema, kubernetesStorageSchema], {
+  error: 'expected Docker storage (dockerHost with volume or hostPath) or Kubernetes storage (pvc)',
+});
+
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date such as 2026-12-24');
 
@@ -123,6 +166,8 @@ export const clusterSchema = z
     /** Days (inclusive, in `timeZone`) no procedure may start unless forced with a reason. */
     blackout: z.array(blackoutSchema).default([]),
     storage: storageSchema.optional(),
+    /** Present for a cluster on Kubernetes: its nodes are Deployment replicas, its load balancer a Service. */
+    kubernetes: kubernetesSchema.optional(),
     middleware: z.array(middlewareSchema).default([]),
     rollback: z
       .strictObject({
@@ -157,7 +202,7 @@ export const clusterSchema = z
   .superRefine((cluster, ctx) => {
     const seen = new Map<string, number>();
     cluster.nodes.forEach((node, index) => {
-      for (const key of [`name:${node.name}`, `container:${node.dockerHost}/${node.container}`]) {
+      for (const key of [`name:${node.name}`, 'deployment' in node ? `replica:${node.deployment}/${node.replica}` : `container:${node.dockerHost}/${node.container}`]) {
         const first = seen.get(key);
         if (first !== undefined) {
           ctx.addIssue({ code: 'custom', path: ['nodes', index], message: `duplicates nodes[${first}] (${key.split(':')[0]} must be unique)` });
@@ -207,6 +252,11 @@ export const configSchema = z
   });
 
 export type NodeConfig = z.infer<typeof nodeSchema>;
+export type DockerNodeConfig = z.infer<typeof dockerNodeSchema>;
+export type KubernetesNodeConfig = z.infer<typeof kubernetesNodeSchema>;
+export type KubernetesConfig = z.infer<typeof kubernetesSchema>;
+export type DockerStorageConfig = z.infer<typeof dockerStorageSchema>;
+export type KubernetesStorageConfig = z.infer<typeof kubernetesStorageSchema>;
 export type DatabaseConfig = z.infer<typeof databaseSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type SmtpConfig = z.infer<typeof smtpSchema>;
@@ -215,3 +265,18 @@ export type MiddlewareConfig = z.infer<typeof middlewareSchema>;
 export type BlackoutPeriod = z.infer<typeof blackoutSchema>;
 export type MaintenanceConfig = z.infer<typeof configSchema>;
 export type { HaproxyLoadBalancerConfig, LoadBalancerConfig, NginxLoadBalancerConfig } from './load-balancer';
+
+/** The nodes of a cluster on Docker, typed as such (for code that only serves Docker clusters: the demo, scripts). */
+export function dockerNodesOf(cluster: Pick<ClusterConfig, 'nodes'>): DockerNodeConfig[] {
+  return cluster.nodes.map((node) => {
+    if ('deployment' in node) throw new Error(`node ${node.name} is a Kubernetes replica, not a Docker container`);
+    return node;
+  });
+}
+
+/** The storage of a cluster on Docker (a volume or host path), typed as such. */
+export function dockerStorageOf(cluster: Pick<ClusterConfig, 'storage'>): DockerStorageConfig | undefined {
+  const storage = cluster.storage;
+  if (storage && 'pvc' in storage) throw new Error(`the storage is PVC ${storage.pvc}, not a Docker volume or path`);
+  return storage;
+}

@@ -12,6 +12,7 @@ import type { StorageBackupRecord } from '../../src/common/procedure-types';
 import { connectDocker } from '../../src/adapters/docker/connection';
 import { inStandinStorage, standinStorageListing } from '../support/storage-listing';
 import { standinActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { dockerStorageOf } from '../../src/config/schema';
 
 const cluster = 'standin';
 const run = `it${process.pid}x${Date.now().toString(36)}`;
@@ -181,7 +182,7 @@ describe('storage backup and restore against the real Docker engine', () => {
       await writeFile(path.join(root, 'uploads', 'a name with spaces.txt'), 'spaces\n');
       await writeFile(path.join(root, `${'long-name-'.repeat(12)}.txt`), 'a name past 100 bytes\n');
       await symlink('uploads/secret.txt', path.join(root, 'link-to-secret'));
-      deps = stackDeps(stackConfig((changed) => (changed.storage = { dockerHost: storage.dockerHost, hostPath: root, mountPath: storage.mountPath })));
+      deps = stackDeps(stackConfig((changed) => (changed.storage = { dockerHost: dockerStorageOf({ storage })!.dockerHost, hostPath: root, mountPath: storage.mountPath })));
       hostActivities = createStorageActivities(deps);
     });
 

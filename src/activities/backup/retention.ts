@@ -33,6 +33,7 @@ function callingRunLabel(): string | undefined {
 async function databasesOfNodes(deps: ActivityDeps, cluster: ClusterConfig): Promise<Map<string, string>> {
   const used = new Map<string, string>();
   for (const node of cluster.nodes) {
+    if (!('dockerHost' in node)) continue; // on Kubernetes the clusters' databases are told by the config, not by containers
     const info = await inspectContainer(deps.docker(node.dockerHost), node.container);
     const entry = info?.Config.Env?.find((variable) => variable.startsWith('DB_DATABASE='));
     if (entry) used.set(entry.slice('DB_DATABASE='.length), node.name);

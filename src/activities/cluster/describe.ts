@@ -11,7 +11,7 @@ export function createDescribeActivities(deps: ActivityDeps) {
      */
     async describeCluster(input: { cluster: string }): Promise<ClusterPlan> {
       const cluster = getCluster(deps, input.cluster);
-      const nodes = await Promise.all(cluster.nodes.map((node) => snapshotNode(deps, node)));
+      const nodes = await Promise.all(cluster.nodes.map((node) => snapshotNode(deps, input.cluster, node)));
       // Only app nodes serve users, so only they count towards the quorum that gets traffic back.
       const apps = appNodes(orderNodes(cluster.nodes)).length;
       return {

@@ -7,7 +7,7 @@ import type { Hooks } from '../../adapters/hooks';
 import { checkStorageExists, ensureToolImage, runToCompletion, storageSource, STORAGE_TARGET, withToolContainer } from '../../adapters/docker/tool-container';
 import { FailureType } from '../../common/failure-types';
 import type { StorageBackupRecord } from '../../common/procedure-types';
-import type { ClusterConfig, StorageConfig } from '../../config/schema';
+import type { ClusterConfig, DockerStorageConfig, StorageConfig } from '../../config/schema';
 import { activityHooks } from '../activity-context';
 import { getCluster } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
@@ -31,11 +31,19 @@ export interface StorageRestoreOutcome {
 }
 
 export function createStorageActivities(deps: ActivityDeps) {
-  function storageOf(clusterName: string, cluster: ClusterConfig): StorageConfig {
+  /** The Docker part of the storage port (a volume or host path next to a tool container). */
+  function dockerStorage(clusterName: string, storage: StorageConfig): DockerStorageConfig {
+    if ('pvc' in storage) {
+      throw ApplicationFailure.nonRetryable(`cluster ${clusterName}: storage on PVC ${storage.pvc} is archived by the Kubernetes storage adapter, which this worker lacks`, FailureType.Misconfigured);
+    }
+    return storage;
+  }
+
+  function storageOf(clusterName: string, cluster: ClusterConfig): DockerStorageConfig {
     if (!cluster.storage) {
       throw ApplicationFailure.nonRetryable(`cluster "${clusterName}" has no storage configured to restore into`, FailureType.Misconfigured);
     }
-    return cluster.storage;
+    return dockerStorage(clusterName, cluster.storage);
   }
 
   /** A damaged, foreign or missing archive is refused before the storage is touched. */
@@ -67,8 +75,8 @@ export function createStorageActivities(deps: ActivityDeps) {
      */
     async backupStorage(input: { cluster: string; label: string }): Promise<StorageBackupRecord | null> {
       const cluster = getCluster(deps, input.cluster);
-      const storage = cluster.storage;
-      if (!storage) return null;
+      if (!cluster.storage) return null;
+      const storage = dockerStorage(input.cluster, cluster.storage);
       const hooks = activityHooks();
       await ensureDirectory(cluster.backup.directory);
       const files = backupFiles(cluster.backup.directory, input.cluster, input.label, '.storage.tar', Context.current().info.attempt);
