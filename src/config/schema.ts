@@ -264,7 +264,7 @@ export type StorageConfig = z.infer<typeof storageSchema>;
 export type MiddlewareConfig = z.infer<typeof middlewareSchema>;
 export type BlackoutPeriod = z.infer<typeof blackoutSchema>;
 export type MaintenanceConfig = z.infer<typeof configSchema>;
-export type { HaproxyLoadBalancerConfig, LoadBalancerConfig, NginxLoadBalancerConfig } from './load-balancer';
+export type { HaproxyLoadBalancerConfig, LoadBalancerConfig, NginxLoadBalancerConfig, ServiceLoadBalancerConfig } from './load-balancer';
 
 /** The nodes of a cluster on Docker, typed as such (for code that only serves Docker clusters: the demo, scripts). */
 export function dockerNodesOf(cluster: Pick<ClusterConfig, 'nodes'>): DockerNodeConfig[] {

@@ -96,7 +96,7 @@ export function createLeftoverActivities(deps: ActivityDeps) {
     return [
       {
         kind: 'maintenance-on',
-        name: cluster.loadBalancer.kind === 'haproxy' ? (cluster.loadBalancer.maintenanceKey ?? clusterName) : cluster.loadBalancer.upstream,
+        name: cluster.loadBalancer.kind === 'haproxy' ? (cluster.loadBalancer.maintenanceKey ?? clusterName) : cluster.loadBalancer.kind === 'nginx' ? cluster.loadBalancer.upstream : `service/${cluster.loadBalancer.service}`,
         recovery: `the 503 maintenance page of ${clusterName} is on. Once every node serves the version you want, turn it off: ${lb.maintenanceRecovery()}`,
       },
     ];
