@@ -1,3 +1,4 @@
+import { directoryOf } from '../support/backup-directory';
 import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -31,7 +32,7 @@ describe('storage backup and restore against the real Docker engine', () => {
   const docker = connectDocker(stackEnv().DOCKER_HOST);
   const demo = stackConfig().clusters.standin!;
   const storage = demo.storage!;
-  const directory = demo.backup.directory;
+  const directory = directoryOf(demo);
   let activities: ReturnType<typeof createStorageActivities>;
   let backup: StorageBackupRecord;
   let backedUp: string;
@@ -81,13 +82,14 @@ describe('storage backup and restore against the real Docker engine', () => {
     backup = taken;
     console.log(`    storage backup took ${Date.now() - started} ms (${backup.sizeBytes} bytes)`);
     assert.deepEqual({ ...backup, durationMs: 0, createdAt: '' }, {
-      cluster, location: final, sizeBytes: (await stat(final)).size, checksum: await sha256(final), files: 2, durationMs: 0, createdAt: '', source: 'volume:standin-storage',
+      cluster, location: final, key: path.basename(final), label: label('b'), writtenBy: `${os.hostname()} (pid ${process.pid})`,
+      sizeBytes: (await stat(final)).size, checksum: await sha256(final), files: 2, durationMs: 0, createdAt: '', source: 'volume:standin-storage',
     });
     assert.deepEqual(JSON.parse(await readFile(`${final}.json`, 'utf8')), backup);
 
     assert.deepEqual(await runActivity(activities.backupStorage, { cluster, label: label('b') }), backup);
     const files = (await readdir(directory)).filter((file) => file.includes(label('b'))).sort();
-    assert.deepEqual(files, [`standin-${label('b')}.storage.tar`, `standin-${label('b')}.storage.tar.json`]);
+    assert.deepEqual(files, [`standin-${label('b')}.marker`, `standin-${label('b')}.storage.tar`, `standin-${label('b')}.storage.tar.json`]);
     assert.equal((await stat(directory)).mode & 0o777, 0o700, 'the backup directory is the worker\'s alone');
     for (const file of files) assert.equal((await stat(path.join(directory, file))).mode & 0o777, 0o600, file);
     assert.deepEqual(await helpersOfThisRun(), []);
@@ -117,7 +119,7 @@ describe('storage backup and restore against the real Docker engine', () => {
     await handle.write(Buffer.from('X'), 0, 1, 700);
     await handle.close();
 
-    const failure = await failureOf(runActivity(activities.restoreStorage, { cluster, backup: { ...backup, location: copy }, label: label('corrupt') }));
+    const failure = await failureOf(runActivity(activities.restoreStorage, { cluster, backup: { ...backup, location: copy, key: path.basename(copy) }, label: label('corrupt') }));
     assert.equal(failure.type, FailureType.RestoreFailed);
     assert.equal(failure.nonRetryable, true);
     assert.match(failure.message, /damaged/);
