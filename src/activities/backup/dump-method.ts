@@ -1,6 +1,6 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { availableParallelism } from 'node:os';
-import { Transform } from 'node:stream';
+import { pipeline as pipe, Transform } from 'node:stream';
 import type { Client, Pool } from 'pg';
 import type { Hooks } from '../../adapters/hooks';
 import type { PostgresLogin } from '../../adapters/postgres/login';
@@ -87,8 +87,8 @@ export async function takeDump(store: BackupStore, input: DumpInput, tools: Dump
           // The upload completes only after pg_dump exited 0: a dump cut short never becomes an object.
           flush: (callback) => void exited.then(() => callback(), (error: Error) => callback(error)),
         });
-        stdout.on('error', (error) => counted.destroy(error));
-        stored = await store.put(key, stdout.pipe(counted), hooks);
+        // pipeline, not pipe: an error on either side must reach the store's put, never go unhandled.
+        stored = await store.put(key, pipe(stdout, counted, () => undefined), hooks);
       },
     },
     place,

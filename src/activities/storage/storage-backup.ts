@@ -1,5 +1,5 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
-import type { Readable } from 'node:stream';
+import { pipeline as pipe, type Readable } from 'node:stream';
 import { archiveScanner, archiveUpload, scanArchiveStream } from '../../adapters/backup-files/tar-archive';
 import type { Hooks } from '../../adapters/hooks';
 import { checkStorageExists, ensureToolImage, runToCompletion, storageSource, STORAGE_TARGET, withToolContainer } from '../../adapters/docker/tool-container';
@@ -90,9 +90,8 @@ export function createStorageActivities(deps: ActivityDeps) {
         const archive = (await container.getArchive({ path: `${STORAGE_TARGET}/.` })) as unknown as Readable;
         // Streamed into the store; a stream Docker cut short fails the scanner, so no object is completed.
         const { transform, result } = archiveScanner('bytesStored', hooks, true);
-        archive.on('error', (error) => transform.destroy(error));
         try {
-          await store.put(key, archive.pipe(transform), hooks);
+          await store.put(key, pipe(archive, transform, () => undefined), hooks);
         } catch (error) {
           throw ApplicationFailure.retryable(`archiving ${storageSource(storage)} into ${store.locationOf(key)} failed: ${(error as Error).message}`, FailureType.BackupFailed);
         }

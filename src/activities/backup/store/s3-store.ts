@@ -1,7 +1,7 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Readable } from 'node:stream';
+import { pipeline as pipe, type Readable } from 'node:stream';
 import type { Hooks } from '../../../adapters/hooks';
 import { FailureType } from '../../../common/failure-types';
 import type { S3StoreConfig } from '../../../config/backup-store';
@@ -58,10 +58,9 @@ export function s3Store(config: S3StoreConfig, env: NodeJS.ProcessEnv = process.
 
     async put(key: string, source: Readable, hooks: Hooks = {}): Promise<StoredObject> {
       const { transform, result } = hashingStream('bytesUploaded', hooks);
-      source.on('error', (error) => transform.destroy(error));
       const upload = new Upload({
         client,
-        params: { Bucket: bucket, Key: fullKey(key), Body: source.pipe(transform), ...encryption },
+        params: { Bucket: bucket, Key: fullKey(key), Body: pipe(source, transform, () => undefined), ...encryption },
         partSize: config.partSizeMiB * 1024 * 1024,
         queueSize: QUEUE_SIZE,
         leavePartsOnError: false,
