@@ -5,6 +5,8 @@ import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, mkdtemp, open, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createReadStream } from 'node:fs';
+import { prepareScript, swapPlaces } from '../../src/activities/storage/storage-swap';
 import { after, before, describe, it } from 'node:test';
 import { createStorageActivities } from '../../src/activities/storage/storage-backup';
 import { TOOL_LABEL, toolContainerName } from '../../src/adapters/docker/tool-container';
@@ -108,6 +110,28 @@ describe('storage backup and restore against the real Docker engine', () => {
     assert.deepEqual(await runActivity(activities.restoreStorage, { cluster, backup, label: label('undo') }), outcome);
     assert.equal(await listing(), backedUp);
     assert.deepEqual(await helpersOfThisRun(), []);
+  });
+
+  it('finishes a restore that died half-way through the swap, on a fresh worker, and no upload is ever only in the archive', async () => {
+    await inVolume('echo added > /storage/uploads/added.txt && echo changed >> /storage/uploads/welcome.txt');
+    const places = swapPlaces(label('half'));
+    // What a worker killed in the middle leaves: the archive unpacked beside the live files, and
+    // part of the live entries (uploads/) already moved aside, the rest (plugins/) still in place.
+    assert.equal((await inVolume(prepareScript(places)[2]!)).trim(), 'empty');
+    const helper = await docker.createContainer({ Image: demo.backup.toolImage, Cmd: ['true'], Labels: { 'nocobase-maintenance.test': run }, HostConfig: { Mounts: [{ Type: 'volume', Source: storage.volume!, Target: '/storage' }] } });
+    try {
+      await helper.putArchive(createReadStream(backup.location), { path: `/storage/${places.staging}` });
+    } finally {
+      await helper.remove({ force: true });
+    }
+    await inVolume(`cd /storage && touch ${places.staging}/.nocobase-maintenance-staged && mkdir ${places.aside} && mv uploads ${places.aside}/`);
+    assert.match(await inVolume(`cat /storage/${places.aside}/uploads/added.txt`), /^added$/m, 'the upload is set aside, not deleted');
+
+    const fresh = createStorageActivities(suite.deps);
+    const outcome = await runActivity(fresh.restoreStorage, { cluster, backup, label: label('half') });
+    assert.deepEqual(outcome, { restoredFrom: backup.location, files: 2 });
+    assert.equal(await listing(), backedUp, 'the storage is the backup, nothing of the swap left over');
+    assert.equal((await inVolume('ls -a /storage')).split('\n').filter((name) => name.startsWith('.nocobase-maintenance-')).length, 0);
   });
 
   it('refuses a damaged archive before touching the storage', async () => {
