@@ -46,7 +46,7 @@ const s3Store = (prefix: string) => () => {
 const directoryStore = (name: string) => () => ({ kind: 'directory', path: path.join(scratch, name) });
 type StoreOf = () => Record<string, unknown>;
 
-function scenario(title: string, stores: { taker: StoreOf; other: StoreOf }, check: (handle: Upgrade, context: { before: Awaited<ReturnType<typeof fingerprint>>; storage: string }) => Promise<void>) {
+function scenario(title: string, stores: { taker: StoreOf; other: StoreOf }, check: (handle: Upgrade, context: { before: Awaited<ReturnType<typeof fingerprint>>; storage: string; storageAtDecision: string }) => Promise<void>) {
   describe(title, () => {
     const takerEnv: NodeJS.ProcessEnv = {};
     // Before e2eSuite's own before(), which starts the worker with this environment.
@@ -60,8 +60,10 @@ function scenario(title: string, stores: { taker: StoreOf; other: StoreOf }, che
       await until('the decision request', async () => ((await handle.query(statusQuery)).approval?.state === 'awaiting' ? true : undefined), 300_000);
       await suite.worker.kill(); // gone for good, with its disk
       suite.worker = await startWorkerProcess({ ...process.env, NOCOBASE_MAINTENANCE_CONFIG: configWith(`${title.length}-other`, stores.other()) });
+      // The upgraded node wrote into the storage: what a refused restore must leave as it is.
+      const storageAtDecision = await standinStorageListing();
       await handle.signal(rejectSignal, { by: 'ops@demo.test', reason: 'the backup taker is gone' });
-      await check(handle, { before, storage });
+      await check(handle, { before, storage, storageAtDecision });
     });
   });
 }
@@ -77,7 +79,7 @@ scenario('an S3 backup store (SeaweedFS)', { taker: s3Store(`e2e-${process.pid}/
 scenario(
   'a directory store that is each worker\'s private disk',
   { taker: directoryStore('worker-a'), other: directoryStore('worker-b') },
-  async (handle, { storage }) => {
+  async (handle, { storageAtDecision }) => {
     const blocked = await until('the rollback to stop and ask', async () => {
       const status: ProcedureStatus = await handle.query(statusQuery);
       return status.rollback?.state === 'blocked' ? status : undefined;
@@ -87,7 +89,7 @@ scenario(
     assert.equal(refused?.step, 'restore the shared storage from the backup', 'the first undo to need the backup is the one refused');
     assert.match(refused?.error ?? '', /backup store directory .*worker-b is not shared by every worker: this worker, .* cannot see .*worker-b\/standin-[0-9a-f]{12}\.marker, which the run with label [0-9a-f]{12} wrote on /);
     assert.match(refused?.error ?? '', /Nothing was emptied or renamed/);
-    assert.equal(await standinStorageListing(), storage, 'no upload was emptied: the refusal came before anything was touched');
+    assert.equal(await standinStorageListing(), storageAtDecision, 'no upload was emptied: the refusal came before anything was touched');
     await handle.terminate('test done: a person would now run the worker that holds the backup');
   },
 );
