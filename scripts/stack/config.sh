@@ -134,7 +134,10 @@ write_stack_env() {
   mkdir -p "$BACKUP_DIR/demo" "$BACKUP_DIR/standin" "$BACKUP_DIR/k8s" "$STANDIN_EVENTS_DIR"
   # The stand-in containers may run as a non-root user and append events here.
   chmod 1777 "$STANDIN_EVENTS_DIR"
+  local seaweedfs_vars
+  mapfile -t seaweedfs_vars < <(seaweedfs_env)
   write_env_file "$ENV_FILE" \
+    "${seaweedfs_vars[@]}" \
     STACK_DIR "$STACK_DIR" \
     PROMETHEUS_URL "$(prometheus_url)" \
     STACK_WORKER_METRICS "127.0.0.1:$METRICS_PORT" \

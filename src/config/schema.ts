@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backupStoreSchema, ONE_STORE_PROBLEM, type BackupStoreConfig } from './backup-store';
 import { duration } from './duration';
 import { CLUSTER_NAME } from '../common/cluster-name';
 import { NODE_ROLES, noAppNodeProblem, roleOf } from '../common/node-order';
@@ -146,21 +147,33 @@ export const clusterSchema = z
     database: databaseSchema,
     loadBalancer: loadBalancerSchema,
     notifications: z.strictObject({ recipients: z.array(z.email()).default([]) }).default({ recipients: [] }),
-    backup: z.strictObject({
-      /** pg_dump: a verified custom-format file; clone: CREATE DATABASE ... TEMPLATE, rolled back by renaming. */
+    backup: z
+      .strictObject({
+      /**
+       * pg_dump: a verified custom-format file in the backup store; clone: CREATE DATABASE ...
+       * TEMPLATE on the database server itself (every worker reaches it), rolled back by renaming.
+       */
       method: z.enum(['pg_dump', 'clone']).default('pg_dump'),
-      directory: z.string().startsWith('/', 'expected an absolute path'),
+      /** Where dumps and storage archives go: every worker must reach it (config/backup-store.ts). */
+      store: backupStoreSchema.optional(),
+      /** The older spelling of `store: { kind: directory, path }`. */
+      directory: z.string().startsWith('/', 'expected an absolute path').optional(),
       /** Directory holding pg_dump and pg_restore (no older than the server); default: the PATH. */
       pgBin: z.string().startsWith('/', 'expected an absolute path').optional(),
       /** An image with a POSIX shell, tar and find, run next to the storage to back it up and restore it. */
       toolImage: z.string().min(1).default('busybox:1.36'),
       /**
        * How many clone backups, and how many databases set aside by restores, pruneBackups keeps
-       * (the newest of each that a finished run kept) on the database server; older ones are
-       * dropped. At least 1: the newest backup is never pruned. Dump files are not pruned.
+       * (the newest of each that a finished run kept) on the database server, and how many
+       * backups (dump and storage archive of one label) in the backup store; older ones are
+       * dropped. At least 1: the newest backup is never pruned.
        */
       keep: z.number().int().min(1, 'expected at least 1: the newest backup is never pruned').default(3),
-    }),
+    })
+      .superRefine((backup, ctx) => {
+        if ((backup.store === undefined) === (backup.directory === undefined)) ctx.addIssue({ code: 'custom', path: ['store'], message: ONE_STORE_PROBLEM });
+      })
+      .transform(({ directory, store, ...backup }) => ({ ...backup, store: store ?? ({ kind: 'directory', path: directory ?? '/' } as BackupStoreConfig) })),
     /** The time zone maintenance windows and blackout dates are meant in (IANA name). */
     timeZone: z.string().refine(validTimeZone, 'expected an IANA time zone such as Europe/Berlin').default('UTC'),
     /** Days (inclusive, in `timeZone`) no procedure may start unless forced with a reason. */
@@ -264,6 +277,7 @@ export type StorageConfig = z.infer<typeof storageSchema>;
 export type MiddlewareConfig = z.infer<typeof middlewareSchema>;
 export type BlackoutPeriod = z.infer<typeof blackoutSchema>;
 export type MaintenanceConfig = z.infer<typeof configSchema>;
+export type { BackupStoreConfig, DirectoryStoreConfig, S3StoreConfig } from './backup-store';
 export type { HaproxyLoadBalancerConfig, LoadBalancerConfig, NginxLoadBalancerConfig, ServiceLoadBalancerConfig } from './load-balancer';
 
 /** The nodes of a cluster on Docker, typed as such (for code that only serves Docker clusters: the demo, scripts). */
