@@ -48,10 +48,22 @@ export const kubernetesNodeSchema = z.strictObject({
   role: nodeRole,
 });
 
+/**
+ * Parses `value` with the schema its keys choose and reports that schema's own issues (the key
+ * that is wrong and why), not a union's "matches neither".
+ */
+function pickedBy<A extends z.ZodType, B extends z.ZodType>(choose: (value: Record<string, unknown>) => boolean, ifChosen: A, otherwise: B) {
+  return z.unknown().transform((value, ctx): z.output<A> | z.output<B> => {
+    const schema = value !== null && typeof value === 'object' && choose(value as Record<string, unknown>) ? ifChosen : otherwise;
+    const result = schema.safeParse(value);
+    if (result.success) return result.data as z.output<A> | z.output<B>;
+    for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    return z.NEVER;
+  });
+}
+
 /** A node is a Docker container (dockerHost, container) or a replica of a Kubernetes Deployment (deployment, replica). */
-export const nodeSchema = z.union([dockerNodeSchema, kubernetesNodeSchema], {
-  error: 'expected a Docker node (name, dockerHost, container, healthUrl) or a Kubernetes node (name, deployment, replica)',
-});
+export const nodeSchema = pickedBy((value) => 'deployment' in value || 'replica' in value, kubernetesNodeSchema, dockerNodeSchema);
 
 /** How the worker reaches the Kubernetes API of a cluster on Kubernetes, and where the cluster lives. */
 export const kubernetesSchema = z.strictObject({
@@ -110,9 +122,7 @@ export const kubernetesStorageSchema = z.strictObject({
   mountPath: z.string().startsWith('/').default('/app/nocobase/storage'),
 });
 
-export const storageSchema = z.union([dockerStorageSchema, kubernetesStorageSchema], {
-  error: 'expected Docker storage (dockerHost with volume or hostPath) or Kubernetes storage (pvc)',
-});
+export const storageSchema = pickedBy((value) => 'pvc' in value, kubernetesStorageSchema, dockerStorageSchema);
 
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date such as 2026-12-24');
@@ -213,6 +223,27 @@ export const clusterSchema = z
       .default({ nodeReady: 600_000, nodeStop: 30_000, loadBalancerReady: 60_000, nodeFailedGrace: 20_000, rollback: 600_000 }),
   })
   .superRefine((cluster, ctx) => {
+    // One platform per cluster: Deployment replicas behind a Service with a PVC, or containers.
+    const onKubernetes = cluster.kubernetes !== undefined;
+    cluster.nodes.forEach((node, index) => {
+      if ('deployment' in node !== onKubernetes) {
+        ctx.addIssue({ code: 'custom', path: ['nodes', index], message: onKubernetes ? 'expected a Kubernetes node (deployment, replica): the cluster has a kubernetes: section' : 'a Kubernetes node (deployment, replica) needs the cluster\'s kubernetes: section (namespace, kubeconfig)' });
+      }
+    });
+    if (onKubernetes !== (cluster.loadBalancer.kind === 'service')) {
+      ctx.addIssue({ code: 'custom', path: ['loadBalancer', 'kind'], message: onKubernetes ? 'expected kind: service on a cluster with a kubernetes: section' : 'kind: service needs the cluster\'s kubernetes: section' });
+    }
+    if (cluster.storage && 'pvc' in cluster.storage !== onKubernetes) {
+      ctx.addIssue({ code: 'custom', path: ['storage'], message: onKubernetes ? 'expected storage: { pvc: <claim> } on a cluster with a kubernetes: section' : 'storage: { pvc } needs the cluster\'s kubernetes: section' });
+    }
+    const replicas = new Map<string, number[]>();
+    for (const node of cluster.nodes) if ('deployment' in node) replicas.set(node.deployment, [...(replicas.get(node.deployment) ?? []), node.replica]);
+    for (const [deployment, listed] of replicas) {
+      const sorted = [...listed].sort((a, b) => a - b);
+      if (sorted.some((replica, index) => replica !== index + 1)) {
+        ctx.addIssue({ code: 'custom', path: ['nodes'], message: `expected replicas 1..${sorted.length} of Deployment ${deployment}, each once (got ${sorted.join(', ')})` });
+      }
+    }
     const seen = new Map<string, number>();
     cluster.nodes.forEach((node, index) => {
       for (const key of [`name:${node.name}`, 'deployment' in node ? `replica:${node.deployment}/${node.replica}` : `container:${node.dockerHost}/${node.container}`]) {
