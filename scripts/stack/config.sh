@@ -93,6 +93,7 @@ kubernetes_cluster_yaml() {
       method: pg_dump
       directory: $BACKUP_DIR/k8s
       pgBin: $PGBIN
+      toolImage: $(image_ref TOOLBOX_IMAGE)
     storage:
       pvc: nocobase-storage
 "

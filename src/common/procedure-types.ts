@@ -127,7 +127,7 @@ export interface StorageBackupRecord {
   durationMs: number;
   createdAt: string;
   /** What was archived: the named Docker volume or the directory on the storage's Docker host. */
-  source: `volume:${string}` | `hostPath:${string}`;
+  source: `volume:${string}` | `hostPath:${string}` | `pvc:${string}`;
 }
 
 /** A cluster's approval policy as the workflow applies it (config/approval.ts). */

@@ -1,11 +1,10 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { pipeline as pipe, type Readable } from 'node:stream';
-import { archiveScanner, archiveUpload, scanArchiveStream } from '../../adapters/backup-files/tar-archive';
+import { archiveScanner, scanArchiveStream } from '../../adapters/backup-files/tar-archive';
 import type { Hooks } from '../../adapters/hooks';
-import { checkStorageExists, ensureToolImage, runToCompletion, storageSource, STORAGE_TARGET, withToolContainer } from '../../adapters/docker/tool-container';
 import { FailureType } from '../../common/failure-types';
 import type { StorageBackupRecord } from '../../common/procedure-types';
-import type { ClusterConfig, DockerStorageConfig, StorageConfig } from '../../config/schema';
+import type { ClusterConfig } from '../../config/schema';
 import { activityHooks } from '../activity-context';
 import { getCluster } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
@@ -14,6 +13,8 @@ import type { BackupStore } from '../backup/store/backup-store';
 import { backupStore } from '../backup/store/factory';
 import { ensureMarkerVisible, writeMarker } from '../backup/store/shared-marker';
 import { prepareScript, swapPlaces, swapScript } from './storage-swap';
+import { storageVolume } from './factory';
+import type { StorageVolume } from './storage-volume';
 
 // Design: the storage is shared by every node (uploads, plugins), so it is backed up and restored
 // as a whole, next to the database dump, while the nodes are stopped. The archive is Docker's own
@@ -28,19 +29,12 @@ export interface StorageRestoreOutcome {
 }
 
 export function createStorageActivities(deps: ActivityDeps) {
-  /** The Docker part of the storage port (a volume or host path next to a tool container). */
-  function dockerStorage(clusterName: string, storage: StorageConfig): DockerStorageConfig {
-    if ('pvc' in storage) {
-      throw ApplicationFailure.nonRetryable(`cluster ${clusterName}: storage on PVC ${storage.pvc} is archived by the Kubernetes storage adapter, which this worker lacks`, FailureType.Misconfigured);
-    }
-    return storage;
-  }
-
-  function storageOf(clusterName: string, cluster: ClusterConfig): DockerStorageConfig {
-    if (!cluster.storage) {
+  function volumeOf(clusterName: string, cluster: ClusterConfig, hooks: Hooks): StorageVolume {
+    const volume = storageVolume(deps, clusterName, cluster, hooks);
+    if (!volume) {
       throw ApplicationFailure.nonRetryable(`cluster "${clusterName}" has no storage configured to restore into`, FailureType.Misconfigured);
     }
-    return dockerStorage(clusterName, cluster.storage);
+    return volume;
   }
 
   /** A damaged, foreign or missing archive is refused before the storage is touched. */
@@ -75,9 +69,9 @@ export function createStorageActivities(deps: ActivityDeps) {
      */
     async backupStorage(input: { cluster: string; label: string }): Promise<StorageBackupRecord | null> {
       const cluster = getCluster(deps, input.cluster);
-      if (!cluster.storage) return null;
-      const storage = dockerStorage(input.cluster, cluster.storage);
       const hooks = activityHooks();
+      const volume = storageVolume(deps, input.cluster, cluster, hooks);
+      if (!volume) return null;
       const store = backupStore(deps, input.cluster);
       await store.ensureReady();
       const key = backupKey(input.cluster, input.label, '.storage.tar');
@@ -88,20 +82,15 @@ export function createStorageActivities(deps: ActivityDeps) {
       if (finished) return finished;
       await writeMarker(store, input.cluster, input.label);
 
-      const docker = deps.docker(storage.dockerHost);
-      await ensureToolImage(docker, cluster.backup.toolImage, storage.dockerHost, hooks);
-      await checkStorageExists(docker, storage, FailureType.BackupFailed);
+      await volume.ensureReady(FailureType.BackupFailed);
       const started = Date.now();
-      const spec = { cluster: input.cluster, label: input.label, purpose: 'backup', image: cluster.backup.toolImage, storage, readOnly: true };
-      const scan = await withToolContainer(docker, spec, hooks, async (container) => {
-        // `/.`: the directory's contents as `./…`, not a `storage/` directory around them.
-        const archive = (await container.getArchive({ path: `${STORAGE_TARGET}/.` })) as unknown as Readable;
-        // Streamed into the store; a stream Docker cut short fails the scanner, so no object is completed.
+      const scan = await volume.archive(input.label, async (archive: Readable) => {
+        // Streamed into the store; a stream cut short fails the scanner, so no object is completed.
         const { transform, result } = archiveScanner('bytesStored', hooks, true);
         try {
           await store.put(key, pipe(archive, transform, () => undefined), hooks);
         } catch (error) {
-          throw ApplicationFailure.retryable(`archiving ${storageSource(storage)} into ${store.locationOf(key)} failed: ${(error as Error).message}`, FailureType.BackupFailed);
+          throw ApplicationFailure.retryable(`archiving ${volume.source} into ${store.locationOf(key)} failed: ${(error as Error).message}`, FailureType.BackupFailed);
         }
         return result();
       });
@@ -116,7 +105,7 @@ export function createStorageActivities(deps: ActivityDeps) {
         files: scan.files,
         durationMs: Date.now() - started,
         createdAt: new Date(started).toISOString(),
-        source: storageSource(storage),
+        source: volume.source,
       };
       await writeRecord(store, key, record);
       log.info('storage archived', { cluster: input.cluster, source: record.source, location: record.location, files: scan.files, sizeBytes: scan.sizeBytes, durationMs: record.durationMs });
@@ -140,22 +129,19 @@ export function createStorageActivities(deps: ActivityDeps) {
       if (backup.cluster !== input.cluster) {
         throw ApplicationFailure.nonRetryable(`storage backup of ${backup.cluster} cannot restore ${input.cluster}`, FailureType.RestoreFailed);
       }
-      const storage = storageOf(input.cluster, cluster);
       const hooks = activityHooks();
+      const volume = volumeOf(input.cluster, cluster, hooks);
       const store = backupStore(deps, input.cluster);
       // Both before anything is touched: a store this worker does not share, then a damaged archive.
       if (backup.label) await ensureMarkerVisible(store, input.cluster, backup.label, backup.writtenBy);
       await verifyArchive(store, backup, hooks);
 
-      const docker = deps.docker(storage.dockerHost);
-      await ensureToolImage(docker, cluster.backup.toolImage, storage.dockerHost, hooks);
-      await checkStorageExists(docker, storage, FailureType.RestoreFailed);
-      const spec = { cluster: input.cluster, label, image: cluster.backup.toolImage, storage, readOnly: false };
+      await volume.ensureReady(FailureType.RestoreFailed);
       const places = swapPlaces(label);
       const run = async (purpose: string, cmd: string[]): Promise<string> => {
-        const done = await withToolContainer(docker, { ...spec, purpose, cmd }, hooks, (container) => runToCompletion(container, hooks));
+        const done = await volume.run(label, purpose, cmd);
         if (done.exitCode !== 0) {
-          throw ApplicationFailure.retryable(`${purpose} of ${storageSource(storage)} exited with ${done.exitCode}: ${done.output || '(no output)'}`, FailureType.RestoreFailed);
+          throw ApplicationFailure.retryable(`${purpose} of ${volume.source} exited with ${done.exitCode}: ${done.output || '(no output)'}`, FailureType.RestoreFailed);
         }
         return done.output.trim();
       };
@@ -163,14 +149,11 @@ export function createStorageActivities(deps: ActivityDeps) {
       if (state.endsWith('empty')) {
         const source = await store.open(keyOfRecord(backup), hooks);
         if (!source) throw ApplicationFailure.nonRetryable(`storage archive ${backup.location} vanished from the backup store`, FailureType.RestoreFailed);
-        await withToolContainer(docker, { ...spec, purpose: 'restore' }, hooks, async (container) => {
-          // Entries are `./…`: unpacked in the staging directory they land at their relative paths there.
-          await container.putArchive(archiveUpload(source, hooks), { path: `${STORAGE_TARGET}/${places.staging}` });
-        });
+        await volume.unpack(label, places.staging, source);
         log.info('storage unpacked beside the live files', { cluster: input.cluster, staging: places.staging });
       }
       if (!state.endsWith('done')) await run('swap', swapScript(places));
-      log.info('storage restored', { cluster: input.cluster, source: storageSource(storage), from: backup.location, files: backup.files });
+      log.info('storage restored', { cluster: input.cluster, source: volume.source, from: backup.location, files: backup.files });
       return { restoredFrom: backup.location, files: backup.files };
     },
   };
