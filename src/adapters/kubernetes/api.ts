@@ -56,11 +56,12 @@ export class KubeApi {
     });
   }
 
-  private headers(contentType?: string): Record<string, string> {
+  private headers(contentType?: string, length?: number): Record<string, string> {
     const token = this.connection.token?.();
     return {
       accept: 'application/json',
-      ...(contentType ? { 'content-type': contentType } : {}),
+      // A length, never a chunked body: the API server answers a chunked DELETE body with 400.
+      ...(contentType ? { 'content-type': contentType, 'content-length': String(length ?? 0) } : {}),
       ...(token ? { authorization: `Bearer ${token}` } : {}),
     };
   }
@@ -69,7 +70,7 @@ export class KubeApi {
     const url = new URL(apiPath, this.connection.server);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise<T>((resolve, reject) => {
-      const req = https.request(url, { method, agent: this.agent, headers: this.headers(payload ? contentType : undefined), timeout: 30_000 }, (res) => {
+      const req = https.request(url, { method, agent: this.agent, headers: this.headers(payload ? contentType : undefined, payload?.length), timeout: 30_000 }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', reject);

@@ -93,11 +93,13 @@ export function selectorOf(deployment: Deployment): string {
   return selector;
 }
 
-/** Every pod the Deployment's selector matches that has not finished, terminating ones included, oldest first. */
+/** Every pod the Deployment's selector matches that is not gone, terminating ones included, oldest first. */
 export async function podsOf(api: KubeApi, deployment: Deployment): Promise<Pod[]> {
   const { items } = await api.get<{ items: Pod[] }>(`/api/v1/namespaces/${deployment.metadata.namespace}/pods?labelSelector=${encodeURIComponent(selectorOf(deployment))}`);
   return items
-    .filter((pod) => pod.status.phase !== 'Succeeded' && pod.status.phase !== 'Failed')
+    // A deleted pod reaches a terminal phase before it is removed: it counts until it is gone. An
+    // evicted one (Failed, never deleted) runs nothing and stays forever: it does not count.
+    .filter((pod) => pod.metadata.deletionTimestamp !== undefined || (pod.status.phase !== 'Succeeded' && pod.status.phase !== 'Failed'))
     .sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp) || a.metadata.name.localeCompare(b.metadata.name));
 }
 

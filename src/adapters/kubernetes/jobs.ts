@@ -92,8 +92,12 @@ export async function withHelperJob<T>(api: KubeApi, spec: HelperJobSpec, waitMs
       await sleep(500);
     }
   } finally {
-    await deleteJob(api, namespace, name).catch((error: unknown) => {
-      if (!isKubeNotFound(error)) throw error;
-    });
+    await deleteJob(api, namespace, name);
+    // Until it is gone with its pod (a few seconds): no helper outlives its step holding the PVC.
+    for (let i = 0; i < 60; i += 1) {
+      const gone = await api.get(jobPath(namespace, name)).then(() => false, (error: unknown) => isKubeNotFound(error));
+      if (gone) break;
+      await sleep(500);
+    }
   }
 }
