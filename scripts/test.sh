@@ -22,16 +22,18 @@ for suite in unit integration e2e; do
   mapfile -t -O "${#files[@]}" files < <(find "test/$suite" -name '*.test.ts' | sort | grep -E "${NOCOBASE_MAINTENANCE_TESTS:-.}")
 done
 # (NOCOBASE_MAINTENANCE_TESTS, a regular expression over the files' paths, runs only those.)
-# Four lanes. A file's first lines may name its lane (`// test-lane: nocobase|standin|exclusive`):
+# Five lanes. A file's first lines may name its lane (`// test-lane: nocobase|standin|kubernetes|exclusive`):
 # - nocobase: the real-NocoBase tier (the demo cluster, the README), on the contract task queue;
 # - standin:  integration and the stand-in cluster, at the same time, with a worker on a queue of
 #             its own so neither lane's worker takes or cancels the other's work;
 # - unit:     test/unit (its own Temporal dev servers, no cluster), at the same time: these tests
 #             mostly wait on timers and servers (measured: 4.4 min wall, 2 min CPU), so a lane of
 #             their own shortens the run more than it slows the others;
+# - kubernetes: real NocoBase on the stack's Kubernetes (its own cluster, database and PVC), with a
+#             worker on a queue of its own, at the same time as the others;
 # - exclusive: files that restart a daemon every lane uses (dockerd, HAProxy), alone, afterwards.
 # Within a lane one file at a time: its integration and e2e files share that lane's cluster.
-lanes=(nocobase standin unit exclusive)
+lanes=(nocobase standin unit kubernetes exclusive)
 declare -A lane_files=()
 for file in "${files[@]}"; do
   lane=$(sed -n '1,5s|^// test-lane: \([a-z]*\)$|\1|p' "$file" | head -1)
@@ -57,7 +59,8 @@ own_queue=(NOCOBASE_MAINTENANCE_TASK_QUEUE=nocobase-maintenance-standin-lane)
 run_lane nocobase NOCOBASE_MAINTENANCE_TEST_LANE=nocobase & nocobase_lane=$!
 run_lane standin NOCOBASE_MAINTENANCE_TEST_LANE=standin "${own_queue[@]}" & standin_lane=$!
 run_lane unit NOCOBASE_MAINTENANCE_TEST_LANE=unit NOCOBASE_MAINTENANCE_TASK_QUEUE=nocobase-maintenance-unit-lane & unit_lane=$!
-wait "$nocobase_lane" "$standin_lane" "$unit_lane"
+run_lane kubernetes NOCOBASE_MAINTENANCE_TEST_LANE=kubernetes NOCOBASE_MAINTENANCE_TASK_QUEUE=nocobase-maintenance-kubernetes-lane & kubernetes_lane=$!
+wait "$nocobase_lane" "$standin_lane" "$unit_lane" "$kubernetes_lane"
 if [ -n "${lane_files[exclusive]:-}" ]; then run_lane exclusive NOCOBASE_MAINTENANCE_TEST_LANE=exclusive "${own_queue[@]}"; fi
 total() { # the runner's own figure, summed over the lanes
   cat "$reports"/*.log | sed -n "s/^ℹ $1 \([0-9]*\)$/\1/p" | awk '{ sum += $1 } END { print sum + 0 }'
