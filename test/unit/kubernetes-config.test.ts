@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load';
 import { configProblems } from '../support/config-problems';
@@ -47,5 +49,16 @@ describe('a cluster on Kubernetes', () => {
       /clusters\.k8s\.nodes: expected replicas 1\.\.2 of Deployment nocobase, each once \(got 1, 3\)/,
     );
     assert.match(problemsOf(cluster({ kubernetes: '    kubernetes: { namespace: Bad_Name }' })), /clusters\.k8s\.kubernetes\.namespace: expected a namespace name/);
+  });
+});
+
+describe('the README\'s Kubernetes example', () => {
+  it('is accepted by the loader as it stands', () => {
+    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+    const section = readme.split(/^## Kubernetes$/m)[1]?.split(/^## /m)[0] ?? '';
+    const block = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+    assert.ok(block, 'the README\'s "Kubernetes" section has a yaml example');
+    const k8s = parseConfig(block, 'README.md').clusters.k8s!;
+    assert.equal(k8s.loadBalancer.kind, 'service');
   });
 });
