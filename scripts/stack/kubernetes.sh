@@ -424,6 +424,16 @@ kubernetes_stop() {
   if [ -d "$KUBE_RUN" ]; then
     awk -v root="$KUBE_RUN" '$2 ~ "^"root {print $2}' /proc/mounts | sort -r | while read -r line; do umount -l "$line" 2>/dev/null || true; done
   fi
+  # The pods' network ends with them: their veths on the bridge (each takes its pod-side end
+  # along), then the emptied pod namespaces and the address reservations, so no stale pod keeps an
+  # address the next start hands out again.
+  if ip link show "$KUBE_BRIDGE" >/dev/null 2>&1; then
+    ip -o link show master "$KUBE_BRIDGE" | awk -F': ' '{print $2}' | cut -d@ -f1 | while read -r line; do ip link del "$line" 2>/dev/null || true; done
+  fi
+  ip netns list 2>/dev/null | awk '{print $1}' | grep '^cni-' | while read -r line; do
+    [ "$(ip -n "$line" -o link show 2>/dev/null | grep -vc ': lo:')" = 0 ] && ip netns delete "$line" 2>/dev/null || true
+  done
+  rm -rf "$KUBE_DIR/cni/ipam"
   [ -x "$(kubernetes_bin_dir)/kube-proxy" ] && "$(kubernetes_bin_dir)/kube-proxy" --cleanup >>"$LOG_DIR/kubernetes.log" 2>&1 || true
   if [ -s "$KUBE_DIR/sysctl.before" ]; then
     while IFS= read -r line; do sysctl -q -w "$line" >/dev/null 2>&1 || true; done <"$KUBE_DIR/sysctl.before"

@@ -106,7 +106,8 @@ export async function resetKubernetesCluster(): Promise<void> {
     metadata: { annotations: { 'nocobase-maintenance.io/selector': null } },
     spec: { selector: { 'app.kubernetes.io/name': 'nocobase', 'app.kubernetes.io/component': 'app' } },
   })]);
-  await kubectl(['delete', 'jobs', '-l', 'app.kubernetes.io/managed-by=nocobase-maintenance', '--wait=true']).catch(() => '');
+  await kubectl(['delete', 'jobs', '-l', 'app.kubernetes.io/managed-by=nocobase-maintenance', '--cascade=foreground', '--wait=true']).catch(() => '');
+  await kubectl(['delete', 'pods', '-l', 'app.kubernetes.io/managed-by=nocobase-maintenance', '--grace-period=0', '--wait=true']).catch(() => '');
   const admin = new Client({ connectionString: process.env.PG_ADMIN_URL });
   await admin.connect();
   try {

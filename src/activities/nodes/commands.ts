@@ -5,7 +5,7 @@ import { FailureType } from '../../common/failure-types';
 import { activityHooks } from '../activity-context';
 import { getNode } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
-import { asDockerNode } from './factory';
+import { nodesOf } from './factory';
 
 export interface NodeCommandResult {
   node: string;
@@ -54,21 +54,21 @@ export function createNodeCommandActivities(deps: ActivityDeps) {
      * the command's own.
      */
     async runNodeCommand(input: NodeCommandInput): Promise<NodeCommandResult> {
-      const node = asDockerNode(getNode(deps, input.cluster, input.node), 'a node command (docker exec)');
+      const node = getNode(deps, input.cluster, input.node);
       if (input.commandId !== undefined && !COMMAND_ID_PATTERN.test(input.commandId)) {
         throw ApplicationFailure.nonRetryable(`commandId "${input.commandId}" must be letters, digits, _ . - (at most 128)`, FailureType.InvalidInput);
       }
       const id = input.commandId ?? derivedCommandId(input.command);
-      const docker = deps.docker(node.dockerHost);
+      const { where, exec } = await nodesOf(deps, input.cluster).execIn(node);
       const context = Context.current();
       let outcome: RecordedOutcome;
       try {
-        outcome = await runRecordedCommand(docker, node.container, id, input.command, activityHooks());
+        outcome = await runRecordedCommand(exec, where, id, input.command, activityHooks());
       } catch (error) {
         // A worker going down leaves the command to the next attempt, which waits for it; any other
         // end of this attempt (cancelled, timed out, paused, reset) means nobody will.
         if (context.cancellationSignal.aborted && !context.cancellationDetails?.workerShutdown) {
-          await killRecordedCommand(docker, node.container, id).then(
+          await killRecordedCommand(exec, where, id).then(
             ({ killed }) => log.warn('node command killed on cancellation', { cluster: input.cluster, node: node.name, commandId: id, killed }),
             (killError: unknown) => log.warn('node command could not be killed', { cluster: input.cluster, node: node.name, commandId: id, error: String(killError) }),
           );

@@ -4,6 +4,7 @@ import { networkAttachments, replacementSpec, type ImageDefaults, type Replaceme
 import { containerLogTail, inspectContainer, removeContainer, startContainer, stopContainer, stopContainerUntilGone } from '../../adapters/docker/containers';
 import { dockerStatus, isNotFound } from '../../adapters/docker/errors';
 import { imagePresent } from '../../adapters/docker/image-pull';
+import { execInContainer } from '../../adapters/docker/exec';
 import {
   forgetHeldPolicy,
   readHeldPolicy,
@@ -248,6 +249,12 @@ export function dockerNodes(dockerOf: (dockerHost: string) => Docker, as: (node:
       const node = as(config);
       const info = await inspectDockerNode(dockerFor(node), node);
       return { image: info.Config.Image, env: info.Config.Env ?? [] };
+    },
+
+    async execIn(config) {
+      const node = as(config);
+      const docker = dockerFor(node);
+      return { where: node.container, exec: (argv, hooks) => execInContainer(docker, node.container, argv, hooks) };
     },
 
     async logTail(config, lines) {

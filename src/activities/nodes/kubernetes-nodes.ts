@@ -245,6 +245,23 @@ export function kubernetesNodes(api: KubeApi, cluster: KubernetesConfig, as: (no
       return { image: mainContainer(deployment).image, env };
     },
 
+    async execIn(config) {
+      const node = as(config);
+      const pod = await podOf(node);
+      if (!pod || pod.status.phase !== 'Running') {
+        throw ApplicationFailure.retryable(`node ${node.name}: replica ${node.replica} of ${node.deployment} has no running pod to run a command in`, FailureType.NodeNotReady);
+      }
+      const name = pod.metadata.name;
+      return {
+        where: `pod ${name}`,
+        exec: async (argv) => {
+          const result = await api.exec(namespace, name, argv);
+          // Interleaving is lost over the API's channels: stdout, then stderr, cut to the last 16 KiB.
+          return { exitCode: result.exitCode, output: `${result.stdout.toString('utf8')}${result.stderr}`.slice(-16 * 1024) };
+        },
+      };
+    },
+
     async logTail(config, lines) {
       const pod = await podOf(as(config));
       return pod ? podLogTail(api, namespace, pod.metadata.name, lines) : '';

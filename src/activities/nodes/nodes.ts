@@ -1,4 +1,5 @@
 import type { Hooks } from '../../adapters/hooks';
+import type { CommandExec } from '../../adapters/docker/recorded-command';
 import type { RestartPolicy } from '../../adapters/docker/restart-policy';
 import type { NodeSnapshot } from '../../common/procedure-types';
 import type { NodeConfig } from '../../config/schema';
@@ -85,6 +86,8 @@ export interface Nodes {
    * table-naming lookup and the invariant check, never returned from an activity (it holds secrets).
    */
   environment(node: NodeConfig): Promise<{ image: string; env: string[] }>;
+  /** Runs commands in the running node (docker exec, or exec into its pod); `where` names its container or pod. */
+  execIn(node: NodeConfig): Promise<{ where: string; exec: CommandExec }>;
   /** The last lines the node wrote, for failure messages ('' when there is nothing to read). */
   logTail(node: NodeConfig, lines: number): Promise<string>;
 }

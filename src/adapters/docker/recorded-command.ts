@@ -1,14 +1,16 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type Docker from 'dockerode';
 import { randomUUID } from 'node:crypto';
 import { FailureType } from '../../common/failure-types';
 import type { Hooks } from '../hooks';
 import { COMMAND_RECORD_SCRIPT } from './command-record-script';
-import { execInContainer, type ExecResult } from './exec';
+import type { ExecResult } from './exec';
+
+/** Runs argv in one running node (docker exec; exec into a pod): the recorder runs over it. */
+export type CommandExec = (argv: string[], hooks?: Hooks) => Promise<ExecResult>;
 
 /**
  * Commands in a container that run at most once per id, can be killed and leave their outcome
- * behind, although `docker exec` can do none of that: each runs under a small Node.js program
+ * behind, although `docker exec` (or an exec into a pod) can do none of that: each runs under a small Node.js program
  * (command-record-script.ts) that keeps a record in the container's `/tmp`. A second run of the
  * same id returns the recorded outcome, or waits for the first run while it lives, and only runs
  * the command again when the first run died without an outcome. The record lives as long as the
@@ -40,8 +42,8 @@ function script(mode: 'run' | 'status' | 'kill', id: string, arg: string, comman
 }
 
 /** One JSON line from a helper exec; a container without `node` cannot run recorded commands. */
-async function helper<T>(docker: Docker, container: string, argv: string[]): Promise<T> {
-  const { exitCode, output } = await execInContainer(docker, container, argv);
+async function helper<T>(exec: CommandExec, container: string, argv: string[]): Promise<T> {
+  const { exitCode, output } = await exec(argv);
   const line = output.trim().split('\n').at(-1) ?? '';
   if (exitCode === 0) {
     try {
@@ -63,10 +65,10 @@ async function helper<T>(docker: Docker, container: string, argv: string[]): Pro
  * killRecordedCommand. Throws (retryable) when the run ended without recording an outcome: it was
  * killed, or the container stopped; running the same id again then runs the command again.
  */
-export async function runRecordedCommand(docker: Docker, name: string, id: string, command: string[], hooks: Hooks = {}): Promise<RecordedOutcome> {
+export async function runRecordedCommand(exec: CommandExec, name: string, id: string, command: string[], hooks: Hooks = {}): Promise<RecordedOutcome> {
   const token = randomUUID();
-  await execInContainer(docker, name, script('run', id, token, command), hooks);
-  const { result } = await helper<Status>(docker, name, script('status', id, '-'));
+  await exec(script('run', id, token, command), hooks);
+  const { result } = await helper<Status>(exec, name, script('status', id, '-'));
   if (!result) throw new Error(`\`${command.join(' ')}\` (id ${id}) in ${name} ended without an outcome: it was killed, or the container stopped`);
   return { exitCode: result.exitCode, output: result.output, ranNow: result.token === token };
 }
@@ -76,13 +78,13 @@ export async function runRecordedCommand(docker: Docker, name: string, id: strin
  * SIGKILL after KILL_GRACE_MS, then clears its record so the id runs again. An outcome already
  * recorded is kept (the command had ended). Safe to repeat.
  */
-export async function killRecordedCommand(docker: Docker, name: string, id: string, graceMs = KILL_GRACE_MS): Promise<{ killed: boolean }> {
-  const { killed } = await helper<{ killed: boolean }>(docker, name, script('kill', id, String(graceMs)));
+export async function killRecordedCommand(exec: CommandExec, name: string, id: string, graceMs = KILL_GRACE_MS): Promise<{ killed: boolean }> {
+  const { killed } = await helper<{ killed: boolean }>(exec, name, script('kill', id, String(graceMs)));
   return { killed };
 }
 
 /** Whether `id` has a recorded outcome, and whether a run of it lives (read-only). */
-export async function recordedCommandStatus(docker: Docker, name: string, id: string): Promise<{ recorded: boolean; running: boolean }> {
-  const { result, running } = await helper<Status>(docker, name, script('status', id, '-'));
+export async function recordedCommandStatus(exec: CommandExec, name: string, id: string): Promise<{ recorded: boolean; running: boolean }> {
+  const { result, running } = await helper<Status>(exec, name, script('status', id, '-'));
   return { recorded: result !== null, running };
 }

@@ -53,7 +53,8 @@ function jobBody(spec: HelperJobSpec): unknown {
 const jobPath = (namespace: string, name: string) => `/apis/batch/v1/namespaces/${namespace}/jobs/${name}`;
 
 export async function deleteJob(api: KubeApi, namespace: string, name: string): Promise<boolean> {
-  return api.delete(jobPath(namespace, name), { propagationPolicy: 'Foreground', gracePeriodSeconds: 0 });
+  // Foreground, in the query as well as the body: the Job goes only after its pod, never orphaning it.
+  return api.delete(`${jobPath(namespace, name)}?propagationPolicy=Foreground&gracePeriodSeconds=0`, { propagationPolicy: 'Foreground', gracePeriodSeconds: 0 });
 }
 
 async function podOfJob(api: KubeApi, namespace: string, name: string): Promise<Pod | undefined> {
