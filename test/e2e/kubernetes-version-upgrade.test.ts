@@ -1,5 +1,7 @@
 // test-lane: kubernetes
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../src/common/failure-types';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -8,11 +10,15 @@ import { promisify } from 'node:util';
 import { taskQueue } from '../../src/client/task-queue';
 import { approveSignal, rejectSignal, statusQuery } from '../../src/workflows/messages';
 import type { VersionUpgradeInput, VersionUpgradeResult } from '../../src/workflows/version-upgrade';
-import { versionUpgrade } from '../../src/workflows';
+import type { InAppMaintenanceInput, InAppMaintenanceResult } from '../../src/workflows/in-app-maintenance';
+import { firstStart, inAppMaintenance, versionUpgrade } from '../../src/workflows';
 import { connectClient } from '../../src/client/connect';
+import { payloadCodecsFromEnv } from '../../src/client/data-converter';
+import { decodeHistory } from '../../src/codec/decode-history';
+import { historyActivities } from '../support/history-activities';
 import { until } from '../support/e2e-suite';
 import { appPods, deploymentState, freshGet, kubeDatabaseUrl, kubeEnv, kubectl, kubeStorageListing, resetKubernetesCluster, serviceSelector } from '../support/kubernetes';
-import { createBusinessData, listRecords, recordedVersion, tableChecksums, type NocobaseLogin } from '../support/nocobase-api';
+import { applicationPlugins, createBusinessData, listRecords, recordedVersion, tableChecksums, type NocobaseLogin } from '../support/nocobase-api';
 import { readmeCommandsRunBy } from '../support/readme-commands';
 import { stackEnv } from '../support/stack';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
@@ -70,14 +76,9 @@ describe('versionUpgrade on real NocoBase on Kubernetes, through the real worker
     until('the decision request', async () => ((await handle.query(statusQuery)).approval?.state === 'awaiting' ? true : undefined), 600_000);
 
   before(async () => {
-    await resetKubernetesCluster();
+    await resetKubernetesCluster({ start: false });
     worker = await startWorkerProcess(process.env);
     client = await connectClient();
-    // Through one pod, not the Service: a node learns of a new collection only when it starts.
-    const pod = (await kubectl(['get', 'pods', '-l', 'app.kubernetes.io/component=app', '-o', 'jsonpath={.items[0].status.podIP}'])).trim();
-    await createBusinessData(`http://${pod}:13000`, login(), 10);
-    records = await listRecords(`http://${pod}:13000`, login());
-    assert.equal(records.length, 10);
   });
   after(async () => {
     await worker?.stop();
@@ -100,6 +101,23 @@ describe('versionUpgrade on real NocoBase on Kubernetes, through the real worker
     assert.equal((JSON.parse(info.body) as { data: { version: string } }).data.version, version);
   }
 
+  it('first starts NocoBase as its cluster page says: one replica until its plugins are installed and enabled, then the others', async () => {
+    assert.equal((await deploymentState('nocobase')).replicas, 0);
+    const result = await client.workflow.execute(firstStart, { taskQueue: taskQueue(), workflowId, args: [{ cluster: 'k8s' }] });
+    assert.equal(result.cluster, 'k8s');
+    // From the history: app-1 ready with its plugins before any other replica was started.
+    const scheduled = historyActivities((await decodeHistory(await client.workflow.getHandle(workflowId).fetchHistory(), payloadCodecsFromEnv())).events ?? []);
+    const steps = scheduled.filter((entry) => ['startNode', 'waitNodeReady'].includes(entry.activity)).map((entry) => `${entry.activity} ${entry.node}`);
+    const othersStart = steps.findIndex((step) => step.startsWith('startNode') && !step.endsWith('app-1'));
+    assert.ok(othersStart > 0 && steps.slice(0, othersStart).includes('waitNodeReady app-1'), `app-1 ready before the others start: ${JSON.stringify(steps)}`);
+    await assertServing(stackEnv().DEMO_IMAGE_V1, '2.2.14');
+    // Through one pod, not the Service: a node learns of a new collection only when it starts.
+    const pod = (await kubectl(['get', 'pods', '-l', 'app.kubernetes.io/component=app', '-o', 'jsonpath={.items[0].status.podIP}'])).trim();
+    await createBusinessData(`http://${pod}:13000`, login(), 10);
+    records = await listRecords(`http://${pod}:13000`, login());
+    assert.equal(records.length, 10);
+  });
+
   it('rolls back image, data and storage when rejected: 2.2.14 serving through the Service, every table and storage file as before', async () => {
     const tablesBefore = await tableChecksums(kubeDatabaseUrl());
     const storageBefore = kubeStorageListing(VOLATILE_STORAGE);
@@ -118,6 +136,41 @@ describe('versionUpgrade on real NocoBase on Kubernetes, through the real worker
     await assertServing(stackEnv().DEMO_IMAGE_V1, '2.2.14');
     assert.deepEqual(await listRecords(kubeEnv().serviceUrl, login()), records);
     assert.deepEqual(phases(samples), ['2.2.14', 'page', '2.2.14'], 'users saw the old version, the page, the old version: never 2.2.15, never an error');
+  });
+
+  it('rolls back on its own when the target fails its migration (APP_ERROR in the new pod): 2.2.14 serving, every table as before', async () => {
+    const tablesBefore = await tableChecksums(kubeDatabaseUrl());
+    const prober = probeService();
+    const handle = await start(stackEnv().DEMO_IMAGE_BROKEN);
+    const error = await handle.result().catch((caught: unknown) => caught);
+    const samples = await prober.stop();
+    assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure, String(error));
+    assert.equal(error.cause.type, FailureType.NodeFailed);
+    assert.match(error.cause.message, /APP_ERROR/);
+    assert.deepEqual(await tableChecksums(kubeDatabaseUrl()), tablesBefore, 'every table holds the rows it held before');
+    await assertServing(stackEnv().DEMO_IMAGE_V1, '2.2.14');
+    assert.deepEqual(phases(samples), ['2.2.14', 'page', '2.2.14'], 'users saw the old version, the page, the old version');
+  });
+
+  it('enables a plugin NocoBase ships disabled by in-app maintenance: one replica alone runs `pm enable` in its pod, then every replica serves with it', async () => {
+    assert.equal((await applicationPlugins(kubeDatabaseUrl())).get('map'), undefined, 'the install leaves it out');
+    const prober = probeService();
+    const handle = (await client.workflow.start(inAppMaintenance, {
+      taskQueue: taskQueue(),
+      workflowId,
+      args: [{ cluster: 'k8s', operations: [{ type: 'pm', args: ['enable', 'map'] }] }],
+    })) as WorkflowHandle<(input: InAppMaintenanceInput) => Promise<InAppMaintenanceResult>>;
+    await until('the decision request', async () => ((await handle.query(statusQuery)).approval?.state === 'awaiting' ? true : undefined), 600_000);
+    assert.equal((await appPods()).length, 1, 'one replica while the operations run and wait for the decision');
+    await handle.signal(approveSignal, { by: 'alice' });
+    const result = await handle.result();
+    const samples = await prober.stop();
+
+    assert.equal(result.outcome, 'completed');
+    assert.deepEqual(result.operations.map((operation) => [operation.operation, operation.ok]), [['pm enable map', true]]);
+    assert.deepEqual((await applicationPlugins(kubeDatabaseUrl())).get('map'), { enabled: true, installed: true });
+    await assertServing(stackEnv().DEMO_IMAGE_V1, '2.2.14');
+    assert.deepEqual(samples.filter((sample) => sample.status === 'error'), [], 'users never see a connection error');
   });
 
   it('upgrades 2.2.14 to 2.2.15 once approved: every replica on the new image, NocoBase records the new version, the records intact', async () => {

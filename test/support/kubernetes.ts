@@ -90,9 +90,10 @@ async function rollout(name: string): Promise<void> {
 /**
  * The k8s cluster as the stack first deploys it: NocoBase V1 on a fresh database and an empty
  * storage, first started on one replica, then two app replicas and the worker; the Service on the
- * app; no annotation of a procedure left.
+ * app; no annotation of a procedure left. With `start: false`, everything stops before the first
+ * start: a fresh database and storage, every Deployment at zero (what the firstStart procedure takes).
  */
-export async function resetKubernetesCluster(): Promise<void> {
+export async function resetKubernetesCluster(options: { start?: boolean } = {}): Promise<void> {
   const k = kubeEnv();
   await kubectl(['scale', 'deployment/nocobase', 'deployment/nocobase-worker', '--replicas=0']);
   await kubectl(['wait', '--for=delete', 'pod', '-l', 'app.kubernetes.io/name=nocobase', '--timeout=120s']).catch(() => '');
@@ -118,6 +119,7 @@ export async function resetKubernetesCluster(): Promise<void> {
     await admin.end();
   }
   for (const entry of fs.readdirSync(k.storageDir)) fs.rmSync(path.join(k.storageDir, entry), { recursive: true, force: true });
+  if (options.start === false) return;
   await kubectl(['scale', 'deployment/nocobase', '--replicas=1']);
   await rollout('nocobase');
   await kubectl(['scale', 'deployment/nocobase', '--replicas=2']);

@@ -3,7 +3,36 @@
  * not answer is an observation ("not ready yet"), not an error; the caller decides how long to wait.
  */
 
+import http from 'node:http';
+import https from 'node:https';
+
 const PROBE_TIMEOUT_MS = 2_000;
+
+/**
+ * One GET on a connection of its own, closed after the answer: a probe must see what a new visitor
+ * sees now. A kept-alive connection through a Kubernetes Service (or any L4 balancer) stays with
+ * the backend it was opened to, so after a switch it would go on answering for the old one.
+ */
+function probeGet(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const client = target.protocol === 'https:' ? https : http;
+    const request = client.get(target, { agent: false, timeout: PROBE_TIMEOUT_MS, headers: { connection: 'close' } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(Object.assign(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`), { code: 'TIMEOUT' })));
+    request.on('error', reject);
+  });
+}
+
+/** Why nothing answered: the socket's code (ECONNREFUSED…) or the message. */
+function noAnswer(error: unknown): string {
+  const { cause, code, message } = error as { cause?: { code?: string; message?: string }; code?: string; message: string };
+  return cause?.code ?? cause?.message ?? code ?? message;
+}
 
 /** One answer of the health check. `status` and `message` are there when the node answered HTTP. */
 export interface HealthAnswer {
@@ -17,8 +46,8 @@ export interface HealthAnswer {
 /** NocoBase's gateway answers 503 with `{ error: { code, message } }` while it is not running. */
 export async function probeHealth(url: string): Promise<HealthAnswer> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-    const body = await response.text();
+    const response = await probeGet(url);
+    const { body } = response;
     if (response.status === 200) return { ok: true, code: 'ok', status: 200 };
     let code = `HTTP ${response.status}`;
     let message: string | undefined;
@@ -31,8 +60,7 @@ export async function probeHealth(url: string): Promise<HealthAnswer> {
     }
     return { ok: false, code, status: response.status, ...(message === undefined ? {} : { message }) };
   } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    return { ok: false, code: cause?.code ?? cause?.message ?? (error as Error).message };
+    return { ok: false, code: noAnswer(error) };
   }
 }
 
@@ -79,8 +107,8 @@ export type AppInfoAnswer = { ok: true; version: string | null } | { ok: false; 
  */
 export async function probeAppInfo(healthUrl: string): Promise<AppInfoAnswer> {
   try {
-    const response = await fetch(appInfoUrl(healthUrl), { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-    const body = await response.text();
+    const response = await probeGet(appInfoUrl(healthUrl));
+    const { body } = response;
     if (response.status !== 200) {
       let reason = `HTTP ${response.status}`;
       try {
@@ -94,14 +122,11 @@ export async function probeAppInfo(healthUrl: string): Promise<AppInfoAnswer> {
     const version = (JSON.parse(body) as { data?: { version?: unknown } } | null)?.data?.version;
     return { ok: true, version: typeof version === 'string' ? version : null };
   } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    return { ok: false, reason: cause?.code ?? cause?.message ?? (error as Error).message };
+    return { ok: false, reason: noAnswer(error) };
   }
 }
 
 /** The public URL's HTTP status, or the reason it gave none. */
 export async function probeStatus(url: string): Promise<number | string> {
-  return fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })
-    .then((response) => response.status)
-    .catch((error: Error) => error.message);
+  return probeGet(url).then((response) => response.status, (error: unknown) => noAnswer(error));
 }
