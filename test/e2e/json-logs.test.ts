@@ -24,8 +24,9 @@ describe('the worker\'s JSON log (NOCOBASE_MAINTENANCE_LOG_FORMAT=json)', () => 
     await handle.signal(approveSignal, { by: 'alice' });
     assert.equal(((await handle.result()) as { outcome: string }).outcome, 'upgraded');
     const runId = handle.firstExecutionRunId;
-    // The workflow's last line is written when its final task completes, just before the result is known.
-    await until('the run\'s last line', async () => (suite.worker.stdout().includes('"procedure ended"') && suite.worker.stdout().includes(runId) ? true : undefined));
+    // The workflow's lines leave the sandbox after its task completed: the last may follow the result.
+    await until('the run\'s "procedure ended" line', async () =>
+      (suite.worker.stdout().split('\n').some((line) => line.includes('"procedure ended"') && line.includes(runId)) ? true : undefined));
 
     const raw = suite.worker.stdout().split('\n').filter((line) => line.trim() !== '');
     const lines = raw.map((line, index) => {
