@@ -87,7 +87,7 @@ describe('traces over OTLP, read back from the stack\'s Jaeger', () => {
     assert.deepEqual([start.parentSpanID, start.service], [undefined, CLIENT_SERVICE]);
     const run = only(spans, 'RunWorkflow:versionUpgrade');
     assert.deepEqual([run.parentSpanID, run.service], [start.spanID, WORKER_SERVICE]);
-    assert.equal(run.tags.run_id, runId);
+    assert.equal(run.tags.runId, runId);
 
     // Each step's activity: scheduled by the workflow (StartActivity), run on the worker (RunActivity) below it.
     for (const type of scheduled) {
