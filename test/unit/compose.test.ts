@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load';
 import { haproxyOf } from '../support/haproxy-config';
+import { dockerNodesOf } from '../../src/config/schema';
 
 const root = join(__dirname, '..', '..');
 
@@ -88,7 +89,7 @@ describe('docker-compose.yml for machines with internet', () => {
 
   it("ships a cluster config the worker accepts, naming the compose file's containers", () => {
     const config = loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml'));
-    const containers = config.clusters.compose!.nodes.map((node) => node.container);
+    const containers = dockerNodesOf(config.clusters.compose!).map((node) => node.container);
     assert.deepEqual(containers, ['app-1', 'app-2', 'app-3'].map((name) => compose.services[name]!.container_name));
   });
 });
