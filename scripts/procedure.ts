@@ -22,6 +22,8 @@ import { connectClient, temporalEndpoint } from '../src/client/connect';
 import { procedureWorkflowId } from '../src/common/task-queue';
 import { taskQueue } from '../src/client/task-queue';
 import { PROCEDURES } from '../src/procedures';
+import { inProcedureTrace } from '../src/tracing/procedure-trace';
+import { shutdownTracing } from '../src/tracing/provider';
 import { firstStart, inAppMaintenance, versionUpgrade } from '../src/workflows';
 import { decideUpdate, maintenanceDoneSignal, statusQuery } from '../src/workflows/messages';
 
@@ -89,6 +91,8 @@ async function main(): Promise<void> {
       return;
     }
     const handle = client.workflow.getHandle(workflowId, values['run-id']);
+    // Traced (OTEL_EXPORTER_OTLP_ENDPOINT), a decision joins the trace of the procedure's start.
+    const inTrace = <T>(call: () => Promise<T>) => inProcedureTrace(client, { workflowId, ...(values['run-id'] ? { runId: values['run-id'] } : {}) }, call);
     switch (command) {
       case 'approve':
       case 'reject': {
@@ -106,18 +110,20 @@ async function main(): Promise<void> {
           ...(values.comment !== undefined ? { comment: values.comment } : {}),
           ...(values.reason !== undefined ? { reason: values.reason } : {}),
         } as const;
-        const recorded = await handle.executeUpdate(decideUpdate, { args: [decision] }).catch((error: unknown) => {
+        const recorded = await inTrace(() => handle.executeUpdate(decideUpdate, { args: [decision] })).catch((error: unknown) => {
           if (error instanceof WorkflowUpdateFailedError) fail(`${workflowId} refused the decision: ${error.cause?.message ?? error.message}`);
           throw error;
         });
         console.log(JSON.stringify(recorded, null, 2));
         return;
       }
-      case 'maintenance-done':
+      case 'maintenance-done': {
         // Signed mode: the token mailed for maintenanceDone; open mode: who did the work.
-        await handle.signal(maintenanceDoneSignal, values.token !== undefined ? { token: values.token } : { by: values.by ?? fail('--by (open mode) or --token (signed mode, from your mail) is required') });
+        const done = values.token !== undefined ? { token: values.token } : { by: values.by ?? fail('--by (open mode) or --token (signed mode, from your mail) is required') };
+        await inTrace(() => handle.signal(maintenanceDoneSignal, done));
         console.log(`told ${workflowId} the manual work is done`);
         return;
+      }
       case 'status':
         console.log(JSON.stringify(await handle.query(statusQuery), null, 2));
         return;
@@ -126,6 +132,8 @@ async function main(): Promise<void> {
     }
   } finally {
     await client.connection.close();
+    // The spans of this short process are sent before it exits.
+    await shutdownTracing();
   }
 }
 

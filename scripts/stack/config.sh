@@ -143,6 +143,8 @@ write_stack_env() {
     PROMETHEUS_URL "$(prometheus_url)" \
     STACK_WORKER_METRICS "127.0.0.1:$METRICS_PORT" \
     STACK_TEST_METRICS "127.0.0.1:$TEST_METRICS_PORT" \
+    JAEGER_URL "$(jaeger_url)" \
+    STACK_OTLP_ENDPOINT "$(jaeger_otlp_endpoint)" \
     TEMPORAL_ADDRESS "127.0.0.1:$TEMPORAL_PORT" \
     TEMPORAL_NAMESPACE default \
     TEMPORAL_UI_URL "http://127.0.0.1:$TEMPORAL_UI_PORT" \

@@ -7,7 +7,7 @@ STACK_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 # The stack's services in start order (stack:down stops them in reverse). Each has a file
 # scripts/stack/<name>.sh defining <name>_packages, _start, _stop and _status; up, down and
 # status read this one list. The demo cluster and the config writer are not services.
-STACK_SERVICES=(certs postgres docker remotedocker registry haproxy nginx smtp codec seaweedfs temporal temporaltls prometheus kubernetes)
+STACK_SERVICES=(certs postgres docker remotedocker registry haproxy nginx smtp codec seaweedfs temporal temporaltls prometheus kubernetes jaeger)
 REPO_ROOT="$(cd "$STACK_SCRIPTS/../.." && pwd -P)"
 STACK_DIR="$REPO_ROOT/.stack"
 LOG_DIR="$STACK_DIR/logs"
@@ -97,7 +97,8 @@ assign_port() { # assign_port VAR default
 STACK_PORT_VARS=(TEMPORAL_PORT TEMPORAL_UI_PORT TEMPORAL_TLS_PORT REGISTRY_PORT PG_PORT LB_PORT HAPROXY_RUNTIME_PORT SMTP_PORT NODE_PORT_1 NODE_PORT_2 NODE_PORT_3
   STANDIN_LB_PORT STANDIN_NODE_PORT_1 STANDIN_NODE_PORT_2 STANDIN_NODE_PORT_3 DOCKER_TLS_PORT DOCKER_SSH_PORT CODEC_PORT NGINX_PORT
   PROMETHEUS_PORT METRICS_PORT TEST_METRICS_PORT SEAWEEDFS_MASTER_PORT SEAWEEDFS_VOLUME_PORT SEAWEEDFS_FILER_PORT SEAWEEDFS_S3_PORT
-  KUBE_API_PORT ETCD_PORT ETCD_PEER_PORT KUBE_CM_PORT KUBE_SCHED_PORT KUBELET_PORT KUBELET_HEALTHZ_PORT KUBE_PROXY_HEALTHZ_PORT KUBE_PROXY_METRICS_PORT)
+  KUBE_API_PORT ETCD_PORT ETCD_PEER_PORT KUBE_CM_PORT KUBE_SCHED_PORT KUBELET_PORT KUBELET_HEALTHZ_PORT KUBE_PROXY_HEALTHZ_PORT KUBE_PROXY_METRICS_PORT
+  JAEGER_OTLP_PORT JAEGER_QUERY_PORT JAEGER_QUERY_GRPC_PORT)
 load_ports() {
   unset "${STACK_PORT_VARS[@]}"
   if [ -f "$PORTS_FILE" ]; then . "$PORTS_FILE"; fi
@@ -147,6 +148,10 @@ assign_ports() {
   assign_port KUBELET_HEALTHZ_PORT 10248
   assign_port KUBE_PROXY_HEALTHZ_PORT 10256
   assign_port KUBE_PROXY_METRICS_PORT 10249
+  # Jaeger: its OTLP/HTTP receiver and its query service (HTTP API, gRPC).
+  assign_port JAEGER_OTLP_PORT 4318
+  assign_port JAEGER_QUERY_PORT 16686
+  assign_port JAEGER_QUERY_GRPC_PORT 16685
 }
 
 # --------------------------------------------------------------- processes

@@ -2,6 +2,8 @@ import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { verifyToken, type SigningKey } from '../adapters/approval/signing';
 import type { TokenClaims } from '../common/approval-token';
+import type { ProcessLogger } from '../logging/process-logger';
+import { inProcedureTrace } from '../tracing/procedure-trace';
 import { decideUpdate, statusQuery, type Decision } from '../workflows/messages';
 import { decidedPage, decisionPage, refusedPage } from './render';
 
@@ -9,6 +11,8 @@ export interface ApprovalPageOptions {
   client: Client;
   /** Read on each request, so a rotated key file is picked up. */
   keys: () => SigningKey[];
+  /** Where each decision (and refusal) is logged, with the procedure's cluster, workflow and run; none when unset. */
+  log?: ProcessLogger;
 }
 
 const MAX_BODY = 16 * 1024;
@@ -19,7 +23,7 @@ const MAX_BODY = 16 * 1024;
  * by sending the `decide` update with the token (the workflow checks it again, and that it was
  * not used before). A mail scanner that fetches the link decides nothing.
  */
-export function createApprovalPage({ client, keys }: ApprovalPageOptions): Server {
+export function createApprovalPage({ client, keys, log }: ApprovalPageOptions): Server {
   return createServer((request, response) => {
     handle(request, response).catch((error: unknown) => send(response, 500, refusedPage('Error', `the page failed: ${(error as Error).message}`)));
   });
@@ -52,12 +56,19 @@ export function createApprovalPage({ client, keys }: ApprovalPageOptions): Serve
     if (decision !== 'approve' && decision !== 'reject') return send(response, 400, refusedPage('Nothing decided', 'the form did not say approve or reject'));
     const note = (form.get('note') ?? '').trim().slice(0, 2000);
     const input: Decision = { decision, token, channel: 'link', ...(note ? (decision === 'approve' ? { comment: note } : { reason: note }) : {}) };
+    // The procedure's own fields, as on the worker's lines about it (src/logging/log-line.ts).
+    const fields = (status?: { cluster: string; procedure: string }) =>
+      ({ ...(status ? { cluster: status.cluster, procedure: status.procedure } : {}), workflowId: claims.wid, runId: claims.rid, decision, by: claims.sub });
     try {
-      const recorded = await handle.executeUpdate(decideUpdate, { args: [input] });
+      // Traced (OTEL_EXPORTER_OTLP_ENDPOINT), the decision joins the trace of the procedure's start.
+      const recorded = await inProcedureTrace(client, { workflowId: claims.wid, runId: claims.rid }, () => handle.executeUpdate(decideUpdate, { args: [input] }));
       const status = await handle.query(statusQuery).catch(() => undefined);
+      log?.info('decision recorded', fields(status));
       return send(response, 200, decidedPage(recorded, status));
     } catch (error) {
-      return send(response, 409, refusedPage('The procedure refused this decision', refusalOf(error, claims)));
+      const message = refusalOf(error, claims);
+      log?.warn('decision refused', { ...fields(await handle.query(statusQuery).catch(() => undefined)), refusal: message });
+      return send(response, 409, refusedPage('The procedure refused this decision', message));
     }
   }
 }

@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { loadClientConfigProfile, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
+import { SERVICE, tracingFromEnv } from '../tracing/provider';
 import { dataConverterFromEnv } from './data-converter';
 
 /**
@@ -136,7 +138,12 @@ export function connectionFailure(endpoint: TemporalEndpoint, error: unknown): E
   return new Error(`cannot connect to Temporal at ${describeEndpoint(endpoint)}: ${cause}; ${hint}`, { cause: error });
 }
 
-/** One way to connect for the worker, scripts and tests; the caller closes the connection. */
+/**
+ * One way to connect for the worker, scripts and tests; the caller closes the connection. With
+ * OTEL_EXPORTER_OTLP_ENDPOINT set, every call is traced (`StartWorkflow:<type>`,
+ * `SignalWorkflow:<name>`, `StartWorkflowUpdate:<name>`, …) and carries its trace context to the
+ * workflow; a script then calls shutdownTracing() before it exits, so its spans are sent.
+ */
 export async function connectClient(endpoint: TemporalEndpoint = temporalEndpoint()): Promise<Client> {
   let connection: Connection;
   try {
@@ -146,5 +153,11 @@ export async function connectClient(endpoint: TemporalEndpoint = temporalEndpoin
     throw connectionFailure(endpoint, error);
   }
   const dataConverter = dataConverterFromEnv();
-  return new Client({ connection, namespace: endpoint.namespace, ...(dataConverter ? { dataConverter } : {}) });
+  const traced = tracingFromEnv(SERVICE.client) !== undefined;
+  return new Client({
+    connection,
+    namespace: endpoint.namespace,
+    ...(dataConverter ? { dataConverter } : {}),
+    ...(traced ? { interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } } : {}),
+  });
 }

@@ -4,9 +4,12 @@ import { createActivities } from '../activities';
 import { connectionFailure, connectionOptions, type TemporalEndpoint } from '../client/connect';
 import { dataConverterFromEnv } from '../client/data-converter';
 import { TASK_QUEUE } from '../common/task-queue';
+import type { Tracing } from '../tracing/provider';
 import type { WorkerDeps } from './deps';
 import { activityTimingsFromEnv } from './activity-timings';
 import { livenessHeartbeat } from './liveness-heartbeat';
+import { procedureLogAttributes } from './log-attributes';
+import { workerTracing } from './tracing';
 import { bundleWorkflows } from './workflow-bundle';
 import { pinnedDeploymentOptions } from './worker-versioning';
 
@@ -20,6 +23,8 @@ export interface CreateWorkerOptions {
   deployment?: WorkerDeploymentVersion;
   /** Concurrency and cache limits over the SDK's defaults (bench/fleet.ts measures them). */
   tuning?: WorkerTuning;
+  /** Traces (src/tracing/provider.ts): spans of workflows and activities. Unset: none. */
+  tracing?: Tracing;
 }
 
 export type WorkerTuning = Partial<Pick<WorkerOptions,
@@ -34,18 +39,21 @@ export async function createWorker(options: CreateWorkerOptions): Promise<{ work
     throw connectionFailure(options.endpoint, error);
   }
   const dataConverter = dataConverterFromEnv();
+  const tracing = options.tracing ? workerTracing(options.tracing) : undefined;
   const worker = await Worker.create({
     ...(dataConverter ? { dataConverter } : {}),
     connection,
     namespace: options.endpoint.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     activities: createActivities(options.deps),
-    workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
+    workflowBundle: options.workflowBundle ?? (await bundleWorkflows({ tracing: options.tracing !== undefined })),
     // A cancelled parallel step waits until its activities have stopped, and a waiting activity
     // learns of the cancellation from its next heartbeat: send them often enough that an undo
     // starts within seconds, not the default 80 % of the 30 s heartbeat timeout.
     maxHeartbeatThrottleInterval: '3s',
-    interceptors: { activity: [...activityTimingsFromEnv(), livenessHeartbeat] },
+    // Tracing first: its RunActivity span then covers what the others do, and their log lines carry the trace ID.
+    interceptors: { activity: [...(tracing?.activity ?? []), procedureLogAttributes, ...activityTimingsFromEnv(), livenessHeartbeat] },
+    ...(tracing ? { sinks: tracing.sinks } : {}),
     ...(options.deployment ? { workerDeploymentOptions: pinnedDeploymentOptions(options.deployment) } : {}),
     ...options.tuning,
   });

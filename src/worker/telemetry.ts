@@ -1,4 +1,4 @@
-import { Runtime } from '@temporalio/worker';
+import { Runtime, type Logger } from '@temporalio/worker';
 import { METRIC, SECONDS_BUCKETS } from '../common/metrics';
 
 /** `host:port` the worker serves Prometheus metrics on (`/metrics`); unset: no metrics. */
@@ -19,19 +19,27 @@ export function metricsAddressFromEnv(env: NodeJS.ProcessEnv = process.env): str
 }
 
 /**
- * Installs the process's Temporal Runtime (once per process, before any connection) with the
- * SDK's Prometheus exporter on `address`: the SDK's worker metrics (task slots, poll latency,
- * schedule-to-start, sticky cache) and the procedures' own (src/workflows/procedure-metrics.ts)
- * on one `/metrics`. Counters end in `_total`; durations are in seconds. Returns the URL.
+ * Installs the process's Temporal Runtime (once per process, before any connection) when either
+ * is asked for: `metricsAddress`, the SDK's Prometheus exporter there, with the SDK's worker metrics
+ * (task slots, poll latency, schedule-to-start, sticky cache) and the procedures' own
+ * (src/workflows/procedure-metrics.ts) on one `/metrics`, counters ending in `_total`, durations in
+ * seconds; `logger`, the logger every SDK, workflow and activity line goes through
+ * (src/logging/process-logger.ts). Neither: the SDK's default Runtime, as before. Returns the
+ * metrics URL.
  */
-export function installMetricsRuntime(address: string): string {
+export function installRuntime(options: { metricsAddress?: string; logger?: Logger }): string | undefined {
+  const { metricsAddress, logger } = options;
+  if (metricsAddress === undefined && logger === undefined) return undefined;
   const buckets = Object.fromEntries([METRIC.humanWait, METRIC.rollback, METRIC.maintenancePage, METRIC.backup].map((name) => [name, SECONDS_BUCKETS]));
   Runtime.install({
+    ...(logger ? { logger } : {}),
     telemetryOptions: {
-      metrics: {
-        prometheus: { bindAddress: address, countersTotalSuffix: true, useSecondsForDurations: true, histogramBucketOverrides: buckets },
-      },
+      // The SDK core's own lines (Rust) through the same logger, not straight to stderr in its format.
+      ...(logger ? { logging: { forward: {} } } : {}),
+      ...(metricsAddress !== undefined
+        ? { metrics: { prometheus: { bindAddress: metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true, histogramBucketOverrides: buckets } } }
+        : {}),
     },
   });
-  return `http://${address}/metrics`;
+  return metricsAddress === undefined ? undefined : `http://${metricsAddress}/metrics`;
 }

@@ -1,4 +1,4 @@
-import { setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { log, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { ClusterPlan, CompensationOutcome } from '../common/procedure-types';
 import { CLUSTER_ATTRIBUTE, PROCEDURE_ATTRIBUTE, STEP_ATTRIBUTE } from '../common/search-attributes';
 import type { ProcedureName } from '../procedures';
@@ -21,6 +21,8 @@ export class ProcedureTracker {
     this.status = { procedure, cluster, step: 'starting', outcome: 'running', nodes: {}, steps: [] };
     this.metrics = new ProcedureMetrics(procedure, cluster);
     this.metrics.started();
+    // A log line is not a command and is not written while a task replays (as the metrics).
+    log.info('procedure started');
     setHandler(statusQuery, () => this.status);
     upsertSearchAttributes([
       { key: CLUSTER_ATTRIBUTE, value: cluster },
@@ -36,6 +38,7 @@ export class ProcedureTracker {
     upsertSearchAttributes([{ key: STEP_ATTRIBUTE, value: name }]);
     setCurrentDetails(`**${this.status.procedure}** on \`${this.status.cluster}\`: ${name}`);
     this.metrics.step(name);
+    log.info('step started', { step: name });
     try {
       const result = await run();
       if (name === 'preflight') this.metrics.preflight(true);

@@ -264,6 +264,7 @@ function endedMetrics(tracker: ProcedureTracker, outcome: string, failure?: stri
   const window = maintenanceWindowMs(tracker.status.steps, new Date(Date.now()).toISOString());
   if (window !== undefined) tracker.metrics.maintenancePage(window);
   tracker.metrics.ended(outcome, failure);
+  log.info('procedure ended', { outcome, ...(failure ? { failureType: failure } : {}), ...(window !== undefined ? { maintenanceWindowMs: window } : {}) });
 }
 
 /** The outcome a result names (`upgraded`, `completed`, ...), else `fallback`. */

@@ -10,7 +10,10 @@ const ROOT = join(__dirname, '..', '..');
  */
 export interface WorkerProcess {
   child: ChildProcess;
+  /** stdout and stderr as they interleaved. */
   output: () => string;
+  /** stdout alone (a JSON log is one object per line there). */
+  stdout: () => string;
   /** SIGINT, as Ctrl-C: the worker drains and exits. */
   stop: () => Promise<void>;
   /** SIGKILL to the whole process group (tsx runs the worker in a child node process). */
@@ -25,7 +28,11 @@ export async function startWorkerProcess(env: NodeJS.ProcessEnv = process.env): 
     detached: true, // its own process group, so a kill reaches tsx's child too
   });
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let stdout = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    stdout += chunk.toString();
+  });
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = once(child, 'exit');
   await new Promise<void>((resolve, reject) => {
@@ -45,6 +52,7 @@ export async function startWorkerProcess(env: NodeJS.ProcessEnv = process.env): 
   return {
     child,
     output: () => output,
+    stdout: () => stdout,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       process.kill(-child.pid!, 'SIGINT');

@@ -1,12 +1,16 @@
 import type { temporal } from '@temporalio/proto';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { Resource } from '@opentelemetry/resources';
+import { bundleWorkflowCode, Worker, type InjectedSinks, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { dataConverterFromEnv } from '../../src/client/data-converter';
+import { bundleWorkflows } from '../../src/worker/workflow-bundle';
+import { workerTracing } from '../../src/worker/tracing';
 import { readHistory } from '../support/history-file';
 import { quietRuntime } from '../support/quiet-runtime';
 import { workflowBundle } from '../support/workflow-bundle';
@@ -44,11 +48,12 @@ function recordedHistories(): Recorded[] {
     );
 }
 
-async function replay(bundle: WorkflowBundleWithSourceMap, histories: Recorded[]): Promise<Map<string, Error | undefined>> {
+async function replay(bundle: WorkflowBundleWithSourceMap, histories: Recorded[], sinks?: InjectedSinks<never>): Promise<Map<string, Error | undefined>> {
   const outcomes = new Map<string, Error | undefined>();
   // With the stack's codec keys in the environment, as the worker replays: plain histories pass through the codec.
   const dataConverter = dataConverterFromEnv();
-  const results = Worker.runReplayHistories({ workflowBundle: bundle, replayName: 'replay-test', ...(dataConverter ? { dataConverter } : {}) }, histories.map(({ workflowId, history }) => ({ workflowId, history })));
+  const options = { workflowBundle: bundle, replayName: 'replay-test', ...(dataConverter ? { dataConverter } : {}), ...(sinks ? { sinks } : {}) };
+  const results = Worker.runReplayHistories(options, histories.map(({ workflowId, history }) => ({ workflowId, history })));
   // Results come back in the order the histories went in. Many histories share a workflow ID
   // (every run on a cluster is `maintenance-<cluster>`), so the ID cannot say which one a result is.
   let index = 0;
@@ -72,6 +77,17 @@ describe('recorded histories', () => {
     }
     const outcomes = await replay(await workflowBundle(), histories);
     for (const { name } of histories) assert.equal(outcomes.get(name), undefined, `${name} no longer replays: ${String(outcomes.get(name))}`);
+  });
+
+  it('replay with the tracing interceptors bundled (a worker that turns OTLP on finds its runs in flight), and export no span while replaying', async () => {
+    const histories = recordedHistories();
+    const spans = new InMemorySpanExporter();
+    const { sinks } = workerTracing({ serviceName: 'replay-test', resource: new Resource({}), spanProcessor: new SimpleSpanProcessor(spans), shutdown: async () => undefined });
+    const bundle = await bundleWorkflows({ tracing: true });
+    assert.match(bundle.code, /OpenTelemetryInboundInterceptor/, 'the tracing interceptors are in the bundle');
+    const outcomes = await replay(bundle, histories, sinks as InjectedSinks<never>);
+    for (const { name } of histories) assert.equal(outcomes.get(name), undefined, `${name} no longer replays with tracing on: ${String(outcomes.get(name))}`);
+    assert.deepEqual(spans.getFinishedSpans().map((span) => span.name), []);
   });
 
   it('fail to replay when a workflow\'s commands change without patched()', async () => {
