@@ -7,14 +7,17 @@ import { TASK_QUEUE } from '../common/task-queue';
 import type { WorkerDeps } from './deps';
 import { activityTimingsFromEnv } from './activity-timings';
 import { livenessHeartbeat } from './liveness-heartbeat';
-import { bundleWorkflows } from './workflow-bundle';
+import { cachedWorkflowBundle } from './workflow-bundle';
 import { pinnedDeploymentOptions } from './worker-versioning';
 
 export interface CreateWorkerOptions {
   endpoint: TemporalEndpoint;
   deps: WorkerDeps;
   taskQueue?: string;
-  /** A prebuilt bundle (tests build one per run); otherwise the workflows are bundled here. */
+  /**
+   * A prebuilt bundle (tests build one per run); otherwise the one cached for this source
+   * (src/worker/workflow-bundle.ts: built at image build time, or by the first start on a machine).
+   */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Worker Versioning (src/worker/worker-versioning.ts): runs stay on this build. Unset: unversioned. */
   deployment?: WorkerDeploymentVersion;
@@ -40,7 +43,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<{ work
     namespace: options.endpoint.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     activities: createActivities(options.deps),
-    workflowBundle: options.workflowBundle ?? (await bundleWorkflows()),
+    workflowBundle: options.workflowBundle ?? (await cachedWorkflowBundle()).bundle,
     // A cancelled parallel step waits until its activities have stopped, and a waiting activity
     // learns of the cancellation from its next heartbeat: send them often enough that an undo
     // starts within seconds, not the default 80 % of the 30 s heartbeat timeout.

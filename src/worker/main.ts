@@ -4,6 +4,7 @@ import { assertSecretsResolvable, CONFIG_ENV, loadConfig } from '../config/load'
 import { taskQueue as laneTaskQueue } from '../client/task-queue';
 import { createWorker } from './create-worker';
 import { checkMailServer } from './mail-check';
+import { checkPgDump } from './pg-dump-check';
 import { buildDeps } from './deps';
 import { ensureSearchAttributes } from './search-attributes';
 import { installMetricsRuntime, metricsAddressFromEnv, MetricsConfigError } from './telemetry';
@@ -24,21 +25,35 @@ async function main(): Promise<void> {
   assertSecretsResolvable(config);
   const endpoint = temporalEndpoint();
   const client = await connectClient(endpoint);
-  const added = await ensureSearchAttributes(client, endpoint.namespace);
-  if (added.length > 0) console.log(`added search attributes: ${added.join(', ')}`);
   // Kept open: dry runs read past runs' durations through it.
   const deps = { ...buildDeps(config), temporal: client };
-  if (deps.mailer && config.smtp) {
-    const warning = await checkMailServer(deps.mailer, config.smtp);
-    if (warning) console.warn(warning);
-  }
   const taskQueue = laneTaskQueue();
   const tuning = workerTuningFromEnv();
-  const { worker, connection } = await createWorker({ endpoint, deps, taskQueue, deployment, ...(tuning ? { tuning } : {}) });
+  // The start-up checks run side by side with the worker's creation (a replacement worker's
+  // seconds are 503 time during an upgrade); it polls only once every check has passed.
+  const checks = Promise.all([
+    ensureSearchAttributes(client, endpoint.namespace).then((added) => {
+      if (added.length > 0) console.log(`added search attributes: ${added.join(', ')}`);
+    }),
+    // pg_dump no older than each server, now rather than at a backup after the nodes were stopped.
+    checkPgDump(config, deps.database).then((warnings) => warnings.forEach((warning) => console.warn(warning))),
+    deps.mailer && config.smtp ? checkMailServer(deps.mailer, config.smtp).then((warning) => warning && console.warn(warning)) : undefined,
+  ]);
+  const creating = createWorker({ endpoint, deps, taskQueue, deployment, ...(tuning ? { tuning } : {}) });
+  const [created] = await Promise.allSettled([creating, checks]).then(async ([made, checked]) => {
+    if (checked.status === 'rejected') {
+      if (made.status === 'fulfilled') await made.value.connection.close();
+      throw checked.reason;
+    }
+    if (made.status === 'rejected') throw made.reason;
+    return [made.value] as const;
+  });
+  const { worker, connection } = created;
   const clusters = Object.keys(config.clusters).join(', ');
   const versioning = deployment ? `deployment ${deployment.deploymentName}, build ${deployment.buildId} (runs pinned)` : 'unversioned';
   if (metricsUrl) console.log(`worker metrics (Prometheus) at ${metricsUrl}`);
-  console.log(`worker polling task queue ${taskQueue} at ${describeEndpoint(endpoint)}, ${versioning}; clusters: ${clusters}`);
+  // The time since the process started: what a replacement worker costs before it polls (bench/worker-kill.ts).
+  console.log(`worker polling task queue ${taskQueue} at ${describeEndpoint(endpoint)}, ${versioning}; clusters: ${clusters} (${Math.round(process.uptime() * 1000)} ms after start)`);
   try {
     await worker.run();
   } finally {
