@@ -16,6 +16,7 @@ interface ComposeService {
   environment?: Record<string, string>;
   container_name?: string;
   volumes?: string[];
+  ports?: string[];
 }
 
 describe('docker-compose.yml for machines with internet', () => {
@@ -91,4 +92,38 @@ describe('docker-compose.yml for machines with internet', () => {
     const containers = config.clusters.compose!.nodes.map((node) => node.container);
     assert.deepEqual(containers, ['app-1', 'app-2', 'app-3'].map((name) => compose.services[name]!.container_name));
   });
+
+  it('keeps backups in a named volume of the worker, at the directory the cluster backs up to', () => {
+    const { backup } = loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml')).clusters.compose!;
+    const mount = compose.services.worker!.volumes!.map((volume) => volume.split(':')).find(([, target]) => target === backup.directory);
+    assert.ok(mount, `the worker mounts nothing at ${backup.directory}`);
+    assert.ok(Object.keys((compose as unknown as { volumes: Record<string, unknown> }).volumes).includes(mount[0]!), `${mount[0]} is not a named volume`);
+  });
+
+  it("backs up the nodes' shared storage volume by the name Docker gives it", () => {
+    const { storage } = loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml')).clusters.compose!;
+    assert.ok(storage?.volume, 'clusters.yaml has no storage: section with the volume');
+    const [nodeVolume] = compose.services['app-1']!.volumes!.find((volume) => volume.endsWith(`:${storage.mountPath}`))!.split(':');
+    const declared = (compose as unknown as { volumes: Record<string, { name?: string } | null> }).volumes[nodeVolume!];
+    assert.equal(declared?.name, storage.volume, 'without name: compose prefixes the project name, and the worker would back up a volume no node mounts');
+  });
+
+  it('gives the approval page the same codec keys and signing key as the worker, outside any profile', () => {
+    const worker = compose.services.worker!.environment!;
+    const approvals = compose.services.approvals!;
+    assert.equal(approvals.profiles, undefined, 'the mails link to it: it runs with `docker compose up`');
+    for (const key of ['NOCOBASE_MAINTENANCE_CODEC_KEYS', 'CODEC_KEY_1', 'CODEC_KEY_2', 'APPROVAL_SIGNING_KEY']) assert.equal(approvals.environment?.[key], worker[key], key);
+    const config = loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml'));
+    assert.equal(config.approvals?.keys[0]?.keyEnv, 'APPROVAL_SIGNING_KEY');
+    assert.equal(`0.0.0.0:${approvals.ports?.[0]?.split(':')[1]}`, approvals.environment?.APPROVALS_LISTEN);
+  });
+
+  it("runs a PostgreSQL no newer than the worker image's pg_dump (Debian bookworm's postgresql-client)", () => {
+    const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    assert.match(dockerfile, /apt-get install -y --no-install-recommends postgresql-client\b/);
+    assert.match(dockerfile, /bookworm/, 'the base whose postgresql-client is 15');
+    const major = Number(/^postgres:(\d+)/.exec(compose.services.postgres!.image ?? '')?.[1]);
+    assert.ok(major <= 15, `postgres:${major} is newer than bookworm's pg_dump 15`);
+  });
 });
+
