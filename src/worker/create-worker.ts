@@ -10,6 +10,11 @@ import { livenessHeartbeat } from './liveness-heartbeat';
 import { cachedWorkflowBundle } from './workflow-bundle';
 import { pinnedDeploymentOptions } from './worker-versioning';
 
+/** How long a stopping worker lets its running activities finish (README: "Deploying a new version of the worker"). */
+export const SHUTDOWN_GRACE = '10s';
+/** After this the stopping worker exits whatever still runs (a stuck activity is then retried after its heartbeat timeout). */
+export const SHUTDOWN_FORCE = '25s';
+
 export interface CreateWorkerOptions {
   endpoint: TemporalEndpoint;
   deps: WorkerDeps;
@@ -48,6 +53,13 @@ export async function createWorker(options: CreateWorkerOptions): Promise<{ work
     // learns of the cancellation from its next heartbeat: send them often enough that an undo
     // starts within seconds, not the default 80 % of the 30 s heartbeat timeout.
     maxHeartbeatThrottleInterval: '3s',
+    // SIGTERM (a redeploy, `docker stop`): the worker stops polling at once, lets running
+    // activities finish for SHUTDOWN_GRACE, then cancels the rest, which hands each back to the
+    // server as a failed attempt, retried at once by another worker (resuming from its heartbeat
+    // details), instead of waiting out a heartbeat timeout. SHUTDOWN_FORCE ends the process even if
+    // an activity ignores its cancellation: before docker-compose.yml's stop_grace_period (30 s).
+    shutdownGraceTime: SHUTDOWN_GRACE,
+    shutdownForceTime: SHUTDOWN_FORCE,
     interceptors: { activity: [...activityTimingsFromEnv(), livenessHeartbeat] },
     ...(options.deployment ? { workerDeploymentOptions: pinnedDeploymentOptions(options.deployment) } : {}),
     ...options.tuning,

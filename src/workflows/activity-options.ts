@@ -59,6 +59,23 @@ export const LOCAL_STEPS: ReadonlySet<keyof Activities> = new Set<keyof Activiti
   'sendNotification',
 ]);
 
+/**
+ * What bounds the time a lost worker adds to a procedure (bench/worker-kill.ts measures it): an
+ * activity of a dead worker is retried after its heartbeat timeout (plus the retry's first
+ * interval); a workflow task or local activity in flight, after the workflow task timeout; the
+ * next workflow task of a workflow cached by the dead worker waits on that worker's sticky queue
+ * until the sticky schedule-to-start timeout. Documentation only: the values live where they are set.
+ */
+export const FAILOVER_TIMEOUTS: Record<string, string> = {
+  'heartbeat timeout: quick and preflight steps': LIVENESS,
+  'heartbeat timeout: longRunning (waits, backups, restores, pulls, node commands)': '30s',
+  'heartbeat timeout: watching (the load-balancer hold)': '1500ms',
+  'liveness heartbeat every (src/worker/liveness-heartbeat.ts)': '3s',
+  'retry first interval: quick, preflight / longRunning': '1s / 2s',
+  'workflow task timeout (a start option; the server default)': '10s',
+  'sticky queue schedule-to-start (worker option; SDK default)': '10s',
+};
+
 const QUICK_RETRY: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 };
 export const quick = summarized(
   { startToCloseTimeout: '2 minutes', heartbeatTimeout: LIVENESS, retry: QUICK_RETRY },
