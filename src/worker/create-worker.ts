@@ -51,8 +51,13 @@ export async function createWorker(options: CreateWorkerOptions): Promise<{ work
     workflowBundle: options.workflowBundle ?? (await cachedWorkflowBundle()).bundle,
     // A cancelled parallel step waits until its activities have stopped, and a waiting activity
     // learns of the cancellation from its next heartbeat: send them often enough that an undo
-    // starts within seconds, not the default 80 % of the 30 s heartbeat timeout.
-    maxHeartbeatThrottleInterval: '3s',
+    // starts within seconds, not the default 80 % of the 30 s heartbeat timeout. Each second: the
+    // liveness heartbeat's pace, so a 3 s heartbeat timeout has two seconds of margin.
+    maxHeartbeatThrottleInterval: '1s',
+    // A workflow cached by a worker that died waits this long on that worker's sticky queue before
+    // any worker takes its next task (the SDK's default is 10 s, all of it 503 time during an
+    // upgrade). A busy live worker that misses it only costs a replay elsewhere.
+    stickyQueueScheduleToStartTimeout: '2s',
     // SIGTERM (a redeploy, `docker stop`): the worker stops polling at once, lets running
     // activities finish for SHUTDOWN_GRACE, then cancels the rest, which hands each back to the
     // server as a failed attempt, retried at once by another worker (resuming from its heartbeat
