@@ -37,6 +37,8 @@ const startTimes: number[] = [];
 interface Run {
   label: string;
   windowMs: number;
+  /** Set when the procedure did not end upgraded: the row says why instead of a figure. */
+  failed?: string;
   /** The step seen when the kill (or restart) was sent, and what ran it. */
   step?: string;
   held?: string;
@@ -126,6 +128,17 @@ async function upgrade(client: Client, workers: WorkerProcess[], target: string 
   };
 }
 
+/** A run that failed (whatever the cause) is a row that says so; the bench goes on with the next. */
+async function measured(label: string, work: () => Promise<Run>): Promise<Run> {
+  try {
+    return await work();
+  } catch (error) {
+    const message = ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;
+    process.stderr.write(`${label}: failed: ${message}\n`);
+    return { label, windowMs: Number.NaN, failed: message.slice(0, 160) };
+  }
+}
+
 async function main(): Promise<void> {
   const facts = await machineFacts();
   const client = await connectClient();
@@ -134,14 +147,17 @@ async function main(): Promise<void> {
   const baselines: Run[] = [];
   const restarts: Run[] = [];
   try {
-    for (let index = 0; index < 2; index++) baselines.push(await upgrade(client, workers, undefined, async () => undefined));
+    for (let index = 0; index < 2; index++) {
+      baselines.push(await upgrade(client, workers, undefined, async () => undefined));
+      process.stderr.write(`no kill: window ${seconds(baselines.at(-1)!.windowMs)}\n`);
+    }
     for (const step of WINDOW_STEPS) {
       for (let attempt = 1; attempt <= attempts; attempt++) {
-        const run = await upgrade(client, workers, step, async (worker) => {
+        const run = await measured(step, () => upgrade(client, workers, step, async (worker) => {
           if (!worker) return;
           await worker.kill();
           workers.splice(workers.indexOf(worker), 1);
-        });
+        }));
         kills.push(run);
         process.stderr.write(`kill at ${step} (${attempt}/${attempts}): window ${seconds(run.windowMs)}${run.step ? '' : ' (step passed unseen)'}\n`);
         // Two workers again for the next run, as an orchestrator brings one back.
@@ -149,7 +165,7 @@ async function main(): Promise<void> {
       }
     }
     for (const step of ['backup', 'start-first-node']) {
-      restarts.push(await upgrade(client, workers, step, async () => {
+      restarts.push(await measured(step, () => upgrade(client, workers, step, async () => {
         // A rolling restart: one worker at a time, the next only once its replacement polls.
         for (const old of [...workers]) {
           const stopped = new Promise((resolve) => old.child.once('exit', resolve));
@@ -158,7 +174,7 @@ async function main(): Promise<void> {
           workers.splice(workers.indexOf(old), 1, replacement);
           await stopped;
         }
-      }));
+      })));
       process.stderr.write(`rolling restart at ${step}: window ${seconds(restarts.at(-1)!.windowMs)}\n`);
     }
   } finally {
@@ -170,7 +186,9 @@ async function main(): Promise<void> {
 
   const baseline = baselines.reduce((total, run) => total + run.windowMs, 0) / baselines.length;
   const spread = Math.max(...baselines.map((run) => run.windowMs)) - Math.min(...baselines.map((run) => run.windowMs));
-  const row = (run: Run) => [run.label, run.step ? run.held ?? '' : '(passed unseen: no kill)', seconds(run.windowMs), seconds(run.windowMs - baseline), seconds(run.movedOnMs), run.windowMs - baseline <= 3_000 ? 'within 3 s' : 'over 3 s'];
+  const row = (run: Run) => run.failed
+    ? [run.label, `failed: ${run.failed}`, '–', '–', '–', '–']
+    : [run.label, run.step ? run.held ?? '' : '(passed unseen: no kill)', seconds(run.windowMs), seconds(run.windowMs - baseline), seconds(run.movedOnMs), run.windowMs - baseline <= 3_000 ? 'within 3 s' : 'over 3 s'];
   const sorted = [...startTimes].sort((a, b) => a - b);
   writeResults('worker-kill', 'A lost worker in 503 time: one SIGKILL per step of an approved upgrade (stand-in cluster, a second worker running), and a rolling restart', [
     facts,

@@ -10,6 +10,7 @@ import { ensureSearchAttributes } from './search-attributes';
 import { installMetricsRuntime, metricsAddressFromEnv, MetricsConfigError } from './telemetry';
 import { deploymentVersionFromEnv, WorkerVersioningError } from './worker-versioning';
 import { workerTuningFromEnv } from './worker-tuning';
+import { cachedWorkflowBundle } from './workflow-bundle';
 
 /**
  * `npm run worker`: validates the cluster definitions (an invalid file stops here, naming the file,
@@ -39,7 +40,10 @@ async function main(): Promise<void> {
     checkPgDump(config, deps.database).then((warnings) => warnings.forEach((warning) => console.warn(warning))),
     deps.mailer && config.smtp ? checkMailServer(deps.mailer, config.smtp).then((warning) => warning && console.warn(warning)) : undefined,
   ]);
-  const creating = createWorker({ endpoint, deps, taskQueue, deployment, ...(tuning ? { tuning } : {}) });
+  const creating = cachedWorkflowBundle().then(({ bundle, built }) => {
+    console.log(`workflow bundle ${built ? 'built now and kept' : 'loaded (built before)'}: ${bundle.codePath}`);
+    return createWorker({ endpoint, deps, taskQueue, deployment, workflowBundle: bundle, ...(tuning ? { tuning } : {}) });
+  });
   const [created] = await Promise.allSettled([creating, checks]).then(async ([made, checked]) => {
     if (checked.status === 'rejected') {
       if (made.status === 'fulfilled') await made.value.connection.close();

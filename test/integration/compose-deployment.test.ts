@@ -166,6 +166,8 @@ describe('docker-compose.yml as shipped: its worker and approvals services on th
     await runService('approvals');
     await awaitLogLine(docker, containerName('worker'), `worker polling task queue ${TASK_QUEUE}`);
     await awaitLogLine(docker, containerName('approvals'), 'approval page listening');
+    // The image's workflow bundle (built with the image, for its source) is the one loaded: no bundling at start.
+    assert.match(await containerLogs(docker, containerName('worker')), /workflow bundle loaded \(built before\): \/app\/\.workflow-bundles\//);
   });
 
   after(async () => {
