@@ -11,7 +11,7 @@ const nodeBuiltins = [
 const ioPackages = ['dockerode', 'pg', 'nodemailer', 'yaml', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.stack/**', 'test/fixtures/nocobase-standin/**', 'eslint.config.mjs'] },
+  { ignores: ['node_modules/**', '.stack/**', 'test/fixtures/nocobase-standin/**', 'deploy/kubernetes/maintenance-page/**', 'eslint.config.mjs'] },
   ...tseslint.configs.recommended,
   {
     languageOptions: {

@@ -21,6 +21,7 @@ import { timeVariants, type VariantTiming } from './support/pg-variants';
 import { machineFacts, mebibytes, ratio, seconds, table, writeResults } from './support/report';
 import { adminUrl, freshCluster, outageWindow, removeBackups, STANDIN, startBenchStack, upgradeOnce, type Probe } from './support/upgrade-runs';
 import { ownMs } from './support/timeline';
+import { dockerNodesOf } from '../src/config/schema';
 
 const SIZES: Record<string, number> = { '10MB': 10 * 2 ** 20, '1GB': 2 ** 30 };
 const sizes = (process.argv[2] ?? '10MB,1GB').split(',').map((name) => {
@@ -53,7 +54,7 @@ function backOnOldVersion(probes: Probe[], rejectedAt: number, version: string |
 async function stopNodes(): Promise<void> {
   const docker = dockerFromHost(stackEnv().DOCKER_HOST);
   const cluster = loadConfig().clusters[STANDIN]!;
-  await Promise.all(cluster.nodes.map((node) => docker.getContainer(node.container).stop({ t: 10 }).catch(() => undefined)));
+  await Promise.all(dockerNodesOf(cluster).map((node) => docker.getContainer(node.container).stop({ t: 10 }).catch(() => undefined)));
 }
 
 async function main(): Promise<void> {

@@ -5,6 +5,7 @@ import { connectDocker } from '../src/adapters/docker/connection';
 import { resolveDockerHostCredentials } from '../src/config/docker-hosts';
 import { loadConfig } from '../src/config/load';
 import { createBusinessData, listRecords } from './stack/nocobase/business-data';
+import { dockerNodesOf } from '../src/config/schema';
 
 async function healthy(url: string): Promise<boolean> {
   return fetch(url).then((response) => response.status === 200, () => false);
@@ -15,12 +16,13 @@ async function main(): Promise<void> {
   const demo = config.clusters.demo;
   if (!demo) throw new Error('the configuration has no demo cluster');
   const login = { email: process.env.DEMO_ROOT_EMAIL ?? 'admin@demo.test', password: process.env.DEMO_ROOT_PASSWORD ?? 'admin123' };
-  for (const node of demo.nodes) {
+  const nodes = dockerNodesOf(demo);
+  for (const node of nodes) {
     if (!(await healthy(node.healthUrl))) {
       throw new Error(`${node.name} does not serve (${node.healthUrl}): start the demo cluster first (the README's firstStart line)`);
     }
   }
-  const [first, ...others] = demo.nodes;
+  const [first, ...others] = nodes;
   const base = new URL(first!.healthUrl).origin;
   const existing = await listRecords(base, login).catch(() => undefined);
   if (existing) {

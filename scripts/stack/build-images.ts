@@ -76,7 +76,7 @@ function contentHash(nodeBinary: string): string {
   return hash.digest('hex').slice(0, 16);
 }
 
-async function registryHash(registry: string, tag: string, repository = REPOSITORY): Promise<string | undefined> {
+export async function registryHash(registry: string, tag: string, repository = REPOSITORY, label = HASH_LABEL): Promise<string | undefined> {
   const base = `http://${registry}/v2/${repository}`;
   const manifest = await fetch(`${base}/manifests/${tag}`, {
     headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' },
@@ -88,7 +88,7 @@ async function registryHash(registry: string, tag: string, repository = REPOSITO
   const blob = await fetch(`${base}/blobs/${config.digest}`);
   if (!blob.ok) throw new Error(`registry ${registry}: config blob of ${tag}: HTTP ${blob.status}`);
   const image = (await blob.json()) as { config?: { Labels?: Record<string, string> } };
-  return image.config?.Labels?.[HASH_LABEL];
+  return image.config?.Labels?.[label];
 }
 
 // The host's node and what it links, nothing else: the fixture brings its own node_modules.

@@ -63,6 +63,41 @@ ${nodes}    database:
 "
 }
 
+# `k8s`: the real NocoBase cluster on the stack's Kubernetes (kubernetes.sh), reached as the worker
+# reaches any: the ServiceAccount's kubeconfig of deploy/kubernetes/rbac.yaml, the Service.
+kubernetes_cluster_yaml() {
+  printf '%s' "  k8s:
+    labels: { platform: kubernetes }
+    kubernetes:
+      kubeconfig: $KUBE_WORKER_KUBECONFIG
+      namespace: $KUBE_NAMESPACE
+    nodes:
+      - { name: app-1, deployment: nocobase, replica: 1 }
+      - { name: app-2, deployment: nocobase, replica: 2 }
+      - { name: worker-1, deployment: nocobase-worker, replica: 1, role: worker }
+    database:
+      host: 127.0.0.1
+      port: $PG_PORT
+      database: $KUBE_DB_NAME
+      user: $DEMO_DB_USER
+      passwordFile: $DEMO_DB_PASSWORD_FILE
+    loadBalancer:
+      kind: service
+      service: nocobase
+      url: http://$KUBE_APP_SERVICE_IP
+    notifications:
+      recipients: [\"ops@demo.test\"]
+    approval:
+      approvers: [\"ops@demo.test\", \"alice\"]
+    backup:
+      method: pg_dump
+      directory: $BACKUP_DIR/k8s
+      pgBin: $PGBIN
+    storage:
+      pvc: nocobase-storage
+"
+}
+
 # `demo` is three real NocoBase nodes; `standin` is the stand-in (test/fixtures/nocobase-standin),
 # kept for the failure modes real NocoBase cannot be made to show on demand.
 write_clusters_yaml() {
@@ -92,14 +127,17 @@ dockerHosts:
 clusters:
 $(cluster_yaml demo demo "$DEMO_DB_NAME" demo_nodes "$LB_PORT" "$DEMO_STORAGE_VOLUME" "$NODE_PORT_1" "$NODE_PORT_2" "$NODE_PORT_3")
 $(cluster_yaml standin standin "$STANDIN_DB_NAME" standin_nodes "$STANDIN_LB_PORT" "$STANDIN_STORAGE_VOLUME" "$STANDIN_NODE_PORT_1" "$STANDIN_NODE_PORT_2" "$STANDIN_NODE_PORT_3")
-" || true
+$(kubernetes_enabled && kubernetes_cluster_yaml)" || true
 }
 
 write_stack_env() {
-  mkdir -p "$BACKUP_DIR/demo" "$BACKUP_DIR/standin" "$STANDIN_EVENTS_DIR"
+  mkdir -p "$BACKUP_DIR/demo" "$BACKUP_DIR/standin" "$BACKUP_DIR/k8s" "$STANDIN_EVENTS_DIR"
   # The stand-in containers may run as a non-root user and append events here.
   chmod 1777 "$STANDIN_EVENTS_DIR"
+  local seaweedfs_vars
+  mapfile -t seaweedfs_vars < <(seaweedfs_env)
   write_env_file "$ENV_FILE" \
+    "${seaweedfs_vars[@]}" \
     STACK_DIR "$STACK_DIR" \
     PROMETHEUS_URL "$(prometheus_url)" \
     STACK_WORKER_METRICS "127.0.0.1:$METRICS_PORT" \
@@ -166,5 +204,14 @@ write_stack_env() {
     DEMO_DB_PASSWORD_FILE "$DEMO_DB_PASSWORD_FILE" \
     DEMO_DB_HOST 127.0.0.1 \
     DEMO_DB_PORT "$PG_PORT" \
-    STANDIN_EVENTS_DIR "$STANDIN_EVENTS_DIR" || true
+    STANDIN_EVENTS_DIR "$STANDIN_EVENTS_DIR" \
+    STACK_KUBERNETES "$(kubernetes_enabled && echo on || echo off)" \
+    STACK_KUBECONFIG "$KUBE_ADMIN_KUBECONFIG" \
+    STACK_KUBE_WORKER_KUBECONFIG "$KUBE_WORKER_KUBECONFIG" \
+    STACK_KUBECTL "$(kubernetes_bin_dir)/kubectl" \
+    STACK_KUBE_NAMESPACE "$KUBE_NAMESPACE" \
+    STACK_KUBE_SERVICE_URL "http://$KUBE_APP_SERVICE_IP" \
+    STACK_KUBE_DB_NAME "$KUBE_DB_NAME" \
+    STACK_KUBE_STORAGE_DIR "$KUBE_STORAGE_DIR" \
+    KUBE_MAINTENANCE_PAGE_IMAGE "$(kube_image_ref KUBE_MAINTENANCE_PAGE_IMAGE)" || true
 }

@@ -35,7 +35,7 @@ remaining=0
 for pid in $(leftover_pids); do
   comm="$(cat "/proc/$pid/comm" 2>/dev/null)" || continue
   case "$comm" in
-    temporal | dockerd | containerd* | docker-registry | postgres | haproxy | nginx | prometheus | python3*)
+    temporal | dockerd | containerd* | docker-registry | postgres | haproxy | nginx | prometheus | weed | python3*)
       warn "leftover $comm (pid $pid): $(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-160)"
       stop_pid "$comm" "$pid" 10 || remaining=1
       ;;

@@ -7,7 +7,7 @@ STACK_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 # The stack's services in start order (stack:down stops them in reverse). Each has a file
 # scripts/stack/<name>.sh defining <name>_packages, _start, _stop and _status; up, down and
 # status read this one list. The demo cluster and the config writer are not services.
-STACK_SERVICES=(certs postgres docker remotedocker registry haproxy nginx smtp codec temporal temporaltls prometheus)
+STACK_SERVICES=(certs postgres docker remotedocker registry haproxy nginx smtp codec seaweedfs temporal temporaltls prometheus kubernetes)
 # Services that read .stack/clusters.yaml: up.sh starts them once it is written (after the list
 # above), down.sh stops them first. Same four functions each.
 STACK_LATE_SERVICES=(approvals)
@@ -99,7 +99,8 @@ assign_port() { # assign_port VAR default
 # sourced env, maybe another clone's, must never stand in for ours.
 STACK_PORT_VARS=(TEMPORAL_PORT TEMPORAL_UI_PORT TEMPORAL_TLS_PORT REGISTRY_PORT PG_PORT LB_PORT HAPROXY_RUNTIME_PORT SMTP_PORT NODE_PORT_1 NODE_PORT_2 NODE_PORT_3
   STANDIN_LB_PORT STANDIN_NODE_PORT_1 STANDIN_NODE_PORT_2 STANDIN_NODE_PORT_3 DOCKER_TLS_PORT DOCKER_SSH_PORT CODEC_PORT NGINX_PORT
-  PROMETHEUS_PORT METRICS_PORT TEST_METRICS_PORT)
+  PROMETHEUS_PORT METRICS_PORT TEST_METRICS_PORT SEAWEEDFS_MASTER_PORT SEAWEEDFS_VOLUME_PORT SEAWEEDFS_FILER_PORT SEAWEEDFS_S3_PORT
+  KUBE_API_PORT ETCD_PORT ETCD_PEER_PORT KUBE_CM_PORT KUBE_SCHED_PORT KUBELET_PORT KUBELET_HEALTHZ_PORT KUBE_PROXY_HEALTHZ_PORT KUBE_PROXY_METRICS_PORT)
 load_ports() {
   unset "${STACK_PORT_VARS[@]}"
   if [ -f "$PORTS_FILE" ]; then . "$PORTS_FILE"; fi
@@ -133,6 +134,22 @@ assign_ports() {
   assign_port PROMETHEUS_PORT 9090
   assign_port METRICS_PORT 9464
   assign_port TEST_METRICS_PORT 9465
+  # SeaweedFS, the S3 backup store (seaweedfs.sh); each also takes its port + 10000 for gRPC.
+  assign_port SEAWEEDFS_MASTER_PORT 9333
+  assign_port SEAWEEDFS_VOLUME_PORT 8380
+  assign_port SEAWEEDFS_FILER_PORT 8888
+  assign_port SEAWEEDFS_S3_PORT 8333
+  # The stack's Kubernetes (kubernetes.sh): control plane on 127.0.0.1, the kubelet on the node's
+  # bridge address.
+  assign_port KUBE_API_PORT 16443
+  assign_port ETCD_PORT 12379
+  assign_port ETCD_PEER_PORT 12380
+  assign_port KUBE_CM_PORT 10257
+  assign_port KUBE_SCHED_PORT 10259
+  assign_port KUBELET_PORT 10250
+  assign_port KUBELET_HEALTHZ_PORT 10248
+  assign_port KUBE_PROXY_HEALTHZ_PORT 10256
+  assign_port KUBE_PROXY_METRICS_PORT 10249
 }
 
 # --------------------------------------------------------------- processes

@@ -71,6 +71,8 @@ else
   write_stack_env # demo-cluster.ts reads DEMO_IMAGE_V1 and STANDIN_IMAGE_V1 from it
   write_clusters_yaml # backup.toolImage names the toolbox image just built
   demo_ensure_cluster
+  CURRENT=kubernetes-nocobase
+  kubernetes_deploy_nocobase
 fi
 
 cat <<EOF
@@ -85,6 +87,7 @@ Local stack is up ($((SECONDS))s). Endpoints:
   Load balancer http://127.0.0.1:$LB_PORT (demo), http://127.0.0.1:$STANDIN_LB_PORT (standin)   runtime API unix://$HAPROXY_SOCK, 127.0.0.1:$HAPROXY_RUNTIME_PORT
   SMTP          127.0.0.1:$SMTP_PORT   mail in $SMTP_MAILDIR/new
   Approvals     $(approvals_url)   the page the approval mails' Approve/Reject links open
+  Kubernetes    $(kubernetes_enabled && echo "https://127.0.0.1:$KUBE_API_PORT   kubectl --kubeconfig $KUBE_ADMIN_KUBECONFIG -n $KUBE_NAMESPACE   NocoBase via its Service http://$KUBE_APP_SERVICE_IP" || echo "skipped (STACK_SKIP_KUBERNETES=1)")
   Prometheus    $(prometheus_url)   scrapes the worker at 127.0.0.1:$METRICS_PORT (npm start) and 127.0.0.1:$TEST_METRICS_PORT (tests)
   Demo nodes    127.0.0.1:$NODE_PORT_1 $NODE_PORT_2 $NODE_PORT_3 (real NocoBase $(image_ref DEMO_IMAGE_V1 | sed 's/.*://'))$([ "$SKIP_DEMO" = 1 ] && echo '   (skipped)')
   Stand-in      127.0.0.1:$STANDIN_NODE_PORT_1 $STANDIN_NODE_PORT_2 $STANDIN_NODE_PORT_3 (test fixture, cluster standin)

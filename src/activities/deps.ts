@@ -5,6 +5,7 @@ import type { Transporter } from 'nodemailer';
 import type { MaintenanceConfig } from '../config/schema';
 import type { HaproxyRuntime } from '../adapters/haproxy/runtime';
 import type { PostgresLogin } from '../adapters/postgres/login';
+import type { KubeApi } from '../adapters/kubernetes/api';
 
 /**
  * Everything an activity may touch, passed in explicitly so tests can hand real or fake
@@ -28,6 +29,8 @@ export interface ActivityDeps {
    */
   readonly searchPath?: string;
   haproxy(runtimeApi: string): HaproxyRuntime;
+  /** The Kubernetes API client of a cluster with a `kubernetes:` section (its kubeconfig or the worker's service account). */
+  kubernetes?(cluster: string): KubeApi;
   /** Absent when the configuration has no `smtp` section: notifications are then skipped. */
   readonly mailer?: Transporter;
   /** The Temporal Web UI's base URL, for links in notifications (TEMPORAL_UI_URL). */

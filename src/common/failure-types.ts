@@ -83,4 +83,11 @@ export enum FailureType {
    * back to the nodes' role, or it may not create databases. Refused at pre-flight; nothing was touched.
    */
   RestoreNotPossible = 'RestoreNotPossible',
+  /**
+   * The restore cannot see, in the cluster's backup store, the marker the backing run wrote: the
+   * `directory` store is not one filesystem shared by every worker (each has its own disk at that
+   * path). Refused before anything was emptied or renamed; mount the same directory on every
+   * worker, or use an S3 store.
+   */
+  BackupStoreNotShared = 'BackupStoreNotShared',
 }

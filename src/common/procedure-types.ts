@@ -79,8 +79,17 @@ export interface BackupRecord {
   cluster: string;
   /** The database that was backed up. */
   database: string;
-  /** pg_dump: the dump file's absolute path; clone: the name of the clone database. */
+  /**
+   * pg_dump: where the dump is, for a person (`/var/backups/…/x.dump`, `s3://bucket/prefix/x.dump`);
+   * clone: the name of the clone database.
+   */
   location: string;
+  /** pg_dump: the dump's key in the cluster's backup store. Absent in older records: the file name of `location`. */
+  key?: string;
+  /** pg_dump: the backup's label, whose marker a restore must see in the store (shared-marker.ts). */
+  label?: string;
+  /** pg_dump: the worker (host and pid) that wrote it, for the message when another cannot see it. */
+  writtenBy?: string;
   sizeBytes: number;
   /** sha256 (hex) of the dump file; pg_dump only. */
   checksum?: string;
@@ -97,13 +106,19 @@ export interface BackupRecord {
 }
 
 /**
- * A backup of the cluster's shared storage (`/app/nocobase/storage`): a tar of its contents on the
- * worker's machine, next to the database dump, with a `.json` sidecar holding this record.
+ * A backup of the cluster's shared storage (`/app/nocobase/storage`): a tar of its contents in the
+ * cluster's backup store, next to the database dump, with a `.json` sidecar holding this record.
  */
 export interface StorageBackupRecord {
   cluster: string;
-  /** The tar file's absolute path on the worker's machine. */
+  /** Where the tar file is, for a person: a path in a shared directory or an s3:// URL. */
   location: string;
+  /** The archive's key in the cluster's backup store. Absent in older records: the file name of `location`. */
+  key?: string;
+  /** The backup's label, whose marker a restore must see in the store (shared-marker.ts). */
+  label?: string;
+  /** The worker (host and pid) that wrote it. */
+  writtenBy?: string;
   sizeBytes: number;
   /** sha256 (hex) of the tar file. */
   checksum: string;

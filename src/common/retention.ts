@@ -12,6 +12,8 @@ export interface PrunedBackups {
   spared: { name: string; reason: string }[];
   /** Left by interrupted runs: never pruned, a person decides (findLeftovers says how). */
   unsettled: string[];
+  /** The backup store (dumps, storage archives): labels of the newest `backup.keep` backups kept, objects deleted. */
+  store?: { kept: string[]; deleted: string[] };
 }
 
 /**

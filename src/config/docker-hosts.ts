@@ -106,7 +106,7 @@ export function dockerHostUseProblem(dockerHost: string, dockerHosts: DockerHost
 /** Every problem of the `dockerHosts:` map and of the clusters' use of it, with key paths. */
 export function dockerHostsProblems(config: {
   dockerHosts?: DockerHostsConfig | undefined;
-  clusters: Record<string, { nodes: { dockerHost: string }[]; middleware: { dockerHost: string }[]; storage?: { dockerHost: string } | undefined }>;
+  clusters: Record<string, { nodes: ({ dockerHost: string } | { deployment: string })[]; middleware: { dockerHost: string }[]; storage?: { dockerHost: string } | { pvc: string } | undefined }>;
 }): { path: (string | number)[]; message: string }[] {
   const problems: { path: (string | number)[]; message: string }[] = [];
   for (const [host, settings] of Object.entries(config.dockerHosts ?? {})) {
@@ -114,9 +114,9 @@ export function dockerHostsProblems(config: {
   }
   for (const [cluster, definition] of Object.entries(config.clusters)) {
     const uses: [(string | number)[], string][] = [
-      ...definition.nodes.map((node, i): [(string | number)[], string] => [['nodes', i, 'dockerHost'], node.dockerHost]),
+      ...definition.nodes.flatMap((node, i): [(string | number)[], string][] => ('dockerHost' in node ? [[['nodes', i, 'dockerHost'], node.dockerHost]] : [])),
       ...definition.middleware.map((entry, i): [(string | number)[], string] => [['middleware', i, 'dockerHost'], entry.dockerHost]),
-      ...(definition.storage ? [[['storage', 'dockerHost'], definition.storage.dockerHost] satisfies [(string | number)[], string]] : []),
+      ...(definition.storage && 'dockerHost' in definition.storage ? [[['storage', 'dockerHost'], definition.storage.dockerHost] satisfies [(string | number)[], string]] : []),
     ];
     for (const [path, host] of uses) {
       const message = dockerHostUseProblem(host, config.dockerHosts);

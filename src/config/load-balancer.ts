@@ -66,14 +66,29 @@ export const nginxLoadBalancerSchema = z.strictObject({
   url: publicUrl,
 });
 
+/**
+ * A Kubernetes Service in front of the app pods (the cluster's `kubernetes.namespace`): the
+ * maintenance page is a switch of its selector to the maintenance page's pods
+ * (deploy/kubernetes/maintenance-page.yaml), which works behind any Ingress.
+ */
+export const serviceLoadBalancerSchema = z.strictObject({
+  kind: z.literal('service'),
+  service: z.string({ error: 'expected the name of the Service in front of the app pods, such as nocobase' }).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a Service name such as nocobase'),
+  /** The labels of the maintenance page's pods, which the Service selects while the page is on. */
+  maintenanceSelector: z.record(z.string(), z.string()).default({ 'app.kubernetes.io/name': 'nocobase-maintenance-page' }),
+  /** The URL users reach the Service by (through the Ingress, or the Service's own address), used to check that it serves. */
+  url: publicUrl,
+});
+
 /** A `loadBalancer:` without `kind` is HAProxy's, as it was before `kind` existed. */
 export const loadBalancerSchema = z.preprocess(
   (value) => (value !== null && typeof value === 'object' && !Array.isArray(value) && !('kind' in value) ? { kind: 'haproxy', ...value } : value),
-  z.discriminatedUnion('kind', [haproxyLoadBalancerSchema, nginxLoadBalancerSchema], {
-    error: 'expected kind: haproxy (the default: runtimeApi, backend, maintenanceMap) or kind: nginx (includeFile, upstream, generationUrl)',
+  z.discriminatedUnion('kind', [haproxyLoadBalancerSchema, nginxLoadBalancerSchema, serviceLoadBalancerSchema], {
+    error: 'expected kind: haproxy (the default: runtimeApi, backend, maintenanceMap), kind: nginx (includeFile, upstream, generationUrl) or kind: service (a Kubernetes Service)',
   }),
 );
 
 export type HaproxyLoadBalancerConfig = z.infer<typeof haproxyLoadBalancerSchema>;
 export type NginxLoadBalancerConfig = z.infer<typeof nginxLoadBalancerSchema>;
+export type ServiceLoadBalancerConfig = z.infer<typeof serviceLoadBalancerSchema>;
 export type LoadBalancerConfig = z.infer<typeof loadBalancerSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backupStoreSchema, ONE_STORE_PROBLEM, type BackupStoreConfig } from './backup-store';
 import { duration } from './duration';
 import { CLUSTER_NAME } from '../common/cluster-name';
 import { NODE_ROLES, noAppNodeProblem, roleOf } from '../common/node-order';
@@ -18,7 +19,7 @@ const name = z.string().regex(CLUSTER_NAME, 'expected lower-case letters, digits
 /** tcp://, http(s):// and ssh:// hosts also need their entry under the top-level `dockerHosts:`. */
 const dockerHost = z.string().regex(DOCKER_HOST_PATTERN, `expected a Docker host such as ${DOCKER_HOST_EXAMPLES}`);
 
-export const nodeSchema = z.strictObject({
+export const dockerNodeSchema = z.strictObject({
   name,
   dockerHost,
   container: z.string().min(1),
@@ -32,6 +33,51 @@ export const nodeSchema = z.strictObject({
    */
   role: z.enum(NODE_ROLES, { error: 'expected app (serves users, the default) or worker (WORKER_MODE, background jobs only)' }).optional(),
 });
+const nodeRole = z.enum(NODE_ROLES, { error: 'expected app (serves users, the default) or worker (WORKER_MODE, background jobs only)' }).optional();
+
+/**
+ * A node of a cluster on Kubernetes: one replica of a Deployment in the cluster's namespace. The
+ * replicas of a Deployment are interchangeable, so a node is a count: "replica 2 of nocobase" is
+ * running while the Deployment has at least two replicas, and stopping it scales the Deployment
+ * down to one. List replica 1..N of each Deployment, N being its size at full strength.
+ */
+export const kubernetesNodeSchema = z.strictObject({
+  name,
+  deployment: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a Deployment name such as nocobase'),
+  replica: z.number().int().min(1).max(32),
+  role: nodeRole,
+});
+
+/**
+ * Parses `value` with the schema its keys choose and reports that schema's own issues (the key
+ * that is wrong and why), not a union's "matches neither".
+ */
+function pickedBy<A extends z.ZodType, B extends z.ZodType>(choose: (value: Record<string, unknown>) => boolean, ifChosen: A, otherwise: B) {
+  return z.unknown().transform((value, ctx): z.output<A> | z.output<B> => {
+    const schema = value !== null && typeof value === 'object' && choose(value as Record<string, unknown>) ? ifChosen : otherwise;
+    const result = schema.safeParse(value);
+    if (result.success) return result.data as z.output<A> | z.output<B>;
+    for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    return z.NEVER;
+  });
+}
+
+/** A node is a Docker container (dockerHost, container) or a replica of a Kubernetes Deployment (deployment, replica). */
+export const nodeSchema = pickedBy((value) => 'deployment' in value || 'replica' in value, kubernetesNodeSchema, dockerNodeSchema);
+
+/** How the worker reaches the Kubernetes API of a cluster on Kubernetes, and where the cluster lives. */
+export const kubernetesSchema = z.strictObject({
+  /** A kubeconfig file the worker reads; absent: the worker's own service account (in-cluster). */
+  kubeconfig: z.string().startsWith('/', 'expected an absolute path').optional(),
+  /** A context of that file; absent: its current context. */
+  context: z.string().min(1).optional(),
+  namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a namespace name such as nocobase'),
+  /** The port NocoBase listens on in its pods (APP_PORT), probed on each pod's address. */
+  appPort: z.number().int().min(1).max(65535).default(13000),
+  /** The image of the Job that archives and restores the storage PVC (needs sh and tar). */
+  toolImage: z.string().min(1).optional(),
+});
+
 
 export const databaseSchema = z
   .strictObject({
@@ -59,7 +105,7 @@ export const databaseSchema = z
  * covers it, and so must ours: a rollback that restores the database but not the files leaves
  * records pointing at files that changed.
  */
-export const storageSchema = z
+export const dockerStorageSchema = z
   .strictObject({
     /** The Docker host where the volume or directory lives. */
     dockerHost,
@@ -70,6 +116,14 @@ export const storageSchema = z
   .refine((storage) => (storage.volume === undefined) !== (storage.hostPath === undefined), {
     message: 'expected exactly one of volume or hostPath',
   });
+/** On Kubernetes: the ReadWriteMany PVC every app pod mounts, archived and restored by a Job that mounts it. */
+export const kubernetesStorageSchema = z.strictObject({
+  pvc: z.string().min(1),
+  mountPath: z.string().startsWith('/').default('/app/nocobase/storage'),
+});
+
+export const storageSchema = pickedBy((value) => 'pvc' in value, kubernetesStorageSchema, dockerStorageSchema);
+
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date such as 2026-12-24');
 
@@ -103,26 +157,40 @@ export const clusterSchema = z
     database: databaseSchema,
     loadBalancer: loadBalancerSchema,
     notifications: z.strictObject({ recipients: z.array(z.email()).default([]) }).default({ recipients: [] }),
-    backup: z.strictObject({
-      /** pg_dump: a verified custom-format file; clone: CREATE DATABASE ... TEMPLATE, rolled back by renaming. */
+    backup: z
+      .strictObject({
+      /**
+       * pg_dump: a verified custom-format file in the backup store; clone: CREATE DATABASE ...
+       * TEMPLATE on the database server itself (every worker reaches it), rolled back by renaming.
+       */
       method: z.enum(['pg_dump', 'clone']).default('pg_dump'),
-      directory: z.string().startsWith('/', 'expected an absolute path'),
+      /** Where dumps and storage archives go: every worker must reach it (config/backup-store.ts). */
+      store: backupStoreSchema.optional(),
+      /** The older spelling of `store: { kind: directory, path }`. */
+      directory: z.string().startsWith('/', 'expected an absolute path').optional(),
       /** Directory holding pg_dump and pg_restore (no older than the server); default: the PATH. */
       pgBin: z.string().startsWith('/', 'expected an absolute path').optional(),
       /** An image with a POSIX shell, tar and find, run next to the storage to back it up and restore it. */
       toolImage: z.string().min(1).default('busybox:1.36'),
       /**
        * How many clone backups, and how many databases set aside by restores, pruneBackups keeps
-       * (the newest of each that a finished run kept) on the database server; older ones are
-       * dropped. At least 1: the newest backup is never pruned. Dump files are not pruned.
+       * (the newest of each that a finished run kept) on the database server, and how many
+       * backups (dump and storage archive of one label) in the backup store; older ones are
+       * dropped. At least 1: the newest backup is never pruned.
        */
       keep: z.number().int().min(1, 'expected at least 1: the newest backup is never pruned').default(3),
-    }),
+    })
+      .superRefine((backup, ctx) => {
+        if ((backup.store === undefined) === (backup.directory === undefined)) ctx.addIssue({ code: 'custom', path: ['store'], message: ONE_STORE_PROBLEM });
+      })
+      .transform(({ directory, store, ...backup }) => ({ ...backup, store: store ?? ({ kind: 'directory', path: directory ?? '/' } as BackupStoreConfig) })),
     /** The time zone maintenance windows and blackout dates are meant in (IANA name). */
     timeZone: z.string().refine(validTimeZone, 'expected an IANA time zone such as Europe/Berlin').default('UTC'),
     /** Days (inclusive, in `timeZone`) no procedure may start unless forced with a reason. */
     blackout: z.array(blackoutSchema).default([]),
     storage: storageSchema.optional(),
+    /** Present for a cluster on Kubernetes: its nodes are Deployment replicas, its load balancer a Service. */
+    kubernetes: kubernetesSchema.optional(),
     middleware: z.array(middlewareSchema).default([]),
     rollback: z
       .strictObject({
@@ -155,9 +223,30 @@ export const clusterSchema = z
       .default({ nodeReady: 600_000, nodeStop: 30_000, loadBalancerReady: 60_000, nodeFailedGrace: 20_000, rollback: 600_000 }),
   })
   .superRefine((cluster, ctx) => {
+    // One platform per cluster: Deployment replicas behind a Service with a PVC, or containers.
+    const onKubernetes = cluster.kubernetes !== undefined;
+    cluster.nodes.forEach((node, index) => {
+      if ('deployment' in node !== onKubernetes) {
+        ctx.addIssue({ code: 'custom', path: ['nodes', index], message: onKubernetes ? 'expected a Kubernetes node (deployment, replica): the cluster has a kubernetes: section' : 'a Kubernetes node (deployment, replica) needs the cluster\'s kubernetes: section (namespace, kubeconfig)' });
+      }
+    });
+    if (onKubernetes !== (cluster.loadBalancer.kind === 'service')) {
+      ctx.addIssue({ code: 'custom', path: ['loadBalancer', 'kind'], message: onKubernetes ? 'expected kind: service on a cluster with a kubernetes: section' : 'kind: service needs the cluster\'s kubernetes: section' });
+    }
+    if (cluster.storage && 'pvc' in cluster.storage !== onKubernetes) {
+      ctx.addIssue({ code: 'custom', path: ['storage'], message: onKubernetes ? 'expected storage: { pvc: <claim> } on a cluster with a kubernetes: section' : 'storage: { pvc } needs the cluster\'s kubernetes: section' });
+    }
+    const replicas = new Map<string, number[]>();
+    for (const node of cluster.nodes) if ('deployment' in node) replicas.set(node.deployment, [...(replicas.get(node.deployment) ?? []), node.replica]);
+    for (const [deployment, listed] of replicas) {
+      const sorted = [...listed].sort((a, b) => a - b);
+      if (sorted.some((replica, index) => replica !== index + 1)) {
+        ctx.addIssue({ code: 'custom', path: ['nodes'], message: `expected replicas 1..${sorted.length} of Deployment ${deployment}, each once (got ${sorted.join(', ')})` });
+      }
+    }
     const seen = new Map<string, number>();
     cluster.nodes.forEach((node, index) => {
-      for (const key of [`name:${node.name}`, `container:${node.dockerHost}/${node.container}`]) {
+      for (const key of [`name:${node.name}`, 'deployment' in node ? `replica:${node.deployment}/${node.replica}` : `container:${node.dockerHost}/${node.container}`]) {
         const first = seen.get(key);
         if (first !== undefined) {
           ctx.addIssue({ code: 'custom', path: ['nodes', index], message: `duplicates nodes[${first}] (${key.split(':')[0]} must be unique)` });
@@ -207,6 +296,11 @@ export const configSchema = z
   });
 
 export type NodeConfig = z.infer<typeof nodeSchema>;
+export type DockerNodeConfig = z.infer<typeof dockerNodeSchema>;
+export type KubernetesNodeConfig = z.infer<typeof kubernetesNodeSchema>;
+export type KubernetesConfig = z.infer<typeof kubernetesSchema>;
+export type DockerStorageConfig = z.infer<typeof dockerStorageSchema>;
+export type KubernetesStorageConfig = z.infer<typeof kubernetesStorageSchema>;
 export type DatabaseConfig = z.infer<typeof databaseSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type SmtpConfig = z.infer<typeof smtpSchema>;
@@ -214,4 +308,20 @@ export type StorageConfig = z.infer<typeof storageSchema>;
 export type MiddlewareConfig = z.infer<typeof middlewareSchema>;
 export type BlackoutPeriod = z.infer<typeof blackoutSchema>;
 export type MaintenanceConfig = z.infer<typeof configSchema>;
-export type { HaproxyLoadBalancerConfig, LoadBalancerConfig, NginxLoadBalancerConfig } from './load-balancer';
+export type { BackupStoreConfig, DirectoryStoreConfig, S3StoreConfig } from './backup-store';
+export type { HaproxyLoadBalancerConfig, LoadBalancerConfig, NginxLoadBalancerConfig, ServiceLoadBalancerConfig } from './load-balancer';
+
+/** The nodes of a cluster on Docker, typed as such (for code that only serves Docker clusters: the demo, scripts). */
+export function dockerNodesOf(cluster: Pick<ClusterConfig, 'nodes'>): DockerNodeConfig[] {
+  return cluster.nodes.map((node) => {
+    if ('deployment' in node) throw new Error(`node ${node.name} is a Kubernetes replica, not a Docker container`);
+    return node;
+  });
+}
+
+/** The storage of a cluster on Docker (a volume or host path), typed as such. */
+export function dockerStorageOf(cluster: Pick<ClusterConfig, 'storage'>): DockerStorageConfig | undefined {
+  const storage = cluster.storage;
+  if (storage && 'pvc' in storage) throw new Error(`the storage is PVC ${storage.pvc}, not a Docker volume or path`);
+  return storage;
+}

@@ -4,6 +4,8 @@ import { Pool } from 'pg';
 import type { ActivityDeps } from '../activities';
 import { connectDocker } from '../adapters/docker/connection';
 import { HaproxyRuntime } from '../adapters/haproxy/runtime';
+import { KubeApi } from '../adapters/kubernetes/api';
+import { inClusterConnection, kubeconfigConnection } from '../adapters/kubernetes/connection';
 import { clientSsl, type PostgresLogin } from '../adapters/postgres/login';
 import { resolveDockerHostCredentials } from '../config/docker-hosts';
 import { resolveDatabasePassword } from '../config/load';
@@ -19,6 +21,7 @@ export function buildDeps(config: MaintenanceConfig, env: NodeJS.ProcessEnv = pr
   const dockers = new Map<string, Docker>();
   const pools = new Map<string, Pool>();
   const runtimes = new Map<string, HaproxyRuntime>();
+  const kubes = new Map<string, KubeApi>();
   const smtp = config.smtp;
   // The one path from a cluster's configured secret to a password: the pools and the logins
   // (maintenance connection, pg_dump, pg_restore) both go through it.
@@ -66,6 +69,17 @@ export function buildDeps(config: MaintenanceConfig, env: NodeJS.ProcessEnv = pr
       let runtime = runtimes.get(runtimeApi);
       if (!runtime) runtimes.set(runtimeApi, (runtime = new HaproxyRuntime(runtimeApi)));
       return runtime;
+    },
+    kubernetes(cluster) {
+      let api = kubes.get(cluster);
+      if (!api) {
+        const settings = config.clusters[cluster]?.kubernetes;
+        if (!settings) throw new Error(`cluster ${cluster} has no kubernetes section`);
+        // Credentials are read here, on the worker: a kubeconfig file, else the pod's service account.
+        api = new KubeApi(settings.kubeconfig ? kubeconfigConnection(settings.kubeconfig, settings.context) : inClusterConnection());
+        kubes.set(cluster, api);
+      }
+      return api;
     },
     async close() {
       await Promise.all([...pools.values()].map((pool) => pool.end()));

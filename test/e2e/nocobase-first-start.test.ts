@@ -8,6 +8,7 @@ import { DEMO_WORKFLOW_ID, e2eSuite } from '../support/e2e-suite';
 import { appVersion, observeNodes, startedAt } from '../support/nocobase-observer';
 import { applicationPlugins, recordedVersion } from '../support/nocobase-api';
 import { stackConfig, stackEnv } from '../support/stack';
+import { dockerNodesOf } from '../../src/config/schema';
 
 // Real NocoBase 2.2.14 (the 2.2.15 release relabelled, see scripts/stack/nocobase/README.md) on
 // the stack's `demo` cluster: three nodes, one database, one storage volume, the HAProxy LB.
@@ -18,7 +19,7 @@ describe('firstStart on three real NocoBase nodes, through the real worker proce
 
   it('starts node-1 alone until NocoBase has installed and enabled its built-in plugins, then the others; the LB serves 200', async () => {
     const demo = stackConfig().clusters.demo!;
-    const observer = observeNodes(Object.fromEntries(demo.nodes.map((node) => [node.name, node.healthUrl])), stackEnv().DATABASE_URL);
+    const observer = observeNodes(Object.fromEntries(dockerNodesOf(demo).map((node) => [node.name, node.healthUrl])), stackEnv().DATABASE_URL);
     const started = Date.now();
     const result = (await suite.client.workflow.execute(firstStart, { taskQueue: taskQueue(), workflowId: DEMO_WORKFLOW_ID, args: [{ cluster: 'demo' }] })) as FirstStartResult;
     const elapsed = Date.now() - started;
@@ -46,7 +47,7 @@ describe('firstStart on three real NocoBase nodes, through the real worker proce
     assert.deepEqual(result.nodes.map((node) => node.node), ['node-1', 'node-2', 'node-3']);
 
     // Every node serves, and so does the load balancer, with the recorded version.
-    for (const node of demo.nodes) assert.equal((await fetch(node.healthUrl)).status, 200, node.name);
+    for (const node of dockerNodesOf(demo)) assert.equal((await fetch(node.healthUrl)).status, 200, node.name);
     for (let i = 0; i < 6; i++) assert.equal((await fetch(`${stackEnv().LB_URL}/api/__health_check`)).status, 200);
     assert.equal(await appVersion(stackEnv().LB_URL), '2.2.14');
   });

@@ -15,6 +15,7 @@ import { putSamplePluginInDemoStorage, SAMPLE_PLUGIN_PACKAGE } from '../support/
 import { inStandinStorage } from '../support/storage-listing';
 import { stackConfig, stackDeps, stackEnv } from '../support/stack';
 import { historyActivities } from '../support/history-activities';
+import { dockerNodesOf } from '../../src/config/schema';
 
 type Maintenance = WorkflowHandle<(input: InAppMaintenanceInput) => Promise<InAppMaintenanceResult>>;
 
@@ -41,7 +42,7 @@ describe('inAppMaintenance on three real NocoBase nodes, through the real worker
     assert.equal(result.outcome, 'completed');
     assert.deepEqual(result.operations.map((operation) => [operation.operation, operation.ok]), [[`pm enable ${PLUGIN}`, true]]);
     assert.deepEqual((await applicationPlugins(stackEnv().DATABASE_URL)).get(PLUGIN), { enabled: true, installed: true });
-    for (const node of stackConfig().clusters.demo!.nodes) assert.equal((await fetch(node.healthUrl)).status, 200, node.name);
+    for (const node of dockerNodesOf(stackConfig().clusters.demo!)) assert.equal((await fetch(node.healthUrl)).status, 200, node.name);
     // The LB answers throughout; a node's 503 while `pm enable` runs in it is the only other answer.
     const statuses = new Set(probes.map((probe) => probe.status));
     assert.deepEqual([...statuses].filter((status) => status !== 200 && status !== 503), [], 'users never see a connection error');
@@ -77,6 +78,6 @@ describe('inAppMaintenance on three real NocoBase nodes, through the real worker
     const docker = stackDeps().docker(stackEnv().DOCKER_HOST);
     const started = await Promise.all(['demo-node-1', 'demo-node-2', 'demo-node-3'].map(async (name) => Date.parse((await docker.getContainer(name).inspect()).State.StartedAt)));
     assert.ok(started[0]! < started[1]! && started[0]! < started[2]!, 'node-1 was running before nodes 2 and 3 started');
-    for (const node of stackConfig().clusters.demo!.nodes) assert.equal((await fetch(node.healthUrl)).status, 200, node.name);
+    for (const node of dockerNodesOf(stackConfig().clusters.demo!)) assert.equal((await fetch(node.healthUrl)).status, 200, node.name);
   });
 });

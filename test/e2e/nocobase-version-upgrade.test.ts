@@ -13,6 +13,7 @@ import { createBusinessData, listRecords, recordedVersion, tableChecksums, type 
 import { appVersion, containerImages, observeNodes } from '../support/nocobase-observer';
 import { demoStorageListing } from '../support/storage-listing';
 import { stackConfig, stackEnv } from '../support/stack';
+import { dockerNodesOf } from '../../src/config/schema';
 
 // Real NocoBase on the stack's `demo` cluster: 2.2.14 (the 2.2.15 release relabelled, a test
 // fixture) to 2.2.15, whose quickstart runs NocoBase's own upgrade. One first start for the file,
@@ -43,7 +44,7 @@ describe('versionUpgrade on three real NocoBase nodes, through the real worker p
   before(async () => {
     // Through node-1, not the LB: without NocoBase's commercial sync adapter the other nodes learn
     // of a new collection only when they restart, which every test here makes them do.
-    const node1 = new URL(stackConfig().clusters.demo!.nodes[0]!.healthUrl).origin;
+    const node1 = new URL(dockerNodesOf(stackConfig().clusters.demo!)[0]!.healthUrl).origin;
     await createBusinessData(node1, login(), 20);
     records = await listRecords(node1, login());
     assert.equal(records.length, 20);
@@ -82,7 +83,7 @@ describe('versionUpgrade on three real NocoBase nodes, through the real worker p
   it('rolls back on its own within seconds of APP_ERROR when the target fails its migration', async () => {
     const tablesBefore = await checksums();
     const nodes = stackConfig().clusters.demo!.nodes;
-    const observer = observeNodes(Object.fromEntries(nodes.map((node) => [node.name, node.healthUrl])));
+    const observer = observeNodes(Object.fromEntries(dockerNodesOf({ nodes }).map((node) => [node.name, node.healthUrl])));
     const handle = await startUpgrade({ image: stackEnv().DEMO_IMAGE_BROKEN });
     const error = await handle.result().catch((caught: unknown) => caught);
     const { samples } = await observer.stop();
@@ -118,7 +119,7 @@ describe('versionUpgrade on three real NocoBase nodes, through the real worker p
     assert.deepEqual(await containerImages(containers), containers.map(() => stackEnv().DEMO_IMAGE_V2));
     assert.equal(await recordedVersion(stackEnv().DATABASE_URL), '2.2.15');
     assert.equal(await appVersion(stackEnv().LB_URL), '2.2.15');
-    for (const node of stackConfig().clusters.demo!.nodes) assert.equal((await fetch(node.healthUrl)).status, 200, node.name);
+    for (const node of dockerNodesOf(stackConfig().clusters.demo!)) assert.equal((await fetch(node.healthUrl)).status, 200, node.name);
     assert.deepEqual(await listRecords(stackEnv().LB_URL, login()), records);
   });
 });

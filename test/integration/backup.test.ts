@@ -1,3 +1,4 @@
+import { directoryOf } from '../support/backup-directory';
 import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { copyFile, open, readdir, rm, stat } from 'node:fs/promises';
@@ -92,7 +93,7 @@ describe('backup and restore activities against the real PostgreSQL', () => {
   const suite = standinActivities();
   let activities: ReturnType<typeof createBackupActivities>;
   let original = '';
-  const directory = stackConfig().clusters.standin!.backup.directory;
+  const directory = directoryOf(stackConfig().clusters.standin!);
 
   before(async () => {
     activities = createBackupActivities(suite.deps);
@@ -179,7 +180,7 @@ describe('backup and restore activities against the real PostgreSQL', () => {
       const again = await runActivity(activities.backupDatabase, { cluster, label: label('dump') });
       assert.deepEqual(again, backup);
       const files = (await readdir(directory)).filter((file) => file.includes(label('dump'))).sort();
-      assert.deepEqual(files, [`standin-${label('dump')}.dump`, `standin-${label('dump')}.dump.json`]);
+      assert.deepEqual(files, [`standin-${label('dump')}.dump`, `standin-${label('dump')}.dump.json`, `standin-${label('dump')}.marker`]);
       // The dump is the whole database: readable by the worker's user only.
       assert.equal((await stat(directory)).mode & 0o777, 0o700);
       for (const file of files) assert.equal((await stat(path.join(directory, file))).mode & 0o777, 0o600, file);
@@ -238,7 +239,7 @@ describe('backup and restore activities against the real PostgreSQL', () => {
       await handle.write(byte, 0, 1, 1000);
       await handle.close();
 
-      const failure = await failureOf(runActivity(activities.restoreDatabase, { cluster, backup: { ...backup, location: copy }, label: label('corrupt') }));
+      const failure = await failureOf(runActivity(activities.restoreDatabase, { cluster, backup: { ...backup, location: copy, key: path.basename(copy) }, label: label('corrupt') }));
       assert.equal(failure.type, FailureType.RestoreFailed);
       assert.equal(failure.nonRetryable, true);
       assert.match(failure.message, /damaged/);

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { createActivities, type Activities } from '../../src/activities';
 import { trafficSwitch } from '../../src/activities/load-balancer/factory';
 import { FailureType } from '../../src/common/failure-types';
-import type { MaintenanceConfig } from '../../src/config/schema';
+import { dockerNodesOf, type MaintenanceConfig } from '../../src/config/schema';
 import type { WorkerDeps } from '../../src/worker/deps';
 import { generationServed, includeState, nginxEnv, nginxStackConfig, resetNginx, stackUpNginx, stopNginx } from '../support/nginx';
 import { runActivity, stackDeps } from '../support/stack';
@@ -89,7 +89,7 @@ describe('the traffic switch on a real Nginx (loadBalancer.kind: nginx)', () => 
   before(async () => {
     const ports = await Promise.all(nodes.map((node) => node.listen()));
     config = nginxStackConfig((standin) => {
-      standin.nodes.forEach((node, index) => (node.healthUrl = `http://127.0.0.1:${ports[index]}/api/__health_check`));
+      dockerNodesOf(standin).forEach((node, index) => (node.healthUrl = `http://127.0.0.1:${ports[index]}/api/__health_check`));
       standin.timeouts.loadBalancerReady = 30_000;
     });
     await resetNginx(config);
@@ -160,8 +160,8 @@ describe('the traffic switch on a real Nginx (loadBalancer.kind: nginx)', () => 
     const broken = createActivities(
       stackDeps(
         nginxStackConfig((standin) => {
-          standin.nodes.forEach((node, index) => (node.healthUrl = config.clusters.standin!.nodes[index]!.healthUrl));
-          standin.nodes[2]!.healthUrl = 'http://no-such-node.invalid:13000/api/__health_check';
+          dockerNodesOf(standin).forEach((node, index) => (node.healthUrl = dockerNodesOf(config.clusters.standin!)[index]!.healthUrl));
+          dockerNodesOf(standin)[2]!.healthUrl = 'http://no-such-node.invalid:13000/api/__health_check';
         }),
       ),
     );

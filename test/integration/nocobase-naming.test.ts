@@ -10,7 +10,7 @@ import { dockerFromHost } from '../../scripts/stack/docker-build';
 import { ensureImage, nodeContainerSpec } from '../../scripts/stack/demo-cluster';
 import { createActivities } from '../../src/activities';
 import { FailureType } from '../../src/common/failure-types';
-import type { MaintenanceConfig } from '../../src/config/schema';
+import { dockerNodesOf, type MaintenanceConfig } from '../../src/config/schema';
 import type { WorkerDeps } from '../../src/worker/deps';
 import { standinOptions, runActivity, stackConfig, stackDeps } from '../support/stack';
 
@@ -132,7 +132,7 @@ describe('NocoBase table naming read from the nodes (DB_UNDERSCORED, DB_TABLE_PR
     const liarDeps = stackDeps(namingConfig((config) => {
       const cluster = config.clusters[CLUSTER]!;
       cluster.timeouts.nodeReady = 1_000;
-      cluster.nodes[0]!.healthUrl = `http://127.0.0.1:${port}/api/__health_check`;
+      dockerNodesOf(cluster)[0]!.healthUrl = `http://127.0.0.1:${port}/api/__health_check`;
     }));
     try {
       const activities = createActivities(liarDeps);

@@ -9,6 +9,7 @@ import { readStandinEvents } from '../../scripts/stack/demo-cluster';
 import { createActivities } from '../../src/activities';
 import { FailureType } from '../../src/common/failure-types';
 import { recreateStandinNode, standinActivities, standinOptions, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { dockerNodesOf } from '../../src/config/schema';
 
 const cluster = 'standin';
 
@@ -66,7 +67,7 @@ describe('node and health activities against the real Docker engine and stand-in
     assert.equal(ready.version, '1.6.0');
     assert.ok(ready.plugins && ready.plugins.builtIn > 0);
     assert.equal(ready.plugins.builtInReady, ready.plugins.builtIn, 'every built-in plugin enabled when ready');
-    const response = await fetch(stackConfig().clusters.standin!.nodes[0]!.healthUrl);
+    const response = await fetch(dockerNodesOf(stackConfig().clusters.standin!)[0]!.healthUrl);
     assert.equal(response.status, 200);
   });
 
@@ -123,7 +124,7 @@ describe('node and health activities against the real Docker engine and stand-in
     const config = stackConfig((standin) => {
       standin.timeouts.nodeReady = 60_000;
       standin.timeouts.nodeFailedGrace = 1_000;
-      standin.nodes[0]!.healthUrl = fake.url;
+      dockerNodesOf(standin)[0]!.healthUrl = fake.url;
     });
     const shortDeps = stackDeps(config);
     const short = createActivities(shortDeps);
@@ -225,7 +226,7 @@ describe('node and health activities against the real Docker engine and stand-in
     const config = stackConfig((demo) => {
       demo.timeouts.nodeReady = 1_500;
       // A health URL nobody listens on: the container runs but never answers.
-      demo.nodes[2]!.healthUrl = 'http://127.0.0.1:65533/api/__health_check';
+      dockerNodesOf(demo)[2]!.healthUrl = 'http://127.0.0.1:65533/api/__health_check';
     });
     const shortDeps = stackDeps(config);
     const short = createActivities(shortDeps);
@@ -243,7 +244,7 @@ describe('node and health activities against the real Docker engine and stand-in
   it('refuses an unknown cluster and a container that does not exist', async () => {
     assert.equal((await failureOf(runActivity(suite.activities.describeCluster, { cluster: 'nope' }))).type, FailureType.UnknownCluster);
     const config = stackConfig((demo) => {
-      demo.nodes[0]!.container = 'no-such-container';
+      dockerNodesOf(demo)[0]!.container = 'no-such-container';
     });
     const missing = createActivities(stackDeps(config));
     const failure = await failureOf(runActivity(missing.describeCluster, { cluster }));

@@ -24,7 +24,7 @@ describe('PostgreSQL over TLS: the pool and pg_dump verify the server alike', ()
     stackDeps(stackConfig((standin) => {
       standin.database.ssl = true;
       standin.database.sslRootCert = sslRootCert;
-      standin.backup.directory = dir;
+      standin.backup.store = { kind: 'directory', path: dir };
     }));
 
   it('connects with TLS and dumps the database when the server chains to the configured CA', { timeout: 120_000 }, async () => {

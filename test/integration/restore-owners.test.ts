@@ -48,7 +48,7 @@ describe('a restore by a maintenance login other than the nodes\' role', () => {
   const depsAs = (user: string, change: (standin: ClusterConfig) => void = () => undefined) =>
     stackDeps(stackConfig((standin) => {
       standin.database = { ...standin.database, database, user, passwordEnv: PASSWORD_ENV, passwordFile: undefined, ssl: false, sslRootCert: undefined };
-      standin.backup = { ...standin.backup, method: 'pg_dump', directory };
+      standin.backup = { ...standin.backup, method: 'pg_dump', store: { kind: 'directory', path: directory } };
       change(standin);
     }));
 

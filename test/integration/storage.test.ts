@@ -1,9 +1,12 @@
+import { directoryOf } from '../support/backup-directory';
 import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, mkdtemp, open, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createReadStream } from 'node:fs';
+import { prepareScript, swapPlaces } from '../../src/activities/storage/storage-swap';
 import { after, before, describe, it } from 'node:test';
 import { createStorageActivities } from '../../src/activities/storage/storage-backup';
 import { TOOL_LABEL, toolContainerName } from '../../src/adapters/docker/tool-container';
@@ -12,6 +15,7 @@ import type { StorageBackupRecord } from '../../src/common/procedure-types';
 import { connectDocker } from '../../src/adapters/docker/connection';
 import { inStandinStorage, standinStorageListing } from '../support/storage-listing';
 import { standinActivities, runActivity, stackConfig, stackDeps, stackEnv } from '../support/stack';
+import { dockerStorageOf } from '../../src/config/schema';
 
 const cluster = 'standin';
 const run = `it${process.pid}x${Date.now().toString(36)}`;
@@ -30,8 +34,8 @@ describe('storage backup and restore against the real Docker engine', () => {
   // Our own client: the suite's deps are closed by the shared after() before ours runs.
   const docker = connectDocker(stackEnv().DOCKER_HOST);
   const demo = stackConfig().clusters.standin!;
-  const storage = demo.storage!;
-  const directory = demo.backup.directory;
+  const storage = dockerStorageOf(demo)!;
+  const directory = directoryOf(demo);
   let activities: ReturnType<typeof createStorageActivities>;
   let backup: StorageBackupRecord;
   let backedUp: string;
@@ -81,13 +85,14 @@ describe('storage backup and restore against the real Docker engine', () => {
     backup = taken;
     console.log(`    storage backup took ${Date.now() - started} ms (${backup.sizeBytes} bytes)`);
     assert.deepEqual({ ...backup, durationMs: 0, createdAt: '' }, {
-      cluster, location: final, sizeBytes: (await stat(final)).size, checksum: await sha256(final), files: 2, durationMs: 0, createdAt: '', source: 'volume:standin-storage',
+      cluster, location: final, key: path.basename(final), label: label('b'), writtenBy: `${os.hostname()} (pid ${process.pid})`,
+      sizeBytes: (await stat(final)).size, checksum: await sha256(final), files: 2, durationMs: 0, createdAt: '', source: 'volume:standin-storage',
     });
     assert.deepEqual(JSON.parse(await readFile(`${final}.json`, 'utf8')), backup);
 
     assert.deepEqual(await runActivity(activities.backupStorage, { cluster, label: label('b') }), backup);
     const files = (await readdir(directory)).filter((file) => file.includes(label('b'))).sort();
-    assert.deepEqual(files, [`standin-${label('b')}.storage.tar`, `standin-${label('b')}.storage.tar.json`]);
+    assert.deepEqual(files, [`standin-${label('b')}.marker`, `standin-${label('b')}.storage.tar`, `standin-${label('b')}.storage.tar.json`]);
     assert.equal((await stat(directory)).mode & 0o777, 0o700, 'the backup directory is the worker\'s alone');
     for (const file of files) assert.equal((await stat(path.join(directory, file))).mode & 0o777, 0o600, file);
     assert.deepEqual(await helpersOfThisRun(), []);
@@ -108,6 +113,28 @@ describe('storage backup and restore against the real Docker engine', () => {
     assert.deepEqual(await helpersOfThisRun(), []);
   });
 
+  it('finishes a restore that died half-way through the swap, on a fresh worker, and no upload is ever only in the archive', async () => {
+    await inVolume('echo added > /storage/uploads/added.txt && echo changed >> /storage/uploads/welcome.txt');
+    const places = swapPlaces(label('half'));
+    // What a worker killed in the middle leaves: the archive unpacked beside the live files, and
+    // part of the live entries (uploads/) already moved aside, the rest (plugins/) still in place.
+    assert.equal((await inVolume(prepareScript(places)[2]!)).trim(), 'empty');
+    const helper = await docker.createContainer({ Image: demo.backup.toolImage, Cmd: ['true'], Labels: { 'nocobase-maintenance.test': run }, HostConfig: { Mounts: [{ Type: 'volume', Source: storage.volume!, Target: '/storage' }] } });
+    try {
+      await helper.putArchive(createReadStream(backup.location), { path: `/storage/${places.staging}` });
+    } finally {
+      await helper.remove({ force: true });
+    }
+    await inVolume(`cd /storage && touch ${places.staging}/.nocobase-maintenance-staged && mkdir ${places.aside} && mv uploads ${places.aside}/`);
+    assert.match(await inVolume(`cat /storage/${places.aside}/uploads/added.txt`), /^added$/m, 'the upload is set aside, not deleted');
+
+    const fresh = createStorageActivities(suite.deps);
+    const outcome = await runActivity(fresh.restoreStorage, { cluster, backup, label: label('half') });
+    assert.deepEqual(outcome, { restoredFrom: backup.location, files: 2 });
+    assert.equal(await listing(), backedUp, 'the storage is the backup, nothing of the swap left over');
+    assert.equal((await inVolume('ls -a /storage')).split('\n').filter((name) => name.startsWith('.nocobase-maintenance-')).length, 0);
+  });
+
   it('refuses a damaged archive before touching the storage', async () => {
     await inVolume('echo after > /storage/uploads/after-backup.txt');
     const before = await listing();
@@ -117,7 +144,7 @@ describe('storage backup and restore against the real Docker engine', () => {
     await handle.write(Buffer.from('X'), 0, 1, 700);
     await handle.close();
 
-    const failure = await failureOf(runActivity(activities.restoreStorage, { cluster, backup: { ...backup, location: copy }, label: label('corrupt') }));
+    const failure = await failureOf(runActivity(activities.restoreStorage, { cluster, backup: { ...backup, location: copy, key: path.basename(copy) }, label: label('corrupt') }));
     assert.equal(failure.type, FailureType.RestoreFailed);
     assert.equal(failure.nonRetryable, true);
     assert.match(failure.message, /damaged/);

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { runCommand, servedGeneration } from '../../src/adapters/nginx/control';
 import { addressOf, parseInclude, renderInclude, type IncludeState } from '../../src/adapters/nginx/include-file';
 import { writeAtomically } from '../../src/adapters/local-files';
-import type { ClusterConfig, MaintenanceConfig, NginxLoadBalancerConfig } from '../../src/config/schema';
+import { dockerNodesOf, type ClusterConfig, type MaintenanceConfig, type NginxLoadBalancerConfig } from '../../src/config/schema';
 import { stackConfig } from './stack';
 
 const run = promisify(execFile);
@@ -61,7 +61,7 @@ export function includeState(): IncludeState {
 export async function resetNginx(config: MaintenanceConfig = stackConfig()): Promise<void> {
   const lb = nginxLoadBalancer();
   const served = (await generationServed()) ?? 0;
-  const servers = config.clusters.standin!.nodes.map((node) => ({ server: node.lbServer ?? node.name, address: addressOf(node.healthUrl), state: 'maint' as const }));
+  const servers = dockerNodesOf(config.clusters.standin!).map((node) => ({ server: node.lbServer ?? node.name, address: addressOf(node.healthUrl), state: 'maint' as const }));
   await writeAtomically(lb.includeFile, renderInclude(NGINX_UPSTREAM, { generation: served + 1, maintenance: false, servers }));
   const reload = await runCommand(lb.reloadCommand);
   if (!reload.ok) throw new Error(`resetting Nginx: ${reload.output}`);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { demuxDockerLogs } from '../../src/adapters/docker/logs';
 import { connectDocker } from '../../src/adapters/docker/connection';
 import { stackConfig, stackEnv } from './stack';
+import { dockerStorageOf } from '../../src/config/schema';
 
 /**
  * Every entry under the storage with its type, mode, owner and (for files) sha256, as the storage's
@@ -21,7 +22,7 @@ export async function inStandinStorage(script: string, labels: Record<string, st
     Image: demo.backup.toolImage,
     Cmd: ['sh', '-c', script],
     Labels: labels,
-    HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: demo.storage!.volume!, Target: '/storage' }] },
+    HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: dockerStorageOf(demo)!.volume!, Target: '/storage' }] },
   });
   try {
     await container.start();

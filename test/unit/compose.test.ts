@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load';
 import { haproxyOf } from '../support/haproxy-config';
+import { dockerNodesOf, dockerStorageOf } from '../../src/config/schema';
 
 const root = join(__dirname, '..', '..');
 
@@ -89,19 +90,20 @@ describe('docker-compose.yml for machines with internet', () => {
 
   it("ships a cluster config the worker accepts, naming the compose file's containers", () => {
     const config = loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml'));
-    const containers = config.clusters.compose!.nodes.map((node) => node.container);
+    const containers = dockerNodesOf(config.clusters.compose!).map((node) => node.container);
     assert.deepEqual(containers, ['app-1', 'app-2', 'app-3'].map((name) => compose.services[name]!.container_name));
   });
 
   it('keeps backups in a named volume of the worker, at the directory the cluster backs up to', () => {
-    const { backup } = loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml')).clusters.compose!;
-    const mount = compose.services.worker!.volumes!.map((volume) => volume.split(':')).find(([, target]) => target === backup.directory);
-    assert.ok(mount, `the worker mounts nothing at ${backup.directory}`);
+    const { store } = loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml')).clusters.compose!.backup;
+    assert.equal(store.kind, 'directory');
+    const mount = compose.services.worker!.volumes!.map((volume) => volume.split(':')).find(([, target]) => store.kind === 'directory' && target === store.path);
+    assert.ok(mount, `the worker mounts nothing at the backup store's directory`);
     assert.ok(Object.keys((compose as unknown as { volumes: Record<string, unknown> }).volumes).includes(mount[0]!), `${mount[0]} is not a named volume`);
   });
 
   it("backs up the nodes' shared storage volume by the name Docker gives it", () => {
-    const { storage } = loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml')).clusters.compose!;
+    const storage = dockerStorageOf(loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml')).clusters.compose!);
     assert.ok(storage?.volume, 'clusters.yaml has no storage: section with the volume');
     const [nodeVolume] = compose.services['app-1']!.volumes!.find((volume) => volume.endsWith(`:${storage.mountPath}`))!.split(':');
     const declared = (compose as unknown as { volumes: Record<string, { name?: string } | null> }).volumes[nodeVolume!];

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { assertSecretsResolvable, loadConfig, parseConfig, resolveDatabasePassword } from '../../src/config/load';
 import { configProblems } from '../support/config-problems';
+import { dockerNodesOf } from '../../src/config/schema';
 
 const valid = `
 smtp: { host: 127.0.0.1, port: 2525, from: "maint <m@localhost>" }
@@ -30,7 +31,7 @@ describe('cluster configuration', () => {
     assert.equal(prod.backup.method, 'pg_dump');
     assert.equal(prod.timeouts.nodeReady, 600_000);
     assert.deepEqual(prod.notifications.recipients, []);
-    assert.equal(prod.nodes[1]?.lbServer, 'app2');
+    assert.equal(dockerNodesOf(prod)[1]?.lbServer, 'app2');
   });
 
   it('names the file, the key path and what was expected', () => {

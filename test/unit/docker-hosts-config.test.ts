@@ -8,6 +8,7 @@ import type { ConfigError } from '../../src/config/config-error';
 import { resolveDockerHostCredentials } from '../../src/config/docker-hosts';
 import { assertSecretsResolvable, parseConfig } from '../../src/config/load';
 import { configProblems } from '../support/config-problems';
+import { dockerNodesOf } from '../../src/config/schema';
 
 const FINGERPRINT = 'SHA256:QNscb/W1GUzoqsVka1mvqe1kMJ9UG0doWv9/bblbqb8';
 
@@ -37,7 +38,7 @@ describe('Docker hosts in the cluster configuration', () => {
 `;
     for (const host of ['tcp://10.0.0.2:2376', 'https://10.0.0.3', 'ssh://deploy@10.0.0.4:2200', 'ssh://deploy@10.0.0.5', 'tcp://10.0.0.6:2375']) {
       const config = parseConfig(text(host, hosts, host), 'clusters.yaml');
-      assert.equal(config.clusters.prod!.nodes[1]!.dockerHost, host);
+      assert.equal(dockerNodesOf(config.clusters.prod!)[1]!.dockerHost, host);
     }
   });
 

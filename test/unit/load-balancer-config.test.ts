@@ -42,7 +42,7 @@ describe('loadBalancer.kind', () => {
   });
 
   it('names the kinds it knows and what each needs when the kind is unknown', () => {
-    assert.match(problemsOf(withLoadBalancer(nginx.replace('kind: nginx', 'kind: traefik'))), /clusters\.prod\.loadBalancer\.kind: expected kind: haproxy .* or kind: nginx \(includeFile, upstream, generationUrl\)/);
+    assert.match(problemsOf(withLoadBalancer(nginx.replace('kind: nginx', 'kind: traefik'))), /clusters\.prod\.loadBalancer\.kind: expected kind: haproxy .*, kind: nginx \(includeFile, upstream, generationUrl\) or kind: service \(a Kubernetes Service\)/);
   });
 
   it('says how to fix a missing or wrong nginx key', () => {

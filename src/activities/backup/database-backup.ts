@@ -1,6 +1,5 @@
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
 import type { Client } from 'pg';
-import { ensureDirectory, removeStalePartial } from '../../adapters/backup-files/backup-files';
 import { readApplicationState } from '../../adapters/nocobase/application-state';
 import { databaseUnreachable, withSqlFailure } from '../../adapters/postgres/errors';
 import type { PostgresLogin } from '../../adapters/postgres/login';
@@ -18,8 +17,11 @@ import type { ActivityDeps } from '../deps';
 import { isOurClone, restoreClone, takeClone, verifyClone } from './clone-method';
 import { asideMark } from './derived-backups';
 import { loginFor } from './login';
+import { callingRunLabel } from './retention';
 import { cloneRoom, dumpRoom, type BackupRoom } from './room';
-import { countTables, dumpFiles, finishedDump, restoreDump, takeDump, verifyDump, type DumpTools } from './dump-method';
+import { countTables, dumpKey, finishedDump, restoreDump, takeDump, verifyDump, type DumpTools } from './dump-method';
+import { backupStore } from './store/factory';
+import { ensureMarkerVisible, writeMarker } from './store/shared-marker';
 import { ensureDumpable, ensureRestorable } from './restorable';
 
 export interface RestoreOutcome {
@@ -76,18 +78,23 @@ export function createBackupActivities(deps: ActivityDeps, options: BackupActivi
 
   return {
     /**
-     * Measures the database and the free space where the backup would go: for pg_dump
-     * `backup.directory` (creating the directory), for a clone the filesystem of the database's
+     * Measures the database and the free space where the backup would go: for pg_dump a
+     * directory store (creating the directory; an S3 store cannot tell), for a clone the filesystem of the database's
      * tablespace on the database server, which only a login allowed to run programs there can
      * learn (otherwise `enough: null` and `unknown` says why; nothing is pretended). Read-only
      * apart from that; safe to retry. Fails non-retryable as InsufficientBackupSpace when the
      * backup would not fit (a clone needs twice the database: the copy and its WAL), as
      * RestoreNotPossible when the login could not give a restored database back to its owners
      * (ensureRestorable), and, for pg_dump, when `pg_dump --schema-only` fails (ensureDumpable).
+     * When the run will write to the backup store (a dump, a storage archive), writes the calling
+     * run's marker there (store/shared-marker.ts): proof the store takes writes, and what a
+     * restore on another worker looks for.
      */
     async checkBackupRoom(input: { cluster: string; method?: BackupMethod }): Promise<BackupRoom> {
       const cluster = getCluster(deps, input.cluster);
       const method = input.method ?? cluster.backup.method;
+      const label = callingRunLabel();
+      if (label && (method === 'pg_dump' || cluster.storage)) await writeMarker(backupStore(deps, input.cluster), input.cluster, label);
       const found = await room(input.cluster, cluster, method);
       await onClusterDatabase(cluster, () => ensureRestorable(deps.database(input.cluster), cluster.database.database, method));
       if (method === 'pg_dump') await ensureDumpable(dumpTools(input.cluster, cluster));
@@ -120,18 +127,18 @@ export function createBackupActivities(deps: ActivityDeps, options: BackupActivi
           ),
         );
       }
-      await ensureDirectory(cluster.backup.directory);
+      const store = backupStore(deps, input.cluster);
+      await store.ensureReady();
       const tools = dumpTools(input.cluster, cluster);
-      const files = dumpFiles(input.cluster, cluster.backup.directory, input.label, Context.current().info.attempt);
-      const finished = await finishedDump(files, tools.hooks);
+      const finished = await finishedDump(store, dumpKey(input.cluster, input.label), tools.hooks);
       if (finished) return finished;
-      // Anything else under this label is an interrupted attempt: start over from a clean slate.
-      await removeStalePartial(files);
+      // The restore, on whichever worker, must see this marker (store/shared-marker.ts).
+      await writeMarker(store, input.cluster, input.label);
       await room(input.cluster, cluster, method);
       const version = await applicationVersion(input.cluster, cluster);
       const pool = deps.database(input.cluster);
       const [tables, owner] = await onClusterDatabase(cluster, () => Promise.all([countTables(pool), currentDatabaseOwner(pool)]));
-      return takeDump({ clusterName: input.cluster, files, applicationVersion: version, tables, owner }, tools);
+      return takeDump(store, { clusterName: input.cluster, label: input.label, applicationVersion: version, tables, owner }, tools);
     },
 
     /**
@@ -159,12 +166,17 @@ export function createBackupActivities(deps: ActivityDeps, options: BackupActivi
       const outcome = { restoredFrom: backup.location, setAsideAs: aside };
 
       const tools = dumpTools(input.cluster, cluster);
+      const store = backupStore(deps, input.cluster);
       return withMaintenanceClient(tools.login, (client) =>
         withSqlFailure(FailureType.RestoreFailed, async () => {
           const current = await databaseInfo(client, name);
           if (current.exists && current.comment === mark) return outcome;
           // Checked on every attempt that still has work to do: the file may have changed since.
-          if (backup.method === 'pg_dump') await verifyDump(backup, tools.hooks);
+          // First whether this worker sees the backing run's store at all, with the message that says why not.
+          if (backup.method === 'pg_dump') {
+            if (backup.label) await ensureMarkerVisible(store, input.cluster, backup.label, backup.writtenBy);
+            await verifyDump(store, backup, tools.hooks);
+          }
           const setAside = await databaseInfo(client, aside);
           if (!setAside.exists) {
             if (backup.method === 'clone') await verifyClone(client, backup);
@@ -182,7 +194,7 @@ export function createBackupActivities(deps: ActivityDeps, options: BackupActivi
           } else {
             // Records from before the owner was kept: the set-aside database's owner is whom the nodes used.
             const owner = backup.owner ?? (await databaseInfo(client, aside)).owner ?? tools.login.user;
-            await restoreDump(client, backup, owner, tools);
+            await restoreDump(store, client, backup, owner, tools);
           }
           // Marked before the database: a set-aside database without its mark is an interrupted restore's.
           if ((await databaseInfo(client, aside)).exists) await setComment(client, aside, asideMark(name, label, backup.location, new Date()));

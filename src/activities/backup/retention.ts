@@ -12,6 +12,8 @@ import type { ActivityDeps } from '../deps';
 import { cloneName, keepClone } from './clone-method';
 import { derivedBackups, newestFirst, type DerivedKind } from './derived-backups';
 import { loginFor } from './login';
+import { backupStore } from './store/factory';
+import { pruneStore } from './store/store-retention';
 
 export type { PrunedBackups } from '../../common/retention';
 
@@ -21,7 +23,7 @@ const KINDS: DerivedKind[] = ['clone-backup', 'set-aside-database'];
  * The label of the workflow run calling this activity, as src/workflows/run-identity.ts derives it
  * (the run ID without dashes, first 12): the run in progress when the caller did not say.
  */
-function callingRunLabel(): string | undefined {
+export function callingRunLabel(): string | undefined {
   try {
     return Context.current().info.workflowExecution?.runId.replace(/-/g, '').slice(0, 12);
   } catch {
@@ -33,6 +35,7 @@ function callingRunLabel(): string | undefined {
 async function databasesOfNodes(deps: ActivityDeps, cluster: ClusterConfig): Promise<Map<string, string>> {
   const used = new Map<string, string>();
   for (const node of cluster.nodes) {
+    if (!('dockerHost' in node)) continue; // on Kubernetes the clusters' databases are told by the config, not by containers
     const info = await inspectContainer(deps.docker(node.dockerHost), node.container);
     const entry = info?.Config.Env?.find((variable) => variable.startsWith('DB_DATABASE='));
     if (entry) used.set(entry.slice('DB_DATABASE='.length), node.name);
@@ -49,7 +52,9 @@ export function createRetentionActivities(deps: ActivityDeps) {
      * completed restores, and drops the older ones. Never drops the run's own backup or set-aside
      * database, a database a node's container is configured to use (DB_DATABASE), one anybody is
      * connected to (sessions are never ended), nor anything an interrupted run left (no finished
-     * run kept it: findLeftovers reports it for a person). Dump files are not touched. Call it
+     * run kept it: findLeftovers reports it for a person). In the backup store it keeps the
+     * backups (dump and storage archive) of the newest `backup.keep` labels and deletes older
+     * ones, never the calling run's (store/store-retention.ts). Call it
      * after a procedure finished (also after a completed rollback: the clone of a run that failed
      * before using it is then kept as a backup too). Safe to retry.
      */
@@ -78,7 +83,10 @@ export function createRetentionActivities(deps: ActivityDeps) {
           }
         }),
       );
-      log.info('backups pruned', { cluster: input.cluster, keep: cluster.backup.keep, dropped: result.dropped, spared: result.spared });
+      // The run's own backups (`<label>`, and in-app maintenance's `<label>-<n>`) are never pruned.
+      const own = (found: string) => label !== undefined && (found === label || found.startsWith(`${label}-`));
+      result.store = await pruneStore(backupStore(deps, input.cluster), input.cluster, cluster.backup.keep, own);
+      log.info('backups pruned', { cluster: input.cluster, keep: cluster.backup.keep, dropped: result.dropped, spared: result.spared, storeDeleted: result.store.deleted });
       return result;
     },
   };

@@ -42,13 +42,20 @@ function insufficient(where: string, freeBytes: number, what: string, databaseBy
   );
 }
 
-/** Room for a dump: the free space of `backup.directory` on the worker (the directory is created). */
+/**
+ * Room for a dump: the free space of a directory store (the directory is created). An object
+ * store has no free space to ask for: `enough: null`, and `unknown` says so.
+ */
 export async function dumpRoom(cluster: ClusterConfig, databaseBytes: number): Promise<BackupRoom> {
-  await ensureDirectory(cluster.backup.directory);
-  const fs = await statfs(cluster.backup.directory);
+  const store = cluster.backup.store;
+  if (store.kind !== 'directory') {
+    return { method: 'pg_dump', databaseBytes, freeBytes: null, enough: null, unknown: `the S3 store s3://${store.bucket}/${store.prefix} reports no free space; its quota is the bucket's` };
+  }
+  await ensureDirectory(store.path);
+  const fs = await statfs(store.path);
   const freeBytes = fs.bavail * fs.bsize;
   const needed = Math.ceil(databaseBytes * DUMP_SPACE_FACTOR) + SPACE_MARGIN;
-  if (freeBytes <= needed) throw insufficient(cluster.backup.directory, freeBytes, `a dump of ${cluster.database.database}`, databaseBytes, needed);
+  if (freeBytes <= needed) throw insufficient(store.path, freeBytes, `a dump of ${cluster.database.database}`, databaseBytes, needed);
   return { method: 'pg_dump', databaseBytes, freeBytes, enough: true };
 }
 

@@ -2,6 +2,7 @@ import { appNodes, orderNodes } from '../../common/node-order';
 import type { ClusterPlan } from '../../common/procedure-types';
 import type { ActivityDeps } from '../deps';
 import { approvalPolicyPlan, getCluster, snapshotNode } from './lookup';
+import type { LoadBalancerConfig } from '../../config/schema';
 
 export function createDescribeActivities(deps: ActivityDeps) {
   return {
@@ -11,15 +12,15 @@ export function createDescribeActivities(deps: ActivityDeps) {
      */
     async describeCluster(input: { cluster: string }): Promise<ClusterPlan> {
       const cluster = getCluster(deps, input.cluster);
-      const nodes = await Promise.all(cluster.nodes.map((node) => snapshotNode(deps, node)));
+      const nodes = await Promise.all(cluster.nodes.map((node) => snapshotNode(deps, input.cluster, node)));
       // Only app nodes serve users, so only they count towards the quorum that gets traffic back.
       const apps = appNodes(orderNodes(cluster.nodes)).length;
       return {
         cluster: input.cluster,
         nodes,
         database: { host: cluster.database.host, port: cluster.database.port, database: cluster.database.database },
-        // `backend`: HAProxy's backend or Nginx's upstream, whichever stands in front of the nodes.
-        loadBalancer: { backend: cluster.loadBalancer.kind === 'nginx' ? cluster.loadBalancer.upstream : cluster.loadBalancer.backend, url: cluster.loadBalancer.url },
+        // `backend`: HAProxy's backend, Nginx's upstream or the Kubernetes Service, whichever stands in front of the nodes.
+        loadBalancer: { backend: backendName(cluster.loadBalancer), url: cluster.loadBalancer.url },
         recipients: cluster.notifications.recipients,
         approvers: cluster.approval.approvers,
         approvalPolicy: approvalPolicyPlan(deps, cluster),
@@ -29,4 +30,15 @@ export function createDescribeActivities(deps: ActivityDeps) {
       };
     },
   };
+}
+
+function backendName(config: LoadBalancerConfig): string {
+  switch (config.kind) {
+    case 'haproxy':
+      return config.backend;
+    case 'nginx':
+      return config.upstream;
+    case 'service':
+      return config.service;
+  }
 }

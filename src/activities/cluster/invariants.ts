@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { FailureType } from '../../common/failure-types';
 import type { NodeConfig } from '../../config/schema';
-import { getCluster, inspectNode } from './lookup';
+import { getCluster, nodeEnvironment } from './lookup';
 import type { ActivityDeps } from '../deps';
 
 /**
@@ -119,9 +119,8 @@ export function compareNodeEnvs(nodes: readonly NodeEnvironment[]): InvariantRep
 }
 
 export function createInvariantActivities(deps: ActivityDeps) {
-  async function environmentOf(node: NodeConfig): Promise<NodeEnvironment> {
-    const info = await inspectNode(deps, node);
-    return { name: node.name, image: info.Config.Image, env: info.Config.Env ?? [] };
+  async function environmentOf(cluster: string, node: NodeConfig): Promise<NodeEnvironment> {
+    return { name: node.name, ...(await nodeEnvironment(deps, cluster, node)) };
   }
 
   return {
@@ -132,7 +131,7 @@ export function createInvariantActivities(deps: ActivityDeps) {
      */
     async checkClusterInvariants(input: { cluster: string }): Promise<{ nodes: number; checked: string[] }> {
       const cluster = getCluster(deps, input.cluster);
-      const report = compareNodeEnvs(await Promise.all(cluster.nodes.map(environmentOf)));
+      const report = compareNodeEnvs(await Promise.all(cluster.nodes.map((node) => environmentOf(input.cluster, node))));
       if (report.problems.length > 0) {
         throw ApplicationFailure.nonRetryable(
           `cluster "${input.cluster}" is not one NocoBase cluster: ${report.problems.join('; ')}`,

@@ -10,6 +10,7 @@ import { loginFor } from '../backup/login';
 import { trafficSwitch } from '../load-balancer/factory';
 import { savedContainerName } from '../nodes/image-replacement';
 import type { ActivityDeps } from '../deps';
+import { isDockerNode } from '../nodes/factory';
 import { getCluster } from './lookup';
 
 export type { Leftover, LeftoverKind } from '../../common/leftovers';
@@ -34,7 +35,7 @@ function databaseRecovery(db: DerivedBackup, database: string, databaseExists: b
 export function createLeftoverActivities(deps: ActivityDeps) {
   async function savedContainers(cluster: ClusterConfig): Promise<Leftover[]> {
     const found: Leftover[] = [];
-    for (const node of cluster.nodes) {
+    for (const node of cluster.nodes.filter(isDockerNode)) {
       const docker = `DOCKER_HOST=${node.dockerHost} docker`;
       for (const saved of await containersNamedWithPrefix(deps.docker(node.dockerHost), savedContainerName(node.container, ''))) {
         const label = saved.name.slice(savedContainerName(node.container, '').length);
@@ -55,7 +56,7 @@ export function createLeftoverActivities(deps: ActivityDeps) {
   /** Nodes whose restart policy a run suspended and never gave back (see restart-policy.ts). */
   async function heldPolicies(cluster: ClusterConfig): Promise<Leftover[]> {
     const found: Leftover[] = [];
-    for (const node of cluster.nodes) {
+    for (const node of cluster.nodes.filter(isDockerNode)) {
       const policy = await readHeldPolicy(deps.docker(node.dockerHost), node.container);
       if (!policy) continue;
       const docker = `DOCKER_HOST=${node.dockerHost} docker`;
@@ -95,7 +96,7 @@ export function createLeftoverActivities(deps: ActivityDeps) {
     return [
       {
         kind: 'maintenance-on',
-        name: cluster.loadBalancer.kind === 'haproxy' ? (cluster.loadBalancer.maintenanceKey ?? clusterName) : cluster.loadBalancer.upstream,
+        name: cluster.loadBalancer.kind === 'haproxy' ? (cluster.loadBalancer.maintenanceKey ?? clusterName) : cluster.loadBalancer.kind === 'nginx' ? cluster.loadBalancer.upstream : `service/${cluster.loadBalancer.service}`,
         recovery: `the 503 maintenance page of ${clusterName} is on. Once every node serves the version you want, turn it off: ${lb.maintenanceRecovery()}`,
       },
     ];

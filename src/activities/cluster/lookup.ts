@@ -1,11 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type Docker from 'dockerode';
-import { inspectContainer } from '../../adapters/docker/containers';
 import { FailureType } from '../../common/failure-types';
-import { roleOf } from '../../common/node-order';
 import type { ApprovalPolicyPlan, NodeSnapshot } from '../../common/procedure-types';
 import type { ClusterConfig, NodeConfig } from '../../config/schema';
 import type { ActivityDeps } from '../deps';
+import { nodesOf } from '../nodes/factory';
 
 /**
  * Finding a cluster, a node and a node's container from the names a workflow passes. A name the
@@ -31,32 +29,17 @@ export function getNode(deps: ActivityDeps, clusterName: string, nodeName: strin
 }
 
 export function lbServerName(node: NodeConfig): string {
-  return node.lbServer ?? node.name;
+  return ('lbServer' in node ? node.lbServer : undefined) ?? node.name;
 }
 
-export function missingContainer(node: NodeConfig): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(`node ${node.name}: container "${node.container}" does not exist on ${node.dockerHost}`, FailureType.Misconfigured);
+/** What a workflow may know of a node: never its definition (its env holds secrets). */
+export async function snapshotNode(deps: ActivityDeps, clusterName: string, node: NodeConfig): Promise<NodeSnapshot> {
+  return nodesOf(deps, clusterName).snapshot(node);
 }
 
-/** A node's container as its Docker host sees it; a missing one is Misconfigured. */
-export async function inspectNode(deps: ActivityDeps, node: NodeConfig): Promise<Docker.ContainerInspectInfo> {
-  const info = await inspectContainer(deps.docker(node.dockerHost), node.container);
-  if (!info) throw missingContainer(node);
-  return info;
-}
-
-/** What a workflow may know of a node's container: never its definition (its env holds secrets). */
-export async function snapshotNode(deps: ActivityDeps, node: NodeConfig): Promise<NodeSnapshot> {
-  const info = await inspectNode(deps, node);
-  return {
-    name: node.name,
-    container: node.container,
-    image: info.Config.Image,
-    imageId: info.Image,
-    state: info.State.Status,
-    running: info.State.Running,
-    role: roleOf(node),
-  };
+/** A node's image and environment as it is defined to run (stays in the worker: it holds secrets). */
+export async function nodeEnvironment(deps: ActivityDeps, clusterName: string, node: NodeConfig): Promise<{ image: string; env: string[] }> {
+  return nodesOf(deps, clusterName).environment(node);
 }
 
 /** A cluster's approval policy as procedures and fleets plan with it (no key: only whether links are signed). */

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { FailureType } from '../../common/failure-types';
-import { getCluster, inspectNode } from './lookup';
+import { getCluster, nodeEnvironment } from './lookup';
 import type { ActivityDeps } from '../deps';
 import { namingFromEnv, tableNaming, type TableNaming } from '../../adapters/nocobase/table-naming';
 
@@ -20,9 +20,9 @@ export function createNamingLookup(deps: ActivityDeps): (cluster: string) => Pro
   async function inspectFirstNode(clusterName: string): Promise<TableNaming> {
     const node = getCluster(deps, clusterName).nodes[0];
     if (!node) throw ApplicationFailure.nonRetryable(`cluster "${clusterName}" has no nodes`, FailureType.Misconfigured);
-    const info = await inspectNode(deps, node);
+    const { env } = await nodeEnvironment(deps, clusterName, node);
     // Only the naming keys are read out of Env; the list itself (with DB_PASSWORD) goes no further.
-    return tableNaming(namingFromEnv(info.Config.Env));
+    return tableNaming(namingFromEnv(env));
   }
 
   return (clusterName) => {

@@ -1,5 +1,4 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { containerLogTail } from '../../adapters/docker/containers';
 import { pluginsReady, readApplicationState } from '../../adapters/nocobase/application-state';
 import { healthVerdict, probeAppInfo, probeHealth, type HealthAnswer } from '../../adapters/nocobase/http-probes';
 import { FailureType } from '../../common/failure-types';
@@ -9,6 +8,7 @@ import { pollUntilDeadline } from '../activity-context';
 import { getCluster, getNode } from '../cluster/lookup';
 import { createNamingLookup } from '../cluster/naming-from-nodes';
 import type { ActivityDeps } from '../deps';
+import { nodesOf } from '../nodes/factory';
 
 export interface WaitNodeReadyInput {
   cluster: string;
@@ -56,25 +56,29 @@ function graceWatch(graceMs: number) {
 export function createHealthActivities(deps: ActivityDeps) {
   const namingOf = createNamingLookup(deps);
 
-  async function logTail(node: NodeConfig): Promise<string> {
-    return containerLogTail(deps.docker(node.dockerHost).getContainer(node.container), 15);
+  async function logTail(cluster: string, node: NodeConfig): Promise<string> {
+    return nodesOf(deps, cluster).logTail(node, 15);
   }
 
-  /** A container that stopped will not become ready: fail at once, with its last log lines. */
-  async function failIfExited(node: NodeConfig): Promise<void> {
-    const info = await deps.docker(node.dockerHost).getContainer(node.container).inspect();
-    if (info.State.Running) return;
-    const tail = await logTail(node);
+  /** A node that stopped (its container exited, its pod crash-loops) will not become ready: fail at once, with its last log lines. */
+  async function failIfExited(cluster: string, node: NodeConfig): Promise<void> {
+    const exit = await nodesOf(deps, cluster).exited(node);
+    if (!exit) return;
     throw ApplicationFailure.nonRetryable(
-      `node ${node.name}: container ${node.container} is ${info.State.Status} (exit code ${info.State.ExitCode}) instead of becoming ready\n${tail}`,
+      `node ${node.name}: ${exit.state}${exit.exitCode === null ? '' : ` (exit code ${exit.exitCode})`} instead of becoming ready\n${exit.logTail}`,
       FailureType.NodeExited,
-      { node: node.name, exitCode: info.State.ExitCode, logTail: tail },
+      { node: node.name, exitCode: exit.exitCode, logTail: exit.logTail },
     );
   }
 
+  /** Where the node answers now; null while it has no address yet (a pod not scheduled). */
+  async function healthUrlOf(cluster: string, node: NodeConfig): Promise<string | null> {
+    return nodesOf(deps, cluster).healthUrl(node);
+  }
+
   /** The application says it failed (and NocoBase then stays up at 503): waiting longer cannot help. */
-  async function nodeFailed(node: NodeConfig, answer: HealthAnswer, lastedMs: number | null): Promise<ApplicationFailure> {
-    const tail = await logTail(node).catch(() => '');
+  async function nodeFailed(cluster: string, node: NodeConfig, answer: HealthAnswer, lastedMs: number | null): Promise<ApplicationFailure> {
+    const tail = await logTail(cluster, node).catch(() => '');
     const answered = `${answer.status ?? '?'} ${answer.code}${answer.message ? `: ${answer.message}` : ''}`;
     const how = lastedMs === null ? '' : ` (unchanged for ${Math.round(lastedMs / 1000)}s)`;
     return ApplicationFailure.nonRetryable(
@@ -85,8 +89,8 @@ export function createHealthActivities(deps: ActivityDeps) {
   }
 
   /** Health is 200: ready once app:getInfo, the database's version and (if asked) plugins agree. */
-  async function readyOrNot(input: WaitNodeReadyInput, node: NodeConfig, health: HealthAnswer) {
-    const info = await probeAppInfo(node.healthUrl);
+  async function readyOrNot(input: WaitNodeReadyInput, healthUrl: string, health: HealthAnswer) {
+    const info = await probeAppInfo(healthUrl);
     const state = await readApplicationState(deps.database(input.cluster), await namingOf(input.cluster));
     const last: Observation = {
       health: health.code, version: state.version, plugins: state.plugins,
@@ -102,7 +106,9 @@ export function createHealthActivities(deps: ActivityDeps) {
     /** One look at a node's health check, without waiting. Read-only; safe to retry. */
     async probeNode(input: { cluster: string; node: string }): Promise<{ node: string; healthy: boolean; code: string }> {
       const node = getNode(deps, input.cluster, input.node);
-      const health = await probeHealth(node.healthUrl);
+      const url = await healthUrlOf(input.cluster, node);
+      if (!url) return { node: node.name, healthy: false, code: 'NO_ADDRESS' };
+      const health = await probeHealth(url);
       return { node: node.name, healthy: health.ok, code: health.code };
     },
 
@@ -128,13 +134,18 @@ export function createHealthActivities(deps: ActivityDeps) {
         );
 
       return pollUntilDeadline(cluster.timeouts.nodeReady, deps.pollIntervalMs ?? 500, async (startedAt) => {
-        await failIfExited(node);
-        const health = await probeHealth(node.healthUrl);
+        await failIfExited(input.cluster, node);
+        const url = await healthUrlOf(input.cluster, node);
+        if (!url) {
+          const last: Observation = { health: 'NO_ADDRESS' };
+          return { done: false, progress: { ...last }, failure: notReady(last) };
+        }
+        const health = await probeHealth(url);
         const verdict = healthVerdict(health);
-        if (verdict === 'failed') throw await nodeFailed(node, health, null);
+        if (verdict === 'failed') throw await nodeFailed(input.cluster, node, health, null);
         if (verdict === 'suspect') {
           const lasted = grace.expired(health, Date.now());
-          if (lasted !== undefined) throw await nodeFailed(node, health, lasted);
+          if (lasted !== undefined) throw await nodeFailed(input.cluster, node, health, lasted);
         } else {
           grace.reset();
         }
@@ -142,7 +153,7 @@ export function createHealthActivities(deps: ActivityDeps) {
           const last: Observation = { health: health.code, ...(health.message ? { message: health.message } : {}) };
           return { done: false, progress: { ...last }, failure: notReady(last) };
         }
-        const look = await readyOrNot(input, node, health);
+        const look = await readyOrNot(input, url, health);
         if (!look.ready) return { done: false, progress: { ...look.last }, failure: notReady(look.last) };
         return {
           done: true,

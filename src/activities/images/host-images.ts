@@ -6,6 +6,7 @@ import type { ClusterConfig } from '../../config/schema';
 import { activityHooks } from '../activity-context';
 import { getCluster } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
+import { registryImageLabels } from '../../adapters/registry/image-labels';
 
 export interface ImagePresence {
   dockerHost: string;
@@ -15,7 +16,8 @@ export interface ImagePresence {
 
 /** Every (host, image) pair of the cluster, each once: nodes often share a Docker host. */
 function hostImagePairs(cluster: ClusterConfig, images: string[]): { dockerHost: string; image: string }[] {
-  const hosts = [...new Set(cluster.nodes.map((node) => node.dockerHost))];
+  // Kubernetes nodes have no Docker host here: their kubelet pulls the image when a pod starts.
+  const hosts = [...new Set(cluster.nodes.flatMap((node) => ('dockerHost' in node ? [node.dockerHost] : [])))];
   return hosts.flatMap((dockerHost) => [...new Set(images)].map((image) => ({ dockerHost, image })));
 }
 
@@ -29,6 +31,14 @@ export function createImageActivities(deps: ActivityDeps) {
     async imageVersion(input: { cluster: string; image: string }): Promise<string | null> {
       const [first] = getCluster(deps, input.cluster).nodes;
       if (!first) return null;
+      if (!('dockerHost' in first)) {
+        // A Kubernetes node has no Docker host to ask: the image's registry says it.
+        try {
+          return (await registryImageLabels(input.image))['org.opencontainers.image.version'] ?? null;
+        } catch (error) {
+          throw ApplicationFailure.nonRetryable(`image ${input.image}: ${(error as Error).message}`, FailureType.ImageUnavailable);
+        }
+      }
       try {
         const info = await deps.docker(first.dockerHost).getImage(input.image).inspect();
         return info.Config.Labels?.['org.opencontainers.image.version'] ?? null;

@@ -3,11 +3,15 @@ import { getCluster, getNode, lbServerName } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
 import { haproxySwitch } from './haproxy-switch';
 import { nginxSwitch } from './nginx-switch';
+import { serviceSwitch } from './service-switch';
+import { ApplicationFailure } from '@temporalio/activity';
+import { FailureType } from '../../common/failure-types';
+import { asKubernetesNode } from '../nodes/factory';
 import type { SwitchServer, TrafficSwitch } from './traffic-switch';
 
 /**
  * The one place that picks the traffic switch's adapter, from the cluster's `loadBalancer.kind`
- * (as flagger's pkg/router/factory.go does). A Kubernetes Service would be one more case here.
+ * (as flagger's pkg/router/factory.go does).
  */
 export function trafficSwitch(deps: ActivityDeps, clusterName: string): TrafficSwitch {
   const cluster = getCluster(deps, clusterName);
@@ -15,6 +19,13 @@ export function trafficSwitch(deps: ActivityDeps, clusterName: string): TrafficS
   switch (config.kind) {
     case 'haproxy':
       return haproxySwitch(clusterName, config, deps.haproxy(config.runtimeApi));
+    case 'service': {
+      if (!cluster.kubernetes || !deps.kubernetes) {
+        throw ApplicationFailure.nonRetryable(`cluster ${clusterName}: loadBalancer kind service needs the cluster's kubernetes: section`, FailureType.Misconfigured);
+      }
+      const apps = cluster.nodes.filter((node) => roleOf(node) === 'app').map(asKubernetesNode);
+      return serviceSwitch(deps.kubernetes(clusterName), cluster.kubernetes.namespace, config, apps);
+    }
     case 'nginx':
       return nginxSwitch(
         config,

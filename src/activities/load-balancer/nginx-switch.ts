@@ -7,6 +7,7 @@ import { probeHealth } from '../../adapters/nocobase/http-probes';
 import { FailureType } from '../../common/failure-types';
 import type { NginxLoadBalancerConfig } from '../../config/schema';
 import type { ServerStatus, SwitchServer, TrafficSwitch } from './traffic-switch';
+import { asDockerNode } from '../nodes/factory';
 
 /** How long a reload may take before the new generation must be the one answering. */
 const RELOAD_TAKES_MS = 20_000;
@@ -29,7 +30,7 @@ export function nginxSwitch(config: NginxLoadBalancerConfig, appServers: SwitchS
   async function read(): Promise<{ text: string | null; state: IncludeState }> {
     const text = await readOptional(includeFile);
     if (text === null) {
-      return { text, state: { generation: 0, maintenance: false, servers: appServers.map(({ node, server }) => ({ server, address: addressOf(node.healthUrl), state: 'maint' })) } };
+      return { text, state: { generation: 0, maintenance: false, servers: appServers.map(({ node, server }) => ({ server, address: addressOf(asDockerNode(node, 'an Nginx upstream').healthUrl), state: 'maint' })) } };
     }
     const parsed = parseInclude(upstream, text);
     if (typeof parsed === 'string') {
@@ -39,7 +40,7 @@ export function nginxSwitch(config: NginxLoadBalancerConfig, appServers: SwitchS
       );
     }
     // The configuration's app nodes, in its order, each with the state the file gave it.
-    const servers = appServers.map(({ node, server }) => ({ server, address: addressOf(node.healthUrl), state: parsed.servers.find((entry) => entry.server === server)?.state ?? 'maint' }));
+    const servers = appServers.map(({ node, server }) => ({ server, address: addressOf(asDockerNode(node, 'an Nginx upstream').healthUrl), state: parsed.servers.find((entry) => entry.server === server)?.state ?? 'maint' }));
     return { text, state: { ...parsed, servers } };
   }
 
@@ -133,7 +134,7 @@ export function nginxSwitch(config: NginxLoadBalancerConfig, appServers: SwitchS
           const entry = state.servers.find((candidate) => candidate.server === server);
           let status = served === null ? 'NGINX DOWN' : !took ? 'RELOADING' : entry?.state === 'maint' ? 'MAINT' : entry?.state === 'drain' ? 'DRAIN' : 'UP';
           // No active health checks in Nginx OSS: the node's own health URL says whether it serves.
-          if (status === 'UP' && !(await probeHealth(node.healthUrl)).ok) status = 'DOWN';
+          if (status === 'UP' && !(await probeHealth(asDockerNode(node, 'an Nginx upstream').healthUrl)).ok) status = 'DOWN';
           return { server, status, sessions };
         }),
       );

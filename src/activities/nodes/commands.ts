@@ -5,6 +5,7 @@ import { FailureType } from '../../common/failure-types';
 import { activityHooks } from '../activity-context';
 import { getNode } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
+import { asDockerNode } from './factory';
 
 export interface NodeCommandResult {
   node: string;
@@ -53,7 +54,7 @@ export function createNodeCommandActivities(deps: ActivityDeps) {
      * the command's own.
      */
     async runNodeCommand(input: NodeCommandInput): Promise<NodeCommandResult> {
-      const node = getNode(deps, input.cluster, input.node);
+      const node = asDockerNode(getNode(deps, input.cluster, input.node), 'a node command (docker exec)');
       if (input.commandId !== undefined && !COMMAND_ID_PATTERN.test(input.commandId)) {
         throw ApplicationFailure.nonRetryable(`commandId "${input.commandId}" must be letters, digits, _ . - (at most 128)`, FailureType.InvalidInput);
       }

@@ -1,9 +1,9 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
-import { startContainer, stopContainerUntilGone } from '../../adapters/docker/containers';
 import { FailureType } from '../../common/failure-types';
 import type { NodeSnapshot } from '../../common/procedure-types';
-import { getCluster, getNode, snapshotNode } from '../cluster/lookup';
+import { getCluster, getNode } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
+import { nodesOf } from './factory';
 
 export interface NodeRef {
   cluster: string;
@@ -13,42 +13,43 @@ export interface NodeRef {
 export function createNodeActivities(deps: ActivityDeps) {
   return {
     /**
-     * Starts a node's container (its only side effect). Idempotent and safe to retry: an already
-     * running container is left as it is.
+     * Starts a node (its only side effect): its container, or on Kubernetes its Deployment scaled
+     * up to it. Idempotent and safe to retry: an already running node is left as it is.
      */
     async startNode(input: NodeRef): Promise<NodeSnapshot> {
       const node = getNode(deps, input.cluster, input.node);
-      if (!(await snapshotNode(deps, node)).running) {
-        await startContainer(deps.docker(node.dockerHost), node.container);
-        log.info('node started', { cluster: input.cluster, node: node.name, container: node.container });
+      const nodes = nodesOf(deps, input.cluster);
+      if (!(await nodes.snapshot(node)).running) {
+        await nodes.start(node);
+        log.info('node started', { cluster: input.cluster, node: node.name });
       }
-      return snapshotNode(deps, node);
+      return nodes.snapshot(node);
     },
 
     /**
-     * Stops a node's container gracefully: SIGTERM, then SIGKILL after `timeouts.nodeStop` (a node
-     * that ignores SIGTERM is killed then), and returns only once Docker shows the container not
-     * running with no process; one still running is killed and checked again, and if even that
-     * fails the activity fails retryably (NodeNotStopped), so no later step runs beside a live
-     * process. Idempotent and safe to retry: a stopped container stays stopped.
+     * Stops a node gracefully: SIGTERM, then SIGKILL after `timeouts.nodeStop` (a node that ignores
+     * SIGTERM is killed then), and returns only once nothing of it runs (Docker: the container not
+     * running with no process; Kubernetes: its pod deleted, not merely terminating); one still
+     * running is killed and checked again, and if even that fails the activity fails retryably
+     * (NodeNotStopped), so no later step runs beside a live process. Idempotent and safe to retry.
      */
     async stopNode(input: NodeRef): Promise<NodeSnapshot> {
       const cluster = getCluster(deps, input.cluster);
       const node = getNode(deps, input.cluster, input.node);
-      if ((await snapshotNode(deps, node)).running) {
-        const seconds = Math.ceil(cluster.timeouts.nodeStop / 1000);
-        const outcome = await stopContainerUntilGone(deps.docker(node.dockerHost), node.container, seconds);
+      const nodes = nodesOf(deps, input.cluster);
+      if ((await nodes.snapshot(node)).running) {
+        const outcome = await nodes.stop(node, cluster.timeouts.nodeStop);
         if (!outcome.gone) {
           throw ApplicationFailure.retryable(
-            `node ${node.name}: container ${node.container} is still ${outcome.status} (pid ${outcome.pid}) after SIGTERM, ${seconds}s and SIGKILL`,
+            `node ${node.name}: still ${outcome.status}${outcome.pid ? ` (pid ${outcome.pid})` : ''} after SIGTERM, ${Math.ceil(cluster.timeouts.nodeStop / 1000)}s and SIGKILL`,
             FailureType.NodeNotStopped,
             { node: node.name, ...outcome },
           );
         }
-        if (outcome.killed) log.warn('node had to be killed after the stop', { cluster: input.cluster, node: node.name, container: node.container });
-        log.info('node stopped', { cluster: input.cluster, node: node.name, container: node.container, killed: outcome.killed });
+        if (outcome.killed) log.warn('node had to be killed after the stop', { cluster: input.cluster, node: node.name });
+        log.info('node stopped', { cluster: input.cluster, node: node.name, killed: outcome.killed });
       }
-      return snapshotNode(deps, node);
+      return nodes.snapshot(node);
     },
   };
 }

@@ -1,27 +1,24 @@
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { rename } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
-import { backupFiles, ensureDirectory, finishedBackup, removeStalePartial, writeSidecar } from '../../adapters/backup-files/backup-files';
-import { archiveUpload, scanArchive, writeArchive } from '../../adapters/backup-files/tar-archive';
+import { ApplicationFailure, log } from '@temporalio/activity';
+import { pipeline as pipe, type Readable } from 'node:stream';
+import { archiveScanner, archiveUpload, scanArchiveStream } from '../../adapters/backup-files/tar-archive';
 import type { Hooks } from '../../adapters/hooks';
 import { checkStorageExists, ensureToolImage, runToCompletion, storageSource, STORAGE_TARGET, withToolContainer } from '../../adapters/docker/tool-container';
 import { FailureType } from '../../common/failure-types';
 import type { StorageBackupRecord } from '../../common/procedure-types';
-import type { ClusterConfig, StorageConfig } from '../../config/schema';
+import type { ClusterConfig, DockerStorageConfig, StorageConfig } from '../../config/schema';
 import { activityHooks } from '../activity-context';
 import { getCluster } from '../cluster/lookup';
 import type { ActivityDeps } from '../deps';
+import { backupKey, finishedRecord, keyOfRecord, thisWorker, writeRecord } from '../backup/store/backup-objects';
+import type { BackupStore } from '../backup/store/backup-store';
+import { backupStore } from '../backup/store/factory';
+import { ensureMarkerVisible, writeMarker } from '../backup/store/shared-marker';
+import { prepareScript, swapPlaces, swapScript } from './storage-swap';
 
 // Design: the storage is shared by every node (uploads, plugins), so it is backed up and restored
 // as a whole, next to the database dump, while the nodes are stopped. The archive is Docker's own
 // (getArchive of `<storage>/.`): entries `./…` with modes, owners and mtimes, which putArchive
 // unpacks back at the same relative paths.
-
-/**
- * Empties the storage but leaves the mount point itself (it is the volume's root). `-exec rm -rf`
- * rather than `-delete`: Debian's busybox-static (our offline tool image) has no `-delete`.
- */
-const EMPTY_STORAGE = ['sh', '-c', `find ${STORAGE_TARGET} -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +`];
 
 export interface StorageRestoreOutcome {
   /** The tar file the storage now comes from. */
@@ -31,50 +28,65 @@ export interface StorageRestoreOutcome {
 }
 
 export function createStorageActivities(deps: ActivityDeps) {
-  function storageOf(clusterName: string, cluster: ClusterConfig): StorageConfig {
+  /** The Docker part of the storage port (a volume or host path next to a tool container). */
+  function dockerStorage(clusterName: string, storage: StorageConfig): DockerStorageConfig {
+    if ('pvc' in storage) {
+      throw ApplicationFailure.nonRetryable(`cluster ${clusterName}: storage on PVC ${storage.pvc} is archived by the Kubernetes storage adapter, which this worker lacks`, FailureType.Misconfigured);
+    }
+    return storage;
+  }
+
+  function storageOf(clusterName: string, cluster: ClusterConfig): DockerStorageConfig {
     if (!cluster.storage) {
       throw ApplicationFailure.nonRetryable(`cluster "${clusterName}" has no storage configured to restore into`, FailureType.Misconfigured);
     }
-    return cluster.storage;
+    return dockerStorage(clusterName, cluster.storage);
   }
 
   /** A damaged, foreign or missing archive is refused before the storage is touched. */
-  async function verifyArchive(backup: StorageBackupRecord, hooks: Hooks): Promise<void> {
-    const scan = await scanArchive(backup.location, hooks);
-    if (!scan) throw ApplicationFailure.nonRetryable(`storage archive ${backup.location} does not exist`, FailureType.RestoreFailed);
+  async function verifyArchive(store: BackupStore, backup: StorageBackupRecord, hooks: Hooks): Promise<void> {
+    const key = keyOfRecord(backup);
+    const location = store.locationOf(key);
+    const source = await store.open(key, hooks);
+    if (!source) throw ApplicationFailure.nonRetryable(`storage archive ${location} does not exist in the backup store ${store.description}`, FailureType.RestoreFailed);
+    const scan = await scanArchiveStream(source, hooks);
     if (scan.checksum !== backup.checksum) {
       throw ApplicationFailure.nonRetryable(
-        `storage archive ${backup.location} is damaged: sha256 ${scan.checksum} instead of the recorded ${backup.checksum}; nothing was changed`,
+        `storage archive ${location} is damaged: sha256 ${scan.checksum} instead of the recorded ${backup.checksum}; nothing was changed`,
         FailureType.RestoreFailed,
       );
     }
     if (!scan.complete || scan.strayEntry !== null) {
       const why = scan.strayEntry !== null ? `entry "${scan.strayEntry}" would not land inside the storage` : 'it ends before the end-of-archive marker';
-      throw ApplicationFailure.nonRetryable(`storage archive ${backup.location} is not one of ours: ${why}; nothing was changed`, FailureType.RestoreFailed);
+      throw ApplicationFailure.nonRetryable(`storage archive ${location} is not one of ours: ${why}; nothing was changed`, FailureType.RestoreFailed);
     }
   }
 
   return {
     /**
-     * Archives the cluster's shared storage into `<backup.directory>/<cluster>-<label>.storage.tar`
+     * Archives the cluster's shared storage into the backup store as `<cluster>-<label>.storage.tar`
      * with a `.json` sidecar holding the returned record; null when the cluster has no `storage`.
      * Creates (never starts) a helper container from `backup.toolImage` on the storage's Docker
-     * host with the storage mounted read-only, streams its archive to the file while hashing, and
-     * removes the helper. Pulls the tool image if it is missing. The nodes should be stopped, or
+     * host with the storage mounted read-only, streams its archive into the store while hashing
+     * (no copy on the worker's disk; a stream cut short is never completed), and removes the helper. Pulls the tool image if it is missing. The nodes should be stopped, or
      * the archive may catch files mid-write. Safe to retry: a finished archive of this label is
      * returned as it is; anything else under the label is an interrupted attempt and redone.
      * Heartbeats while streaming.
      */
     async backupStorage(input: { cluster: string; label: string }): Promise<StorageBackupRecord | null> {
       const cluster = getCluster(deps, input.cluster);
-      const storage = cluster.storage;
-      if (!storage) return null;
+      if (!cluster.storage) return null;
+      const storage = dockerStorage(input.cluster, cluster.storage);
       const hooks = activityHooks();
-      await ensureDirectory(cluster.backup.directory);
-      const files = backupFiles(cluster.backup.directory, input.cluster, input.label, '.storage.tar', Context.current().info.attempt);
-      const finished = await finishedBackup<StorageBackupRecord>(files, async (file) => (await scanArchive(file, hooks))?.checksum ?? null);
+      const store = backupStore(deps, input.cluster);
+      await store.ensureReady();
+      const key = backupKey(input.cluster, input.label, '.storage.tar');
+      const finished = await finishedRecord<StorageBackupRecord>(store, key, async (found) => {
+        const source = await store.open(found, hooks);
+        return source ? (await scanArchiveStream(source, hooks)).checksum : null;
+      });
       if (finished) return finished;
-      await removeStalePartial(files);
+      await writeMarker(store, input.cluster, input.label);
 
       const docker = deps.docker(storage.dockerHost);
       await ensureToolImage(docker, cluster.backup.toolImage, storage.dockerHost, hooks);
@@ -84,15 +96,21 @@ export function createStorageActivities(deps: ActivityDeps) {
       const scan = await withToolContainer(docker, spec, hooks, async (container) => {
         // `/.`: the directory's contents as `./…`, not a `storage/` directory around them.
         const archive = (await container.getArchive({ path: `${STORAGE_TARGET}/.` })) as unknown as Readable;
-        return writeArchive(archive, files.partial, hooks);
+        // Streamed into the store; a stream Docker cut short fails the scanner, so no object is completed.
+        const { transform, result } = archiveScanner('bytesStored', hooks, true);
+        try {
+          await store.put(key, pipe(archive, transform, () => undefined), hooks);
+        } catch (error) {
+          throw ApplicationFailure.retryable(`archiving ${storageSource(storage)} into ${store.locationOf(key)} failed: ${(error as Error).message}`, FailureType.BackupFailed);
+        }
+        return result();
       });
-      if (!scan.complete) {
-        throw ApplicationFailure.retryable(`the archive of ${storageSource(storage)} ended early after ${scan.sizeBytes} bytes`, FailureType.BackupFailed);
-      }
-      await rename(files.partial, files.final);
       const record: StorageBackupRecord = {
         cluster: input.cluster,
-        location: files.final,
+        location: store.locationOf(key),
+        key,
+        label: input.label,
+        writtenBy: thisWorker(),
         sizeBytes: scan.sizeBytes,
         checksum: scan.checksum,
         files: scan.files,
@@ -100,19 +118,21 @@ export function createStorageActivities(deps: ActivityDeps) {
         createdAt: new Date(started).toISOString(),
         source: storageSource(storage),
       };
-      await writeSidecar(files, record);
-      log.info('storage archived', { cluster: input.cluster, source: record.source, file: files.final, files: scan.files, sizeBytes: scan.sizeBytes, durationMs: record.durationMs });
+      await writeRecord(store, key, record);
+      log.info('storage archived', { cluster: input.cluster, source: record.source, location: record.location, files: scan.files, sizeBytes: scan.sizeBytes, durationMs: record.durationMs });
       return record;
     },
 
     /**
      * Brings the cluster's storage back to `backup`, byte for byte: files created since are
      * removed, changed ones put back with their modes. Verifies the archive's sha256 first and
-     * refuses (RestoreFailed, non-retryable) a damaged or foreign archive before touching anything.
-     * Then runs a helper from `backup.toolImage` that empties the storage, and unpacks the archive
-     * into it through a second, never-started helper; both are removed afterwards. The nodes must
-     * be stopped. Safe to retry and to repeat: every attempt empties and unpacks again, so a
-     * half-done attempt is simply redone and a second restore gives the same result.
+     * refuses (RestoreFailed, non-retryable) a damaged or foreign archive, and (BackupStoreNotShared)
+     * a store in which this worker cannot see the backing run's marker, before touching anything.
+     * Never deletes the live files first: unpacks into a staging directory on the storage, then
+     * swaps by renames, setting the live entries aside until the swap is done (storage-swap.ts);
+     * helpers from `backup.toolImage` do it and are removed afterwards. The nodes must be stopped.
+     * Safe to retry from any point, on any worker: an attempt that died half-way is finished by
+     * the next, and no upload is ever only in the archive.
      */
     async restoreStorage(input: { cluster: string; backup: StorageBackupRecord; label: string }): Promise<StorageRestoreOutcome> {
       const cluster = getCluster(deps, input.cluster);
@@ -122,24 +142,34 @@ export function createStorageActivities(deps: ActivityDeps) {
       }
       const storage = storageOf(input.cluster, cluster);
       const hooks = activityHooks();
-      await verifyArchive(backup, hooks);
+      const store = backupStore(deps, input.cluster);
+      // Both before anything is touched: a store this worker does not share, then a damaged archive.
+      if (backup.label) await ensureMarkerVisible(store, input.cluster, backup.label, backup.writtenBy);
+      await verifyArchive(store, backup, hooks);
 
       const docker = deps.docker(storage.dockerHost);
       await ensureToolImage(docker, cluster.backup.toolImage, storage.dockerHost, hooks);
       await checkStorageExists(docker, storage, FailureType.RestoreFailed);
       const spec = { cluster: input.cluster, label, image: cluster.backup.toolImage, storage, readOnly: false };
-      const emptied = await withToolContainer(docker, { ...spec, purpose: 'clear', cmd: EMPTY_STORAGE }, hooks, (container) => runToCompletion(container, hooks));
-      if (emptied.exitCode !== 0) {
-        throw ApplicationFailure.retryable(
-          `emptying ${storageSource(storage)} exited with ${emptied.exitCode}: ${emptied.output || '(no output)'}`,
-          FailureType.RestoreFailed,
-        );
+      const places = swapPlaces(label);
+      const run = async (purpose: string, cmd: string[]): Promise<string> => {
+        const done = await withToolContainer(docker, { ...spec, purpose, cmd }, hooks, (container) => runToCompletion(container, hooks));
+        if (done.exitCode !== 0) {
+          throw ApplicationFailure.retryable(`${purpose} of ${storageSource(storage)} exited with ${done.exitCode}: ${done.output || '(no output)'}`, FailureType.RestoreFailed);
+        }
+        return done.output.trim();
+      };
+      const state = await run('prepare', prepareScript(places));
+      if (state.endsWith('empty')) {
+        const source = await store.open(keyOfRecord(backup), hooks);
+        if (!source) throw ApplicationFailure.nonRetryable(`storage archive ${backup.location} vanished from the backup store`, FailureType.RestoreFailed);
+        await withToolContainer(docker, { ...spec, purpose: 'restore' }, hooks, async (container) => {
+          // Entries are `./…`: unpacked in the staging directory they land at their relative paths there.
+          await container.putArchive(archiveUpload(source, hooks), { path: `${STORAGE_TARGET}/${places.staging}` });
+        });
+        log.info('storage unpacked beside the live files', { cluster: input.cluster, staging: places.staging });
       }
-      log.info('storage emptied', { cluster: input.cluster, source: storageSource(storage) });
-      await withToolContainer(docker, { ...spec, purpose: 'restore' }, hooks, async (container) => {
-        // Entries are `./…`: unpacked at STORAGE_TARGET they land at their original relative paths.
-        await container.putArchive(archiveUpload(backup.location, hooks), { path: STORAGE_TARGET });
-      });
+      if (!state.endsWith('done')) await run('swap', swapScript(places));
       log.info('storage restored', { cluster: input.cluster, source: storageSource(storage), from: backup.location, files: backup.files });
       return { restoredFrom: backup.location, files: backup.files };
     },

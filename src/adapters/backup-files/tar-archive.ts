@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline as pipe, Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { throttledProgress, type Hooks } from '../hooks';
-import { BACKUP_FILE_MODE, fileSize, fsyncFile } from './backup-files';
 
 /**
- * The storage backup's tar file on the worker's machine: written through a scanner that hashes it,
- * counts its files and checks its entry names in the same pass, so a stream that Docker cut short
- * or an archive that would land outside the storage is caught without reading the file twice.
+ * The storage backup's tar stream: passed through a scanner that hashes it, counts its files and
+ * checks its entry names in the same pass, so a stream that Docker cut short or an archive that
+ * would land outside the storage is caught on its way into the backup store.
  */
 
 const BLOCK = 512;
@@ -125,12 +123,25 @@ function cString(field: Buffer): string {
   return field.subarray(0, end === -1 ? field.length : end).toString('utf8');
 }
 
-/** Passes bytes through while hashing, scanning and reporting progress. */
-function scanning(what: string, hooks: Hooks): { transform: Transform; result: () => ArchiveScan } {
+/**
+ * Passes bytes through while hashing, scanning and reporting progress. With `requireComplete`, the
+ * stream fails at its end when the archive did not end with its end-of-archive marker (Docker cut
+ * it short) or holds an entry that would land outside the storage: an upload fed by it is then
+ * never completed, so no cut-short archive ever becomes a backup.
+ */
+export function archiveScanner(what: string, hooks: Hooks, requireComplete = false): { transform: Transform; result: () => ArchiveScan } {
   const hash = createHash('sha256');
   const scanner = new TarScanner();
   const report = throttledProgress(hooks);
   let bytes = 0;
+  let digest: string | undefined;
+  const result = (): ArchiveScan => ({
+    checksum: (digest ??= hash.digest('hex')),
+    sizeBytes: bytes,
+    files: scanner.files,
+    complete: scanner.complete,
+    strayEntry: scanner.strayEntry,
+  });
   const transform = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
@@ -139,41 +150,26 @@ function scanning(what: string, hooks: Hooks): { transform: Transform; result: (
       report(() => ({ [what]: bytes, files: scanner.files }));
       callback(null, chunk);
     },
-  });
-  const result = (): ArchiveScan => ({
-    checksum: hash.digest('hex'),
-    sizeBytes: bytes,
-    files: scanner.files,
-    complete: scanner.complete,
-    strayEntry: scanner.strayEntry,
+    flush(callback) {
+      if (!requireComplete || (scanner.complete && scanner.strayEntry === null)) return callback();
+      const why = scanner.strayEntry !== null ? `entry "${scanner.strayEntry}" would not land inside the storage` : `it ended early after ${bytes} bytes`;
+      callback(new Error(`the storage archive is not whole: ${why}`));
+    },
   });
   return { transform, result };
 }
 
-/** Streams `source` (a getArchive response) into `file`, fsynced; an aborted `hooks.signal` stops it. */
-export async function writeArchive(source: Readable, file: string, hooks: Hooks): Promise<ArchiveScan> {
-  const { transform, result } = scanning('bytesWritten', hooks);
-  await pipeline(source, transform, createWriteStream(file, { mode: BACKUP_FILE_MODE }), signalOption(hooks));
-  await fsyncFile(file);
-  return result();
-}
-
-/** Reads a finished archive through the scanner; null when the file does not exist. */
-export async function scanArchive(file: string, hooks: Hooks): Promise<ArchiveScan | null> {
-  if ((await fileSize(file)) === null) return null;
-  const { transform, result } = scanning('bytesRead', hooks);
+/** Reads an archive (from the backup store) through the scanner. */
+export async function scanArchiveStream(source: Readable, hooks: Hooks): Promise<ArchiveScan> {
+  const { transform, result } = archiveScanner('bytesRead', hooks);
   const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-  await pipeline(createReadStream(file), transform, discard, signalOption(hooks));
+  await pipeline(source, transform, discard, hooks.signal ? { signal: hooks.signal } : {});
   return result();
 }
 
 /** The archive as a stream for putArchive, reporting how much of it was sent. */
-export function archiveUpload(file: string, hooks: Hooks): Readable {
-  const { transform } = scanning('bytesSent', hooks);
+export function archiveUpload(source: Readable, hooks: Hooks): Readable {
+  const { transform } = archiveScanner('bytesSent', hooks);
   // pipeline, not pipe: a read error must end the upload with that error, not leave it hanging.
-  return pipe(createReadStream(file), transform, () => undefined);
-}
-
-function signalOption(hooks: Hooks): { signal?: AbortSignal } {
-  return hooks.signal ? { signal: hooks.signal } : {};
+  return pipe(source, transform, () => undefined);
 }

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import { FailureType } from '../../common/failure-types';
-import type { StorageConfig } from '../../config/schema';
+import type { DockerStorageConfig } from '../../config/schema';
 import { fileSlug } from '../backup-files/file-slug';
 import { progressEvery, whenAborted, type Hooks } from '../hooks';
 import { containerLogTail, inspectContainer, removeContainer } from './containers';
@@ -24,7 +24,7 @@ export function toolContainerName(cluster: string, label: string, purpose: strin
   return `${cluster}-storage-tool-${fileSlug(label)}-${purpose}`;
 }
 
-export function storageSource(storage: StorageConfig): `volume:${string}` | `hostPath:${string}` {
+export function storageSource(storage: DockerStorageConfig): `volume:${string}` | `hostPath:${string}` {
   return storage.volume !== undefined ? `volume:${storage.volume}` : `hostPath:${storage.hostPath ?? ''}`;
 }
 
@@ -37,7 +37,7 @@ export async function ensureToolImage(docker: Docker, image: string, dockerHost:
  * Refuses a volume that does not exist: mounting it would make Docker create an empty local one,
  * and a backup of that is a backup of nothing (or a restore into a volume no node uses).
  */
-export async function checkStorageExists(docker: Docker, storage: StorageConfig, failure: FailureType): Promise<void> {
+export async function checkStorageExists(docker: Docker, storage: DockerStorageConfig, failure: FailureType): Promise<void> {
   if (storage.volume === undefined) return;
   try {
     await docker.getVolume(storage.volume).inspect();
@@ -54,7 +54,7 @@ export interface ToolContainerSpec {
   label: string;
   purpose: string;
   image: string;
-  storage: StorageConfig;
+  storage: DockerStorageConfig;
   readOnly: boolean;
   cmd?: string[];
 }

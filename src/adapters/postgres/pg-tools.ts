@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import type { FailureType } from '../../common/failure-types';
 import { progressEvery, type Hooks } from '../hooks';
 import { libpqSslEnv, type PostgresLogin } from './login';
@@ -28,6 +29,14 @@ export interface PgToolRun {
   login: PostgresLogin | null;
   /** Sent through `hooks.progress` every few seconds while the program runs. */
   progress?: () => Promise<Record<string, unknown>>;
+  /** Piped into the program's stdin (pg_restore reading a dump straight from the backup store). */
+  input?: Readable;
+  /**
+   * Takes the program's stdout instead of collecting it (pg_dump streaming into the backup store).
+   * It gets `exited`, which settles when the program has exited: rejected on a failure, so a
+   * consumer that completes only after it (an upload) never stores a dump that pg_dump cut short.
+   */
+  output?: (stdout: Readable, exited: Promise<void>) => Promise<unknown>;
 }
 
 export interface PgToolPlace {
@@ -74,25 +83,50 @@ export function pgToolEnv(login: PostgresLogin | null, searchPath: string | unde
  */
 export async function runPgTool(run: PgToolRun, place: PgToolPlace, failureType: FailureType, hooks: Hooks = {}): Promise<PgToolResult> {
   const executable = programPath(run.program, place.pgBin);
-  const child = spawn(executable, run.args, { env: pgToolEnv(run.login, place.searchPath), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(executable, run.args, { env: pgToolEnv(run.login, place.searchPath), stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  if (!run.output) child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  // A program that stops reading (pg_restore --list has the TOC it needs) ends the feed: not an error.
+  if (run.input) {
+    child.stdin.on('error', () => undefined);
+    run.input.on('error', (error) => child.kill('SIGTERM') && child.stdin.destroy(error));
+    run.input.pipe(child.stdin);
+  } else {
+    child.stdin.end();
+  }
   const stop = progressEvery(hooks, async () => ({ program: run.program, ...(run.progress ? await run.progress() : {}) }));
   const kill = () => child.kill('SIGTERM');
   hooks.signal?.addEventListener('abort', kill, { once: true });
 
-  try {
-    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', (code, signal) => resolve({ code, signal }));
-    });
-    if (exit.code === 0) return { stdout, stderr };
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  }).then((exit) => {
+    if (exit.code === 0) return;
     const tail = mask(stderr, run.login?.password ?? '').trim().split('\n').slice(-STDERR_TAIL_LINES).join('\n');
     const message = `${run.program} exited with ${exit.code ?? exit.signal}: ${tail || '(no output)'}`;
     if (PERMANENT_STDERR.test(stderr)) throw ApplicationFailure.nonRetryable(message, failureType, { stderrTail: tail });
     throw ApplicationFailure.retryable(message, failureType, { stderrTail: tail });
+  });
+  try {
+    if (run.output) {
+      const consumed = run.output(child.stdout, exited);
+      // The program's own failure is the one to report when both fail.
+      const [program, consumer] = await Promise.allSettled([exited, consumed]);
+      if (program.status === 'rejected') throw program.reason;
+      if (consumer.status === 'rejected') {
+        child.kill('SIGTERM');
+        // The store's own error (retryable unless it says otherwise), not "cannot run the program".
+        throw consumer.reason instanceof ApplicationFailure
+          ? consumer.reason
+          : ApplicationFailure.retryable(`${run.program}'s output could not be stored: ${(consumer.reason as Error).message}`, failureType);
+      }
+    } else {
+      await exited;
+    }
+    return { stdout, stderr };
   } catch (error) {
     if (error instanceof ApplicationFailure) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? '';

@@ -1,0 +1,3 @@
+module nocobase-maintenance/pause
+
+go 1.26.0
