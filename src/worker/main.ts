@@ -44,11 +44,9 @@ async function main(): Promise<void> {
     console.log(`workflow bundle ${built ? 'built now and kept' : 'loaded (built before)'}: ${bundle.codePath}`);
     return createWorker({ endpoint, deps, taskQueue, deployment, workflowBundle: bundle, ...(tuning ? { tuning } : {}) });
   });
-  const [created] = await Promise.allSettled([creating, checks]).then(async ([made, checked]) => {
-    if (checked.status === 'rejected') {
-      if (made.status === 'fulfilled') await made.value.connection.close();
-      throw checked.reason;
-    }
+  const [created] = await Promise.allSettled([creating, checks]).then(([made, checked]) => {
+    // A failed check ends the process (main's catch exits): the worker made meanwhile never polls.
+    if (checked.status === 'rejected') throw checked.reason;
     if (made.status === 'rejected') throw made.reason;
     return [made.value] as const;
   });

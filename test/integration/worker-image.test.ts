@@ -45,7 +45,11 @@ const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} 
 function writeConfig(dir: string): string {
   const config = parse(fs.readFileSync(stackEnv().NOCOBASE_MAINTENANCE_CONFIG, 'utf8')) as { clusters: Record<string, unknown> };
   const file = path.join(dir, 'clusters.yaml');
-  fs.writeFileSync(file, stringify({ ...config, clusters: { [CLUSTER]: config.clusters.standin } }));
+  // The image has its own pg_dump on the PATH (checked against the server at start); the stack's
+  // backup.pgBin is a directory of the host, not of the container.
+  const standin = structuredClone(config.clusters.standin) as { backup?: { pgBin?: string } };
+  if (standin.backup) delete standin.backup.pgBin;
+  fs.writeFileSync(file, stringify({ ...config, clusters: { [CLUSTER]: standin } }));
   return file;
 }
 
