@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm start`: the main job on the embedded default. Brings the local stack up (Temporal dev
-# server with its UI, Docker, registry, PostgreSQL, HAProxy, SMTP, the 3-node `demo` cluster of
-# real NocoBase),
+# server with its UI, Docker, registry, PostgreSQL, HAProxy, SMTP, the approval page the mails
+# link to, the 3-node `demo` cluster of real NocoBase),
 # prints how to start a procedure, then runs the worker in the foreground.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,7 @@ cat <<TXT
  Load balancer:   $LB_URL   (503 maintenance page until the cluster is started)
  NocoBase login:  $DEMO_ROOT_EMAIL / $DEMO_ROOT_PASSWORD   (real NocoBase ${DEMO_IMAGE_V1##*:}; the 2.2.14 image is the 2.2.15 release relabelled, a test fixture)
  Mail received:   $SMTP_MAILDIR/new/
+ Approval page:   $APPROVALS_URL   (the mails' Approve/Reject links open it; the stack runs it)
  Worker metrics:  http://$NOCOBASE_MAINTENANCE_METRICS/metrics   (Prometheus text format)
  Prometheus:      $PROMETHEUS_URL   (scrapes the worker every second; alert rules: deploy/prometheus/alerts.yml)
 
@@ -36,7 +37,8 @@ cat <<TXT
 
  Give it business data (a collection and 20 records, through NocoBase's API): npm run demo:data
 
- Then upgrade it to ${DEMO_IMAGE_V2##*:} (a human decides; see the mail in $SMTP_MAILDIR/new/):
+ Then upgrade it to ${DEMO_IMAGE_V2##*:} (a human decides: the Approve link in the mail to ops@demo.test
+ in $SMTP_MAILDIR/new/, or the signal below):
 
    $temporal workflow start --address $TEMPORAL_ADDRESS --task-queue nocobase-maintenance --fail-existing --type versionUpgrade --workflow-id maintenance-demo --input '{"cluster":"demo","image":"$DEMO_IMAGE_V2"}'
    $temporal workflow signal --address $TEMPORAL_ADDRESS --workflow-id maintenance-demo --name approve --input '{"by":"alice"}'

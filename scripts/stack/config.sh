@@ -14,10 +14,10 @@ SMTP_FROM='nocobase-maintenance <maintenance@localhost>'
 # The demo's NocoBase root user (INIT_ROOT_* at install): a local test login, not a secret.
 DEMO_ROOT_EMAIL=admin@demo.test
 DEMO_ROOT_PASSWORD=admin123
-# The approval links' signing key (0600, made once) and the page they open (`npm run approvals`).
-# The stack's clusters stay in open mode; test/e2e/approval-page.test.ts switches one to signed.
+# The approval links' signing key (0600, made once); the page they open is the stack's approvals
+# service (approvals.sh, APPROVALS_PORT). The stack's clusters stay in open mode;
+# test/e2e/approval-page.test.ts switches one to signed.
 APPROVAL_KEY_FILE="$SECRETS_DIR/approval-signing-key"
-APPROVALS_PORT="${STACK_APPROVALS_PORT:-18190}"
 
 # images.env holds build-images.ts's output; read as data, never sourced.
 image_ref() { sed -n "s/^$1=//p" "$IMAGES_FILE" 2>/dev/null | tail -n 1; }

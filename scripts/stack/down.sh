@@ -8,7 +8,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/stack/lib.sh
 . "$here/lib.sh"
 # shellcheck disable=SC1090 # the component files, named right here
-for component in "${STACK_SERVICES[@]}"; do . "$here/$component.sh"; done
+for component in "${STACK_SERVICES[@]}" "${STACK_LATE_SERVICES[@]}"; do . "$here/$component.sh"; done
 
 load_ports
 docker_resolve_mode saved
@@ -16,6 +16,7 @@ postgres_resolve_layout saved
 
 # Containers before anything they talk to (postgres, haproxy health checks).
 docker_stop_containers
+for ((i = ${#STACK_LATE_SERVICES[@]} - 1; i >= 0; i--)); do "${STACK_LATE_SERVICES[i]}_stop"; done
 for ((i = ${#STACK_SERVICES[@]} - 1; i >= 0; i--)); do "${STACK_SERVICES[i]}_stop"; done
 
 # Daemons of this stack carry one of these in their command line: the stack

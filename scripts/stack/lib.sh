@@ -8,6 +8,9 @@ STACK_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 # scripts/stack/<name>.sh defining <name>_packages, _start, _stop and _status; up, down and
 # status read this one list. The demo cluster and the config writer are not services.
 STACK_SERVICES=(certs postgres docker remotedocker registry haproxy nginx smtp codec seaweedfs temporal temporaltls prometheus kubernetes jaeger)
+# Services that read .stack/clusters.yaml: up.sh starts them once it is written (after the list
+# above), down.sh stops them first. Same four functions each.
+STACK_LATE_SERVICES=(approvals)
 REPO_ROOT="$(cd "$STACK_SCRIPTS/../.." && pwd -P)"
 STACK_DIR="$REPO_ROOT/.stack"
 LOG_DIR="$STACK_DIR/logs"

@@ -5,7 +5,10 @@
 //   - busybox as /bin/sh (the Dockerfile's RUN) and /usr/bin/env (`#!/usr/bin/env node` of npm
 //     and tsx), plus the rest of its applets;
 //   - the host's CA bundle, trusted by node through NODE_EXTRA_CA_CERTS, so npm's TLS works
-//     wherever the host's does (a proxy's own CA included).
+//     wherever the host's does (a proxy's own CA included);
+//   - pg_dump and pg_restore of the host's newest PostgreSQL client (PGBIN, else the highest
+//     /usr/lib/postgresql/<major>/bin), with the libraries they link, in /usr/local/bin: what the
+//     Dockerfile's apt-get line gives an official base (it skips the install when pg_dump is there).
 //
 //   DOCKER_HOST=unix:///…/docker.sock npx tsx scripts/stack/node-base-image.ts [--force]
 //   docker build --network host --build-arg NODE_IMAGE=nocobase-maintenance-node-base:host .
@@ -46,6 +49,19 @@ interface Inputs {
   busybox: string;
   caBundle: string;
   addons: string[];
+  pgTools: string[];
+}
+
+const PG_TOOLS = ['pg_dump', 'pg_restore'] as const;
+
+/** The host's PostgreSQL client programs: PGBIN's, else those of the highest major installed. */
+function hostPgTools(): string[] {
+  const majors = fs.existsSync('/usr/lib/postgresql') ? fs.readdirSync('/usr/lib/postgresql').filter((name) => /^\d+$/.test(name)).sort((a, b) => Number(b) - Number(a)) : [];
+  const pgBin = process.env.PGBIN || (majors[0] ? `/usr/lib/postgresql/${majors[0]}/bin` : undefined);
+  const tools = PG_TOOLS.map((tool) => path.join(pgBin ?? '/nowhere', tool));
+  const missing = tools.filter((tool) => !fs.existsSync(tool));
+  if (missing.length > 0) throw new Error(`no PostgreSQL client for the worker image's pg_dump (${missing.join(', ')}; Debian: apt-get install postgresql-client, or set PGBIN)`);
+  return tools;
 }
 
 // The addons npm ci will install in the image are the ones installed here (same lockfile); those
@@ -71,15 +87,15 @@ function hostInputs(): Inputs {
   if (!fs.existsSync(path.join(npm, 'bin', 'npm-cli.js'))) throw new Error(`no npm next to ${node} (looked in ${npm})`);
   const caBundle = process.env.NODE_EXTRA_CA_CERTS || CA_BUNDLE;
   if (!fs.existsSync(caBundle)) throw new Error(`no CA bundle at ${caBundle} (Debian: apt-get install ca-certificates)`);
-  return { node, npm, busybox: staticBusybox(), caBundle, addons: nativeAddons() };
+  return { node, npm, busybox: staticBusybox(), caBundle, addons: nativeAddons(), pgTools: hostPgTools() };
 }
 
 function contentHash(inputs: Inputs): string {
   const hash = createHash('sha256');
   hash.update(execFileSync(inputs.node, ['--version'], { encoding: 'utf8' }));
   hash.update(fs.readFileSync(path.join(inputs.npm, 'package.json')));
-  const libraries = [...new Set([inputs.node, ...inputs.addons].flatMap(linkedLibraries))].sort();
-  for (const file of [inputs.busybox, inputs.caBundle, ...libraries, ...RECIPE]) {
+  const libraries = [...new Set([inputs.node, ...inputs.addons, ...inputs.pgTools].flatMap(linkedLibraries))].sort();
+  for (const file of [inputs.busybox, inputs.caBundle, ...inputs.pgTools, ...libraries, ...RECIPE]) {
     hash.update(`${file}\0`).update(fs.readFileSync(file)).update('\0');
   }
   return hash.digest('hex').slice(0, 16);
@@ -98,6 +114,10 @@ function writeContext(dir: string, inputs: Inputs, hash: string): void {
   fs.symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', path.join(rootfs, 'usr', 'local', 'bin', 'npm'));
   fs.symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', path.join(rootfs, 'usr', 'local', 'bin', 'npx'));
   placeHostFile(rootfs, inputs.caBundle, CA_BUNDLE, 0o644);
+  for (const program of inputs.pgTools) {
+    placeHostFile(rootfs, program, `/usr/local/bin/${path.basename(program)}`);
+    for (const lib of linkedLibraries(program)) placeHostFile(rootfs, lib, lib);
+  }
   fs.writeFileSync(path.join(dir, 'Dockerfile'), [
     'FROM scratch',
     'COPY rootfs/ /',

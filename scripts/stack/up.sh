@@ -19,7 +19,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/stack/lib.sh
 . "$here/lib.sh"
 # shellcheck disable=SC1090 # the component files, named right here
-for component in "${STACK_SERVICES[@]}" demo config; do . "$here/$component.sh"; done
+for component in "${STACK_SERVICES[@]}" "${STACK_LATE_SERVICES[@]}" demo config; do . "$here/$component.sh"; done
 
 CURRENT=up
 trap 'fail "$CURRENT" "unexpected error at line $LINENO: $BASH_COMMAND"' ERR
@@ -36,7 +36,7 @@ CURRENT=packages
 docker_resolve_mode
 need_command curl curl
 need_command pgrep procps
-for component in "${STACK_SERVICES[@]}"; do "${component}_packages"; done
+for component in "${STACK_SERVICES[@]}" "${STACK_LATE_SERVICES[@]}"; do "${component}_packages"; done
 [ "$SKIP_DEMO" = 1 ] || demo_packages
 installing_postgres=no
 case " ${MISSING_PACKAGES[*]-} " in *" postgresql "*) installing_postgres=yes ;; esac
@@ -55,6 +55,12 @@ done
 CURRENT=config
 write_clusters_yaml
 write_stack_env
+
+# The approval page reads the config just written (the mails' links point at it).
+for component in "${STACK_LATE_SERVICES[@]}"; do
+  CURRENT="$component"
+  "${component}_start"
+done
 
 if [ "$SKIP_DEMO" = 1 ]; then
   log "skipping the node images and the demo and stand-in clusters (--skip-demo)"
@@ -80,6 +86,7 @@ Local stack is up ($((SECONDS))s). Endpoints:
   PostgreSQL    127.0.0.1:$PG_PORT   data $PG_DATA
   Load balancer http://127.0.0.1:$LB_PORT (demo), http://127.0.0.1:$STANDIN_LB_PORT (standin)   runtime API unix://$HAPROXY_SOCK, 127.0.0.1:$HAPROXY_RUNTIME_PORT
   SMTP          127.0.0.1:$SMTP_PORT   mail in $SMTP_MAILDIR/new
+  Approvals     $(approvals_url)   the page the approval mails' Approve/Reject links open
   Kubernetes    $(kubernetes_enabled && echo "https://127.0.0.1:$KUBE_API_PORT   kubectl --kubeconfig $KUBE_ADMIN_KUBECONFIG -n $KUBE_NAMESPACE   NocoBase via its Service http://$KUBE_APP_SERVICE_IP" || echo "skipped (STACK_SKIP_KUBERNETES=1)")
   Prometheus    $(prometheus_url)   scrapes the worker at 127.0.0.1:$METRICS_PORT (npm start) and 127.0.0.1:$TEST_METRICS_PORT (tests)
   Demo nodes    127.0.0.1:$NODE_PORT_1 $NODE_PORT_2 $NODE_PORT_3 (real NocoBase $(image_ref DEMO_IMAGE_V1 | sed 's/.*://'))$([ "$SKIP_DEMO" = 1 ] && echo '   (skipped)')

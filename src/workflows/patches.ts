@@ -18,6 +18,7 @@ export const PATCHES: readonly string[] = [
   'approval-open-before-mail',
   'approval-signed-links',
   'approval-token-verify',
+  'fast-failover',
   'finish-after-point-of-no-return',
   'hold-load-balancer',
   'in-app-backup-checked',

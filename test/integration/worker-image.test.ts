@@ -18,16 +18,18 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import type Docker from 'dockerode';
 import { parse, stringify } from 'yaml';
-import { dockerFromHost, followDockerStream, removeTag } from '../../scripts/stack/docker-build';
+import { dockerFromHost, removeTag } from '../../scripts/stack/docker-build';
 import { ensureNodeBaseImage, NODE_BASE_IMAGE } from '../../scripts/stack/node-base-image';
-import { demuxDockerLogs } from '../../src/adapters/docker/logs';
 import { connectClient, temporalEndpoint } from '../../src/client/connect';
 import { procedureWorkflowId } from '../../src/common/task-queue';
 import type { DryRunPlan } from '../../src/workflows/dry-run';
 import { stackEnv } from '../support/stack';
 import { firstStart } from '../../src/workflows';
+import { buildWorkerImage as buildImageFrom, containerLogs as logsOf } from '../support/worker-image';
 
-const ROOT = path.join(__dirname, '..', '..');
+const buildWorkerImage = (docker: Docker, base: string) => buildImageFrom(docker, WORKER_IMAGE, base);
+const containerLogs = (docker: Docker) => logsOf(docker, CONTAINER);
+
 const run = `${process.pid}-${Date.now().toString(36)}`;
 const WORKER_IMAGE = `nocobase-maintenance-worker:it-${run}`;
 const CONTAINER = `nocobase-maintenance-worker-it-${run}`;
@@ -39,38 +41,15 @@ const NON_RECURSIVE = { NonRecursive: true } as unknown as { Propagation: Docker
 
 const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
 
-/** The repo files the Dockerfile COPYs, and the Dockerfile: the context, minus .dockerignore's patterns. */
-function dockerfileContext(): string[] {
-  const sources = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').split('\n')
-    .filter((line) => /^COPY\s/i.test(line) && !/--from=/.test(line))
-    .flatMap((line) => line.trim().split(/\s+/).slice(1, -1).filter((word) => !word.startsWith('--')));
-  return [...new Set(['Dockerfile', ...sources])];
-}
-
-async function buildWorkerImage(docker: Docker, base: string): Promise<void> {
-  const output: string[] = [];
-  const stream = await docker.buildImage({ context: ROOT, src: dockerfileContext() }, {
-    t: WORKER_IMAGE,
-    buildargs: { NODE_IMAGE: base },
-    networkmode: 'host', // the engine runs with --bridge=none: npm ci needs the host's network
-    rm: true,
-    forcerm: true,
-  });
-  await followDockerStream(docker, stream, (line) => output.push(line)).catch((error: unknown) => {
-    throw new Error(`the Dockerfile did not build on ${base}: ${(error as Error).message}\n--- build output ---\n${output.join('\n')}`);
-  });
-}
-
-async function containerLogs(docker: Docker): Promise<string> {
-  const logs = await docker.getContainer(CONTAINER).logs({ stdout: true, stderr: true, follow: false });
-  return demuxDockerLogs(logs);
-}
-
 /** The stack's config with its demo cluster renamed CLUSTER, and no other: the worker knows no "demo". */
 function writeConfig(dir: string): string {
   const config = parse(fs.readFileSync(stackEnv().NOCOBASE_MAINTENANCE_CONFIG, 'utf8')) as { clusters: Record<string, unknown> };
   const file = path.join(dir, 'clusters.yaml');
-  fs.writeFileSync(file, stringify({ ...config, clusters: { [CLUSTER]: config.clusters.standin } }));
+  // The image has its own pg_dump on the PATH (checked against the server at start); the stack's
+  // backup.pgBin is a directory of the host, not of the container.
+  const standin = structuredClone(config.clusters.standin) as { backup?: { pgBin?: string } };
+  if (standin.backup) delete standin.backup.pgBin;
+  fs.writeFileSync(file, stringify({ ...config, clusters: { [CLUSTER]: standin } }));
   return file;
 }
 

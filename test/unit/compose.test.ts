@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load';
 import { haproxyOf } from '../support/haproxy-config';
-import { dockerNodesOf } from '../../src/config/schema';
+import { dockerNodesOf, dockerStorageOf } from '../../src/config/schema';
 
 const root = join(__dirname, '..', '..');
 
@@ -17,6 +17,7 @@ interface ComposeService {
   environment?: Record<string, string>;
   container_name?: string;
   volumes?: string[];
+  ports?: string[];
 }
 
 describe('docker-compose.yml for machines with internet', () => {
@@ -92,4 +93,39 @@ describe('docker-compose.yml for machines with internet', () => {
     const containers = dockerNodesOf(config.clusters.compose!).map((node) => node.container);
     assert.deepEqual(containers, ['app-1', 'app-2', 'app-3'].map((name) => compose.services[name]!.container_name));
   });
+
+  it('keeps backups in a named volume of the worker, at the directory the cluster backs up to', () => {
+    const { store } = loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml')).clusters.compose!.backup;
+    assert.equal(store.kind, 'directory');
+    const mount = compose.services.worker!.volumes!.map((volume) => volume.split(':')).find(([, target]) => store.kind === 'directory' && target === store.path);
+    assert.ok(mount, `the worker mounts nothing at the backup store's directory`);
+    assert.ok(Object.keys((compose as unknown as { volumes: Record<string, unknown> }).volumes).includes(mount[0]!), `${mount[0]} is not a named volume`);
+  });
+
+  it("backs up the nodes' shared storage volume by the name Docker gives it", () => {
+    const storage = dockerStorageOf(loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml')).clusters.compose!);
+    assert.ok(storage?.volume, 'clusters.yaml has no storage: section with the volume');
+    const [nodeVolume] = compose.services['app-1']!.volumes!.find((volume) => volume.endsWith(`:${storage.mountPath}`))!.split(':');
+    const declared = (compose as unknown as { volumes: Record<string, { name?: string } | null> }).volumes[nodeVolume!];
+    assert.equal(declared?.name, storage.volume, 'without name: compose prefixes the project name, and the worker would back up a volume no node mounts');
+  });
+
+  it('gives the approval page the same codec keys and signing key as the worker, outside any profile', () => {
+    const worker = compose.services.worker!.environment!;
+    const approvals = compose.services.approvals!;
+    assert.equal(approvals.profiles, undefined, 'the mails link to it: it runs with `docker compose up`');
+    for (const key of ['NOCOBASE_MAINTENANCE_CODEC_KEYS', 'CODEC_KEY_1', 'CODEC_KEY_2', 'APPROVAL_SIGNING_KEY']) assert.equal(approvals.environment?.[key], worker[key], key);
+    const config = loadConfig(join(root, 'deploy', 'compose', 'clusters.yaml'));
+    assert.equal(config.approvals?.keys[0]?.keyEnv, 'APPROVAL_SIGNING_KEY');
+    assert.equal(`0.0.0.0:${approvals.ports?.[0]?.split(':')[1]}`, approvals.environment?.APPROVALS_LISTEN);
+  });
+
+  it("runs a PostgreSQL no newer than the worker image's pg_dump (Debian bookworm's postgresql-client)", () => {
+    const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    assert.match(dockerfile, /apt-get install -y --no-install-recommends postgresql-client\b/);
+    assert.match(dockerfile, /bookworm/, 'the base whose postgresql-client is 15');
+    const major = Number(/^postgres:(\d+)/.exec(compose.services.postgres!.image ?? '')?.[1]);
+    assert.ok(major <= 15, `postgres:${major} is newer than bookworm's pg_dump 15`);
+  });
 });
+
