@@ -53,6 +53,18 @@ describe('NocoBase on the stack\'s Kubernetes: nodes, Service switch and PVC sto
     assert.equal(await can('get', 'pods', '-n', 'kube-system'), 'no');
   });
 
+  it('refuses at pre-flight a Deployment scaled beyond the replicas the configuration lists', async () => {
+    assert.deepEqual((await runActivity(activities.checkClusterInvariants, { cluster })).nodes, 3);
+    await kubectl(['scale', 'deployment/nocobase-worker', '--replicas=2']);
+    try {
+      await assert.rejects(runActivity(activities.checkClusterInvariants, { cluster }), /Deployment nocobase-worker has 2 replicas but the configuration lists 1/);
+    } finally {
+      await kubectl(['scale', 'deployment/nocobase-worker', '--replicas=1']);
+      await kubectl(['wait', '--for=delete', 'pod', '-l', 'app.kubernetes.io/component=worker', '--field-selector', 'status.phase!=Running', '--timeout=60s']).catch(() => '');
+    }
+    assert.deepEqual((await runActivity(activities.checkClusterInvariants, { cluster })).nodes, 3);
+  });
+
   it('switches the Service to the maintenance page and back, keeping its own selector in an annotation', async () => {
     const own = await serviceSelector();
     await runActivity(activities.setMaintenanceMode, { cluster, on: true });

@@ -4,6 +4,7 @@ import { FailureType } from '../../common/failure-types';
 import type { NodeConfig } from '../../config/schema';
 import { getCluster, nodeEnvironment } from './lookup';
 import type { ActivityDeps } from '../deps';
+import { nodesOf } from '../nodes/factory';
 
 /**
  * What makes a set of NocoBase nodes one cluster: the same image, and the same settings for
@@ -126,12 +127,14 @@ export function createInvariantActivities(deps: ActivityDeps) {
   return {
     /**
      * Pre-flight: refuses (ClusterInvariantViolated, non-retryable) a cluster whose nodes differ
-     * in shared settings or image, or that has more nodes than cluster mode allows. Only inspects
+     * in shared settings or image, that has more nodes than cluster mode allows, or that runs
+     * more than its configuration lists (a Deployment scaled beyond its listed replicas). Only inspects
      * containers; read-only and safe to retry. Neither the result nor the failure carries a value.
      */
     async checkClusterInvariants(input: { cluster: string }): Promise<{ nodes: number; checked: string[] }> {
       const cluster = getCluster(deps, input.cluster);
       const report = compareNodeEnvs(await Promise.all(cluster.nodes.map((node) => environmentOf(input.cluster, node))));
+      report.problems.push(...(await nodesOf(deps, input.cluster).platformProblems(cluster.nodes)));
       if (report.problems.length > 0) {
         throw ApplicationFailure.nonRetryable(
           `cluster "${input.cluster}" is not one NocoBase cluster: ${report.problems.join('; ')}`,

@@ -251,6 +251,11 @@ export function dockerNodes(dockerOf: (dockerHost: string) => Docker, as: (node:
       return { image: info.Config.Image, env: info.Config.Env ?? [] };
     },
 
+    async platformProblems() {
+      // A container is a node: nothing runs that the configuration does not name.
+      return [];
+    },
+
     async execIn(config) {
       const node = as(config);
       const docker = dockerFor(node);

@@ -245,6 +245,26 @@ export function kubernetesNodes(api: KubeApi, cluster: KubernetesConfig, as: (no
       return { image: mainContainer(deployment).image, env };
     },
 
+    async platformProblems(configs) {
+      const listed = new Map<string, number>();
+      for (const node of configs.map(as)) listed.set(node.deployment, Math.max(listed.get(node.deployment) ?? 0, node.replica));
+      const problems: string[] = [];
+      for (const [name, count] of listed) {
+        const deployment = await deploymentOf({ name, deployment: name, replica: 1 });
+        const replicas = deployment.spec.replicas ?? 1;
+        if (replicas > count) {
+          problems.push(
+            `Deployment ${name} has ${replicas} replicas but the configuration lists ${count}: the ${replicas - count} beyond would go on serving the old version beside the new; list replicas 1..${replicas}, or scale it to ${count}`,
+          );
+        }
+        // Helm keeps its own record of the release: say where a procedure's image change must go.
+        if (deployment.metadata.labels?.['app.kubernetes.io/managed-by'] === 'Helm') {
+          log.info('deployment managed by Helm: carry a procedure\'s image into the release values', { deployment: name, release: deployment.metadata.annotations?.['meta.helm.sh/release-name'] });
+        }
+      }
+      return problems;
+    },
+
     async execIn(config) {
       const node = as(config);
       const pod = await podOf(node);

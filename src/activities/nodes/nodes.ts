@@ -86,6 +86,12 @@ export interface Nodes {
    * table-naming lookup and the invariant check, never returned from an activity (it holds secrets).
    */
   environment(node: NodeConfig): Promise<{ image: string; env: string[] }>;
+  /**
+   * What the platform itself makes wrong about these nodes being the whole cluster (the pre-flight
+   * refuses it): on Kubernetes, a Deployment with more replicas than the configuration lists, whose
+   * extra pods no procedure would stop, so they would serve the old version beside the new.
+   */
+  platformProblems(nodes: readonly NodeConfig[]): Promise<string[]>;
   /** Runs commands in the running node (docker exec, or exec into its pod); `where` names its container or pod. */
   execIn(node: NodeConfig): Promise<{ where: string; exec: CommandExec }>;
   /** The last lines the node wrote, for failure messages ('' when there is nothing to read). */
