@@ -420,7 +420,7 @@ kubernetes_stop() {
     rm -f "$(pid_file "$name")"
   done
   # Pods' containers outlive the kubelet; their shims and the pods' mounts are ours to clean up.
-  pkill -f "containerd-shim-runc-v2 -namespace k8s.io -address $KUBE_CONTAINERD_SOCK" 2>/dev/null || true
+  pkill -f -- "containerd-shim-runc-v2 .*-address $KUBE_CONTAINERD_SOCK" 2>/dev/null || true
   if [ -d "$KUBE_RUN" ]; then
     awk -v root="$KUBE_RUN" '$2 ~ "^"root {print $2}' /proc/mounts | sort -r | while read -r line; do umount -l "$line" 2>/dev/null || true; done
   fi
