@@ -411,16 +411,39 @@ kubernetes_deploy_nocobase() {
   log "NocoBase on Kubernetes serves through its Service at http://$KUBE_APP_SERVICE_IP"
 }
 
+kube_kill_containers() {
+  local task ctr_cmd=(ctr --address "$KUBE_CONTAINERD_SOCK" -n k8s.io)
+  "${ctr_cmd[@]}" tasks ls -q 2>/dev/null | while read -r task; do
+    "${ctr_cmd[@]}" tasks kill -a -s SIGKILL "$task" >/dev/null 2>&1 || true
+  done
+  wait_for 15 kube_no_tasks || warn "some pod containers of the stack's Kubernetes did not end"
+}
+kube_no_tasks() { [ -z "$(ctr --address "$KUBE_CONTAINERD_SOCK" -n k8s.io tasks ls -q 2>/dev/null | while read -r t; do ctr --address "$KUBE_CONTAINERD_SOCK" -n k8s.io tasks ps "$t" 2>/dev/null | awk 'NR>1'; done)" ]; }
+
+# Whatever still runs in the kubelet's pod cgroups (only one stack's Kubernetes runs at a time):
+# the last word, for containers whose containerd was already gone.
+kube_kill_pod_processes() {
+  local file pid
+  for file in /sys/fs/cgroup/pids/kubepods/cgroup.procs /sys/fs/cgroup/pids/kubepods/*/cgroup.procs /sys/fs/cgroup/pids/kubepods/*/*/cgroup.procs /sys/fs/cgroup/pids/kubepods/*/*/*/cgroup.procs; do
+    [ -f "$file" ] || continue
+    while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done <"$file"
+  done
+}
+
 kubernetes_stop() {
   local name pid line
   kubernetes_enabled || return 0
   for name in "${KUBE_PROCESSES[@]}"; do
+    # The kubelet is stopped by now: end the pods' containers while their containerd still runs
+    # (a container outlives its killed shim, reparented to init).
+    if [ "$name" = containerd ] && [ -S "$KUBE_CONTAINERD_SOCK" ]; then kube_kill_containers; fi
     pid="$(cat "$(pid_file "$name")" 2>/dev/null)" || continue
     if pid_alive "$pid"; then stop_pid "$name" "$pid" 30; fi
     rm -f "$(pid_file "$name")"
   done
   # Pods' containers outlive the kubelet; their shims and the pods' mounts are ours to clean up.
   pkill -f -- "containerd-shim-runc-v2 .*-address $KUBE_CONTAINERD_SOCK" 2>/dev/null || true
+  kube_kill_pod_processes
   if [ -d "$KUBE_RUN" ]; then
     awk -v root="$KUBE_RUN" '$2 ~ "^"root {print $2}' /proc/mounts | sort -r | while read -r line; do umount -l "$line" 2>/dev/null || true; done
   fi
