@@ -64,7 +64,8 @@ ${nodes}    database:
 }
 
 # `k8s`: the real NocoBase cluster on the stack's Kubernetes (kubernetes.sh), reached as the worker
-# reaches any: the ServiceAccount's kubeconfig of deploy/kubernetes/rbac.yaml, the Service.
+# reaches any: the ServiceAccount's kubeconfig of deploy/kubernetes/rbac.yaml, the Service. Called
+# by write_clusters_yaml, whose $tool_image is empty until the toolbox image is built.
 kubernetes_cluster_yaml() {
   printf '%s' "  k8s:
     labels: { platform: kubernetes }
@@ -92,8 +93,7 @@ kubernetes_cluster_yaml() {
     backup:
       method: pg_dump
       directory: $BACKUP_DIR/k8s
-      pgBin: $PGBIN
-      toolImage: $(image_ref TOOLBOX_IMAGE)
+      pgBin: $PGBIN$tool_image
     storage:
       pvc: nocobase-storage
 "
