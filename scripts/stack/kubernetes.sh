@@ -453,7 +453,7 @@ kubernetes_stop() {
   if ip link show "$KUBE_BRIDGE" >/dev/null 2>&1; then
     ip -o link show master "$KUBE_BRIDGE" | awk -F': ' '{print $2}' | cut -d@ -f1 | while read -r line; do ip link del "$line" 2>/dev/null || true; done
   fi
-  ip netns list 2>/dev/null | awk '{print $1}' | grep '^cni-' | while read -r line; do
+  ip netns list 2>/dev/null | awk '/^cni-/ {print $1}' | while read -r line; do
     [ "$(ip -n "$line" -o link show 2>/dev/null | grep -vc ': lo:')" = 0 ] && ip netns delete "$line" 2>/dev/null || true
   done
   rm -rf "$KUBE_DIR/cni/ipam"
